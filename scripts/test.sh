@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole suite: unit, HTTP (on SQLite and PostgreSQL) and interop tests against real SIP peers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-peers.sh
+[ -d node_modules ] || npm install --no-audit --no-fund
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=300000 'test/**/*.test.ts'

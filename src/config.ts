@@ -1,0 +1,90 @@
+import { networkInterfaces } from 'node:os';
+import { resolve } from 'node:path';
+
+/** Everything the process reads from its environment, typed, with defaults that run on a laptop. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  redisUrl: string | null;
+  adminApiKey: string | null;
+  masterKey: string | null;
+  publicUrl: string;
+  sip: {
+    port: number;
+    host: string;
+    publicHost: string;
+    domain: string;
+    allowPrivateTargets: boolean;
+  };
+  llm: { baseUrl: string | null; apiKey: string | null; model: string };
+  twilioApiBaseUrl: string;
+  logLevel: string;
+  rateLimit: { perHour: number; perMinute: number };
+  /** Registration engine tuning; see docs/decisions.md for why these numbers. */
+  registration: {
+    registersPerSecond: number;
+    failuresBeforeFailedState: number;
+    maxAttemptsBeforeGivingUp: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    deregisterOnShutdown: boolean;
+  };
+}
+
+function firstExternalAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const addr of list ?? []) {
+      if (!addr.internal && addr.family === 'IPv4') return addr.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
+function int(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = int(env.PORT, 8080, 'PORT');
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    dataDir: resolve(env.DATA_DIR || './data'),
+    databaseUrl: env.DATABASE_URL || null,
+    redisUrl: env.REDIS_URL || null,
+    adminApiKey: env.ADMIN_API_KEY || null,
+    masterKey: env.MASTER_KEY || null,
+    publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
+    sip: {
+      port: int(env.SIP_PORT, 5060, 'SIP_PORT'),
+      host: env.SIP_HOST || '0.0.0.0',
+      publicHost: env.SIP_PUBLIC_HOST || firstExternalAddress(),
+      domain: env.SIP_DOMAIN || 'sip.localhost',
+      allowPrivateTargets: env.ALLOW_PRIVATE_SIP_TARGETS === '1' || env.ALLOW_PRIVATE_SIP_TARGETS === 'true',
+    },
+    llm: {
+      baseUrl: env.OPENAI_BASE_URL || null,
+      apiKey: env.OPENAI_API_KEY || null,
+      model: env.LLM_MODEL || 'gpt-4o-mini',
+    },
+    twilioApiBaseUrl: (env.TWILIO_API_BASE_URL || 'https://api.twilio.com').replace(/\/+$/, ''),
+    logLevel: env.LOG_LEVEL || 'info',
+    rateLimit: {
+      perHour: int(env.RATE_LIMIT_PER_HOUR, 1000, 'RATE_LIMIT_PER_HOUR'),
+      perMinute: int(env.RATE_LIMIT_PER_MINUTE, 50, 'RATE_LIMIT_PER_MINUTE'),
+    },
+    registration: {
+      registersPerSecond: int(env.REGISTER_RATE, 200, 'REGISTER_RATE'),
+      failuresBeforeFailedState: int(env.REGISTER_FAILURES_BEFORE_FAILED, 3, 'REGISTER_FAILURES_BEFORE_FAILED'),
+      maxAttemptsBeforeGivingUp: int(env.REGISTER_MAX_ATTEMPTS, 10, 'REGISTER_MAX_ATTEMPTS'),
+      backoffBaseMs: int(env.REGISTER_BACKOFF_BASE_MS, 5_000, 'REGISTER_BACKOFF_BASE_MS'),
+      backoffMaxMs: int(env.REGISTER_BACKOFF_MAX_MS, 30 * 60_000, 'REGISTER_BACKOFF_MAX_MS'),
+      deregisterOnShutdown: env.DEREGISTER_ON_SHUTDOWN !== '0',
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { ServiceDeps } from './deps.js';
+import { AgentService } from './agents.js';
+import { AnalyticsService } from './analytics.js';
+import { CallService } from './calls.js';
+import { ProviderCredentialService } from './credentials.js';
+import { KeyService } from './keys.js';
+import { PhoneNumberService } from './numbers.js';
+import { RegistrationService } from './registrations.js';
+import { TenantService } from './tenants.js';
+import { TrunkService } from './trunks.js';
+
+/** Every domain service, built over the same deps; dialects and runtimes receive this. */
+export interface Services {
+  deps: ServiceDeps;
+  tenants: TenantService;
+  keys: KeyService;
+  agents: AgentService;
+  numbers: PhoneNumberService;
+  credentials: ProviderCredentialService;
+  registrations: RegistrationService;
+  trunks: TrunkService;
+  calls: CallService;
+  analytics: AnalyticsService;
+}
+
+export function createServices(deps: ServiceDeps): Services {
+  return {
+    deps,
+    tenants: new TenantService(deps),
+    keys: new KeyService(deps),
+    agents: new AgentService(deps),
+    numbers: new PhoneNumberService(deps),
+    credentials: new ProviderCredentialService(deps),
+    registrations: new RegistrationService(deps),
+    trunks: new TrunkService(deps),
+    calls: new CallService(deps),
+    analytics: new AnalyticsService(deps),
+  };
+}

@@ -1,0 +1,128 @@
+import type { TenantTable } from '../store/schema.js';
+import type { ServiceDeps } from './deps.js';
+import { DomainError, conflict, invalid, notFound } from './errors.js';
+import { isUniqueViolation } from './deps.js';
+import type { Principal } from './principal.js';
+
+export type TenantStatus = 'trial' | 'active' | 'suspended';
+export const TENANT_STATUSES: readonly TenantStatus[] = ['trial', 'active', 'suspended'];
+
+export interface Tenant {
+  id: string;
+  name: string;
+  subdomain: string | null;
+  status: TenantStatus;
+  billingEmail: string | null;
+  limits: { maxAgents: number; maxConcurrentCalls: number };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewTenant {
+  name: string;
+  subdomain?: string | null;
+  maxAgents?: number;
+  maxConcurrentCalls?: number;
+  billingEmail?: string | null;
+}
+
+export interface TenantPatch {
+  name?: string;
+  status?: TenantStatus;
+  maxAgents?: number;
+  maxConcurrentCalls?: number;
+  billingEmail?: string | null;
+}
+
+export const DEFAULT_LIMITS = { maxAgents: 10, maxConcurrentCalls: 10 };
+
+function toTenant(r: TenantTable): Tenant {
+  return {
+    id: r.id,
+    name: r.name,
+    subdomain: r.subdomain,
+    status: r.status as TenantStatus,
+    billingEmail: r.billing_email,
+    limits: { maxAgents: r.max_agents, maxConcurrentCalls: r.max_concurrent_calls },
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export class TenantService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async create(input: NewTenant): Promise<Tenant> {
+    if (input.subdomain != null && !SUBDOMAIN.test(input.subdomain)) {
+      throw invalid('subdomain', 'subdomain must be lowercase letters, digits and hyphens (1-63)');
+    }
+    const now = this.deps.clock.now().toISOString();
+    const row: TenantTable = {
+      id: this.deps.ids.uuid(),
+      name: input.name,
+      subdomain: input.subdomain ?? null,
+      status: 'trial',
+      max_agents: input.maxAgents ?? DEFAULT_LIMITS.maxAgents,
+      max_concurrent_calls: input.maxConcurrentCalls ?? DEFAULT_LIMITS.maxConcurrentCalls,
+      billing_email: input.billingEmail ?? null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.deps.db.insertInto('tenants').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`subdomain ${input.subdomain} is taken`, 'subdomain');
+      throw err;
+    }
+    return toTenant(row);
+  }
+
+  async list(): Promise<Tenant[]> {
+    const rows = await this.deps.db.selectFrom('tenants').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toTenant);
+  }
+
+  /** Platform admin sees any tenant; everyone else only their own (others are 404). */
+  async getFor(principal: Principal, id: string): Promise<Tenant> {
+    if (!principal.isPlatformAdmin && principal.tenantId !== id) throw notFound('tenant');
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<Tenant> {
+    const row = await this.deps.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound('tenant');
+    return toTenant(row);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return !!(await this.deps.db.selectFrom('tenants').select('id').where('id', '=', id).executeTakeFirst());
+  }
+
+  async patch(principal: Principal, id: string, patch: TenantPatch): Promise<Tenant> {
+    const current = await this.getFor(principal, id);
+    // Status and limits are the platform's decision (billing); a tenant may only rename itself.
+    const touchesPlatformFields = patch.status !== undefined || patch.maxAgents !== undefined || patch.maxConcurrentCalls !== undefined;
+    if (touchesPlatformFields && !principal.isPlatformAdmin) {
+      throw new DomainError('forbidden', 'only the platform admin may change a tenant\'s status or limits');
+    }
+    if (patch.status && patch.status !== current.status && patch.status === 'trial') {
+      throw invalid('status', 'a tenant cannot go back to trial');
+    }
+    const now = this.deps.clock.now().toISOString();
+    await this.deps.db
+      .updateTable('tenants')
+      .set({
+        ...(patch.name !== undefined && { name: patch.name }),
+        ...(patch.status !== undefined && { status: patch.status }),
+        ...(patch.maxAgents !== undefined && { max_agents: patch.maxAgents }),
+        ...(patch.maxConcurrentCalls !== undefined && { max_concurrent_calls: patch.maxConcurrentCalls }),
+        ...(patch.billingEmail !== undefined && { billing_email: patch.billingEmail }),
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .execute();
+    return this.get(id);
+  }
+}
