@@ -14,6 +14,7 @@ import { trunksDialect } from './dialects/trunks/index.js';
 import { deploymentDialect } from './dialects/deployment/index.js';
 import { telephonyDialect } from './dialects/telephony/index.js';
 import { rateLimits } from './rate-limit.js';
+import { twilioEdge } from './twilio/index.js';
 
 export interface AppOptions {
   config: Config;
@@ -57,6 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(trunksDialect, opts);
   await app.register(deploymentDialect, opts);
   await app.register(telephonyDialect, opts);
+  await app.register(twilioEdge, opts);
 
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
   app.setErrorHandler((err, req, reply) => {

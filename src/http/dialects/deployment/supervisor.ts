@@ -1,0 +1,6 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppOptions } from '../../app.js';
+
+export async function supervisorRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
+  void app; void opts;
+}
