@@ -1,6 +1,74 @@
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { invalid } from '../../../domain/errors.js';
+import { scopeOf, type Principal } from '../../../domain/principal.js';
 import type { AppOptions } from '../../app.js';
+import { requireAuth } from '../../auth.js';
+import { useErrorEnvelope } from '../../errors.js';
+import { endpointId, renderEndpoint, renderProblem, renderRegistration, renderStatus } from './render.js';
+import { AgentParams, CreateBody, ENDPOINT_TYPES, EndpointParams, FIELDS_OF, ListenBody, ListQuery, UpdateBody } from './schemas.js';
 
+const tags = ['registrations'];
+
+/** Refuses fields that only the other endpoint type knows, naming the first one found. */
+function rejectForeignFields(body: CreateBody): void {
+  for (const other of ENDPOINT_TYPES) {
+    if (other === body.type) continue;
+    const foreign = FIELDS_OF[other].find((f) => body[f] !== undefined);
+    if (foreign) throw invalid(foreign, `${foreign} is not a field of ${body.type} endpoints`);
+  }
+}
+
+/** The registrations API: SIP registration endpoints and numbers under /phone-endpoints, and agent listeners. */
 export async function registrationsDialect(app: FastifyInstance, opts: AppOptions): Promise<void> {
-  void app; void opts;
+  const services = opts.services;
+  const registrations = services.registrations;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  useErrorEnvelope(app, renderProblem);
+  app.addHook('onRequest', requireAuth(services));
+  const scope = (req: { principal: Principal | null }) => scopeOf(req.principal!);
+
+  r.post('/phone-endpoints', { schema: { tags, body: CreateBody } }, async (req, reply) => {
+    const body = req.body;
+    rejectForeignFields(body);
+    const s = scope(req);
+    const id = body.type === 'e164-ddi'
+      ? (await registrations.addNumber(s, { number: body.number, name: body.name })).id
+      : (await registrations.create(s, {
+        name: body.name, handler: body.handler, outbound: body.outbound, registrar: body.registrar,
+        username: body.username, password: body.password, options: body.options,
+      })).id;
+    return reply.status(201).send({ success: true, id });
+  });
+
+  r.get('/phone-endpoints', { schema: { tags, querystring: ListQuery } }, async (req) => {
+    const page = await registrations.listEndpoints(scope(req), { pageSize: req.query.page_size, pageToken: req.query.page_token });
+    return { success: true, items: page.items.map(renderEndpoint), next_page_token: page.nextPageToken };
+  });
+
+  r.get('/phone-endpoints/:id', { schema: { tags, params: EndpointParams } }, async (req) => {
+    return { success: true, ...renderEndpoint(await registrations.getEndpoint(scope(req), req.params.id)) };
+  });
+
+  r.put('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, body: UpdateBody } }, async (req) => {
+    const { type: _type, ...patch } = req.body;
+    return { success: true, ...renderRegistration(await registrations.update(scope(req), req.params.id, patch)) };
+  });
+
+  r.delete('/phone-endpoints/:id', { schema: { tags, params: EndpointParams } }, async (req) => {
+    return { success: true, id: endpointId(await registrations.delete(scope(req), req.params.id)) };
+  });
+
+  r.post('/phone-endpoints/:id/activate', { schema: { tags, params: EndpointParams } }, async (req) => {
+    return renderStatus(await registrations.activate(scope(req), req.params.id));
+  });
+
+  r.post('/phone-endpoints/:id/disable', { schema: { tags, params: EndpointParams } }, async (req) => {
+    return renderStatus(await registrations.disable(scope(req), req.params.id));
+  });
+
+  r.post('/agents/:agentId/listen', { schema: { tags, params: AgentParams, body: ListenBody } }, async (req) => {
+    const bound = await registrations.listen(scope(req), req.params.agentId, req.body);
+    return { success: true, agent_id: bound.agentId, id: endpointId(bound.endpoint) };
+  });
 }
