@@ -1,0 +1,39 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MAX_TRUNK_NUMBERS, TRUNK_TYPES, type TrunkType } from '../../../domain/trunks.js';
+
+export const tags = ['SIP trunks'];
+
+export const CreateTrunkBody = Type.Object({
+  trunk_name: Type.String({ minLength: 1, maxLength: 100 }),
+  trunk_address: Type.String({ minLength: 1, maxLength: 260, description: 'hostname or IP, optional :port, optional sip: prefix' }),
+  trunk_numbers: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: MAX_TRUNK_NUMBERS, description: 'E.164 caller ids' }),
+  trunk_auth_username: Type.String({ minLength: 1, maxLength: 256 }),
+  trunk_auth_password: Type.String({ minLength: 1, maxLength: 256, writeOnly: true }),
+  trunk_type: Type.Unsafe<TrunkType>({ type: 'string', enum: [...TRUNK_TYPES] }),
+}, { additionalProperties: false });
+export type CreateTrunkBody = Static<typeof CreateTrunkBody>;
+
+export const TrunkParams = Type.Object({ trunk_id: Type.String({ maxLength: 64 }) });
+export type TrunkParams = Static<typeof TrunkParams>;
+
+/** What the list shows: no credentials at all. */
+const TrunkSummary = Type.Object({
+  trunk_id: Type.String(),
+  trunk_name: Type.String(),
+  trunk_address: Type.String(),
+  trunk_numbers: Type.Array(Type.String()),
+  trunk_type: Type.String(),
+  trunk_created_at: Type.String(),
+});
+
+/** The single-trunk view adds the username; the password is never shown anywhere. */
+const TrunkDetail = Type.Composite([TrunkSummary, Type.Object({ trunk_auth_username: Type.String() })]);
+
+const envelope = <T extends TSchema>(data: T) =>
+  Type.Object({ success: Type.Boolean(), message: Type.String(), data });
+
+export const ErrorReply = envelope(Type.Null());
+export const CreatedReply = envelope(Type.Object({ trunk_id: Type.String() }));
+export const ListReply = envelope(Type.Array(TrunkSummary));
+export const DetailReply = envelope(TrunkDetail);
+export const DeletedReply = envelope(Type.Object({ trunk_id: Type.String() }));
