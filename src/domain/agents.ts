@@ -4,7 +4,7 @@ import type { Db } from '../store/db.js';
 import type { ServiceDeps } from './deps.js';
 import { event, isUniqueViolation } from './deps.js';
 import { DomainError, conflict, notFound } from './errors.js';
-import { Permission, type Scope } from './principal.js';
+import { Permission, scopeOf, type Principal, type Scope } from './principal.js';
 
 export type AgentKind = 'inbound' | 'outbound';
 export type DeployStatus = 'active' | 'inactive';
@@ -234,9 +234,11 @@ export class AgentService {
     return this.get(scope, id);
   }
 
-  async delete(scope: Scope, id: string): Promise<Agent> {
+  /** `guard` runs inside the deleting transaction, so a rule it checks cannot be raced (e.g. last admin). */
+  async delete(scope: Scope, id: string, guard?: (trx: Db, agent: Agent) => Promise<void>): Promise<Agent> {
     const agent = await this.get(scope, id);
     await this.deps.db.transaction().execute(async (trx) => {
+      if (guard) await guard(trx, agent);
       await trx.deleteFrom('api_keys').where('tenant_id', '=', scope.tenantId).where('agent_id', '=', id).execute();
       await trx.updateTable('phone_numbers').set({ agent_id: null }).where('tenant_id', '=', scope.tenantId).where('agent_id', '=', id).execute();
       await trx.updateTable('registrations').set({ listener_agent_id: null }).where('tenant_id', '=', scope.tenantId).where('listener_agent_id', '=', id).execute();
@@ -244,6 +246,32 @@ export class AgentService {
     });
     await this.deps.bus.publish(event(this.deps, 'agent.deleted', scope.tenantId, { agent_id: id }));
     return agent;
+  }
+
+  /**
+   * Agents as a principal may see them: its own tenant's, narrowed to `tenantId` when given (another
+   * tenant's id matches nothing). Only the platform admin acting for no tenant lists across tenants.
+   */
+  async listFor(principal: Principal, tenantId: string | undefined, filter: AgentFilter = {}): Promise<Agent[]> {
+    if (principal.isPlatformAdmin && !principal.tenantId) {
+      return this.list(tenantId ? { tenantId } : null, filter);
+    }
+    const scope = scopeOf(principal);
+    if (tenantId !== undefined && tenantId !== scope.tenantId) return [];
+    return this.list(scope, filter);
+  }
+
+  /** `primaryNumber` for many agents in one query: agent id → first linked number. */
+  async primaryNumbers(agents: Array<Pick<Agent, 'id' | 'tenantId'>>): Promise<Map<string, string>> {
+    const result = new Map<string, string>();
+    if (agents.length === 0) return result;
+    const tenantIds = [...new Set(agents.map((a) => a.tenantId))];
+    const rows = await this.deps.db.selectFrom('phone_numbers').select(['agent_id', 'e164'])
+      .where('tenant_id', 'in', tenantIds).where('agent_id', 'in', agents.map((a) => a.id))
+      .orderBy('created_at', 'desc').execute();
+    // Newest first, so the oldest number per agent is written last and wins.
+    for (const r of rows) if (r.agent_id) result.set(r.agent_id, r.e164);
+    return result;
   }
 
   /** The first number linked to the agent, for dialects that show one `phone_number`. */

@@ -1,5 +1,8 @@
 import type { ServiceDeps } from './deps.js';
 import { AgentService } from './agents.js';
+import { AgentDirectoryService } from './agent-directory.js';
+import { AccessKeyDirectory } from './access-keys.js';
+import { TagService } from './tags.js';
 import { AnalyticsService } from './analytics.js';
 import { CallService } from './calls.js';
 import { ProviderCredentialService } from './credentials.js';
@@ -15,6 +18,9 @@ export interface Services {
   tenants: TenantService;
   keys: KeyService;
   agents: AgentService;
+  directory: AgentDirectoryService;
+  tags: TagService;
+  accessKeys: AccessKeyDirectory;
   numbers: PhoneNumberService;
   credentials: ProviderCredentialService;
   registrations: RegistrationService;
@@ -29,6 +35,9 @@ export function createServices(deps: ServiceDeps): Services {
     tenants: new TenantService(deps),
     keys: new KeyService(deps),
     agents: new AgentService(deps),
+    directory: new AgentDirectoryService(deps),
+    tags: new TagService(deps),
+    accessKeys: new AccessKeyDirectory(deps),
     numbers: new PhoneNumberService(deps),
     credentials: new ProviderCredentialService(deps),
     registrations: new RegistrationService(deps),

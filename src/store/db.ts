@@ -24,6 +24,9 @@ pg.types.setTypeParser(1700, (v) => Number(v));
 export function openDatabase(opts: { databaseUrl: string | null; dataDir: string }): OpenedDb {
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // An idle connection the server drops (restart, admin termination) is discarded by the pool
+    // and the next query reconnects; without a listener the event would crash the process.
+    pool.on('error', () => {});
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'postgres', files: [] };
   }
   mkdirSync(opts.dataDir, { recursive: true });

@@ -1,6 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppOptions } from '../../app.js';
+import { requireAuth } from '../../auth.js';
+import { useErrorEnvelope } from '../../errors.js';
+import { accessKeyRoutes } from './accesskeys.js';
+import { agentRoutes } from './agents.js';
+import { loginRoute } from './login.js';
+import { tagRoutes } from './tags.js';
 
+/** The call-center agents API (VoIPBIN-style) under `/v1.0`, plus the public `POST /auth/login`. */
 export async function agentsV1Dialect(app: FastifyInstance, opts: AppOptions): Promise<void> {
-  void app; void opts;
+  useErrorEnvelope(app, (p) => ({ message: p.message }));
+  await app.register(loginRoute, opts);
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', requireAuth(opts.services));
+    v1.setNotFoundHandler((req, reply) => reply.status(404).send({ message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+    await v1.register(agentRoutes, opts);
+    await v1.register(tagRoutes, opts);
+    await v1.register(accessKeyRoutes, opts);
+  }, { prefix: '/v1.0' });
 }

@@ -1,0 +1,76 @@
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { ADDRESS_TYPES } from '../../../domain/agent-directory.js';
+import { PRESENCES, RING_METHODS } from '../../../domain/agents.js';
+import type { AppOptions } from '../../app.js';
+import { pageTokenToIso, renderAgent, renderPage } from './render.js';
+import { IdParams, PageQuery, actor, schema, stringEnum } from './schemas.js';
+
+const Address = Type.Object({
+  type: stringEnum(ADDRESS_TYPES),
+  target: Type.String({ maxLength: 255 }),
+});
+const Addresses = Type.Array(Address, { maxItems: 50 });
+const TagIds = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 });
+
+const NewAgentBody = Type.Object({
+  username: Type.String({ maxLength: 100 }),
+  password: Type.String({ maxLength: 128 }),
+  name: Type.String({ maxLength: 255 }),
+  detail: Type.Optional(Type.String({ maxLength: 2000 })),
+  ring_method: Type.Optional(stringEnum(RING_METHODS)),
+  permission: Type.Optional(Type.Integer()),
+  tag_ids: Type.Optional(TagIds),
+  addresses: Type.Optional(Addresses),
+});
+
+const AgentPatchBody = Type.Object({
+  name: Type.Optional(Type.String({ maxLength: 255 })),
+  detail: Type.Optional(Type.String({ maxLength: 2000 })),
+  ring_method: Type.Optional(stringEnum(RING_METHODS)),
+});
+
+/** `/v1.0/agents…`: call-center agents. */
+export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const dir = opts.services.directory;
+
+  r.get('/agents', { schema: schema({ querystring: PageQuery }) }, async (req) =>
+    renderPage(await dir.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), renderAgent));
+
+  r.post('/agents', { schema: schema({ body: NewAgentBody }) }, async (req) => {
+    const b = req.body;
+    return renderAgent(await dir.create(actor(req), {
+      username: b.username, password: b.password, name: b.name, detail: b.detail,
+      ringMethod: b.ring_method, permission: b.permission, tagIds: b.tag_ids, addresses: b.addresses,
+    }));
+  });
+
+  r.get('/agents/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+    renderAgent(await dir.get(actor(req), req.params.id)));
+
+  r.put('/agents/:id', { schema: schema({ params: IdParams, body: AgentPatchBody }) }, async (req) =>
+    renderAgent(await dir.update(actor(req), req.params.id, { name: req.body.name, detail: req.body.detail, ringMethod: req.body.ring_method })));
+
+  r.delete('/agents/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+    renderAgent(await dir.delete(actor(req), req.params.id)));
+
+  r.put('/agents/:id/status', { schema: schema({ params: IdParams, body: Type.Object({ status: stringEnum(PRESENCES) }) }) }, async (req) =>
+    renderAgent(await dir.setStatus(actor(req), req.params.id, req.body.status)));
+
+  r.put('/agents/:id/addresses', { schema: schema({ params: IdParams, body: Type.Object({ addresses: Addresses }) }) }, async (req) =>
+    renderAgent(await dir.setAddresses(actor(req), req.params.id, req.body.addresses)));
+
+  r.put('/agents/:id/tag_ids', { schema: schema({ params: IdParams, body: Type.Object({ tag_ids: TagIds }) }) }, async (req) =>
+    renderAgent(await dir.setTagIds(actor(req), req.params.id, req.body.tag_ids)));
+
+  r.put('/agents/:id/permission', { schema: schema({ params: IdParams, body: Type.Object({ permission: Type.Integer() }) }) }, async (req) =>
+    renderAgent(await dir.setPermission(actor(req), req.params.id, req.body.permission)));
+
+  r.put('/agents/:id/password', { schema: schema({ params: IdParams, body: Type.Object({ password: Type.String({ maxLength: 128 }) }) }) }, async (req) =>
+    renderAgent(await dir.setPassword(actor(req), req.params.id, req.body.password)));
+
+  r.post('/agents/:id/direct-hash-regenerate', { schema: schema({ params: IdParams }) }, async (req) =>
+    renderAgent(await dir.regenerateDirectHash(actor(req), req.params.id)));
+}

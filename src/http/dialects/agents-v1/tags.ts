@@ -1,0 +1,32 @@
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AppOptions } from '../../app.js';
+import { pageTokenToIso, renderPage, renderTag } from './render.js';
+import { IdParams, PageQuery, actor, schema } from './schemas.js';
+
+const NewTagBody = Type.Object({
+  name: Type.String({ maxLength: 255 }),
+  detail: Type.Optional(Type.String({ maxLength: 2000 })),
+});
+const TagPatchBody = Type.Object({
+  name: Type.Optional(Type.String({ maxLength: 255 })),
+  detail: Type.Optional(Type.String({ maxLength: 2000 })),
+});
+
+/** `/v1.0/tags…`: labels for agents. */
+export async function tagRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = opts.services.tags;
+
+  r.get('/tags', { schema: schema({ querystring: PageQuery }) }, async (req) =>
+    renderPage(await tags.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), renderTag));
+  r.post('/tags', { schema: schema({ body: NewTagBody }) }, async (req) =>
+    renderTag(await tags.create(actor(req), req.body)));
+  r.get('/tags/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+    renderTag(await tags.get(actor(req), req.params.id)));
+  r.put('/tags/:id', { schema: schema({ params: IdParams, body: TagPatchBody }) }, async (req) =>
+    renderTag(await tags.update(actor(req), req.params.id, req.body)));
+  r.delete('/tags/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+    renderTag(await tags.delete(actor(req), req.params.id)));
+}
