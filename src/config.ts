@@ -17,6 +17,10 @@ export interface Config {
     publicHost: string;
     domain: string;
     allowPrivateTargets: boolean;
+    /** PEM bundle trusted for outgoing SIP over TLS instead of the built-in CAs (private CA, tests). */
+    tlsCaFile: string | null;
+    /** RFC 3261 T1 in ms (REGISTER gives up after 64·T1); 0 = the stack's default of 500 ms. */
+    t1Ms: number;
   };
   llm: { baseUrl: string | null; apiKey: string | null; model: string };
   twilioApiBaseUrl: string;
@@ -30,6 +34,10 @@ export interface Config {
     backoffBaseMs: number;
     backoffMaxMs: number;
     deregisterOnShutdown: boolean;
+    /** Instances sharing a database split the lines by row lease; this long without renewal frees a line. */
+    leaseMs: number;
+    /** This instance's lease name; default host:SIP port (random when the port is 0). */
+    instanceId: string | null;
   };
 }
 
@@ -66,6 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicHost: env.SIP_PUBLIC_HOST || firstExternalAddress(),
       domain: env.SIP_DOMAIN || 'sip.localhost',
       allowPrivateTargets: env.ALLOW_PRIVATE_SIP_TARGETS === '1' || env.ALLOW_PRIVATE_SIP_TARGETS === 'true',
+      tlsCaFile: env.SIP_TLS_CA_FILE || null,
+      t1Ms: int(env.SIP_T1_MS, 0, 'SIP_T1_MS'),
     },
     llm: {
       baseUrl: env.OPENAI_BASE_URL || null,
@@ -85,6 +95,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backoffBaseMs: int(env.REGISTER_BACKOFF_BASE_MS, 5_000, 'REGISTER_BACKOFF_BASE_MS'),
       backoffMaxMs: int(env.REGISTER_BACKOFF_MAX_MS, 30 * 60_000, 'REGISTER_BACKOFF_MAX_MS'),
       deregisterOnShutdown: env.DEREGISTER_ON_SHUTDOWN !== '0',
+      leaseMs: int(env.REGISTRATION_LEASE_MS, 60_000, 'REGISTRATION_LEASE_MS'),
+      instanceId: env.DIALTONE_INSTANCE_ID || null,
     },
   };
 }

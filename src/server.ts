@@ -4,6 +4,10 @@ import { createServices, type Services } from './domain/services.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './domain/ids.js';
 import { InProcessBus, RedisBus, type EventBus } from './events/bus.js';
 import { buildApp, type App } from './http/app.js';
+import type { Brain } from './brain/index.js';
+import { CallRuntime } from './calls/runtime.js';
+import { createSipEdge, type SipEdge } from './registration/index.js';
+import type { ListeningPorts } from './sip/index.js';
 import { migrate, openDatabase, type OpenedDb } from './store/db.js';
 import { Vault, loadMasterKey } from './vault/vault.js';
 
@@ -14,9 +18,13 @@ export interface Server {
   store: OpenedDb;
   bus: EventBus;
   logger: Logger;
+  /** The SIP stack and the registration engine on it. */
+  sipEdge: SipEdge;
+  /** Live relay sessions and the brains answering in them. */
+  runtime: CallRuntime;
   /** Set only when this start generated the platform-admin key (printed once). */
   generatedAdminKey: string | null;
-  listen(): Promise<{ httpUrl: string }>;
+  listen(): Promise<{ httpUrl: string; sip: ListeningPorts }>;
   close(): Promise<void>;
 }
 
@@ -24,6 +32,8 @@ export interface ServerOverrides {
   logger?: Logger;
   clock?: Clock;
   ids?: IdSource;
+  /** Answers for every agent instead of the configured brain (benchmarks). */
+  brain?: Brain;
 }
 
 /** The composition root: config → store → vault → bus → services → edges. */
@@ -40,20 +50,27 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     ids: overrides.ids ?? randomIds,
   });
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
-  const app = await buildApp({ config, services, logger });
+  const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
+  const app = await buildApp({ config, services, logger, runtime });
+  const sipEdge = createSipEdge(config, services.registrations, bus, logger, store.db);
 
   let closed = false;
   return {
-    config, app, services, store, bus, logger, generatedAdminKey,
+    config, app, services, store, bus, logger, sipEdge, runtime, generatedAdminKey,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
-      return { httpUrl: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}` };
+      const sip = await sipEdge.start();
+      return { sip, httpUrl: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}` };
     },
     async close() {
       if (closed) return;
       closed = true;
+      // First, while the database is still open: de-register the lines and report their states.
+      await sipEdge.stop();
+      // Relay sessions record why their calls ended while the database is still open.
+      await runtime.closeAll();
       await app.close();
       await bus.close();
       await store.db.destroy();

@@ -1,8 +1,8 @@
 import type { TenantTable } from '../store/schema.js';
 import type { ServiceDeps } from './deps.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
-import { isUniqueViolation } from './deps.js';
-import type { Principal } from './principal.js';
+import { event, isUniqueViolation } from './deps.js';
+import type { Principal, Scope } from './principal.js';
 
 export type TenantStatus = 'trial' | 'active' | 'suspended';
 export const TENANT_STATUSES: readonly TenantStatus[] = ['trial', 'active', 'suspended'];
@@ -50,11 +50,44 @@ function toTenant(r: TenantTable): Tenant {
 }
 
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const LIMIT_RANGE = { min: 1, max: 100_000 };
+
+function checkName(name: unknown): void {
+  if (typeof name !== 'string' || name.trim().length === 0) throw invalid('name', 'name must not be empty');
+  if (name.length > 200) throw invalid('name', 'name must be at most 200 characters');
+}
+
+function checkLimit(field: string, value: number | undefined): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < LIMIT_RANGE.min || value > LIMIT_RANGE.max) {
+    throw invalid(field, `${field} must be an integer from ${LIMIT_RANGE.min} to ${LIMIT_RANGE.max}`);
+  }
+}
+
+function checkEmail(value: string | null | undefined): void {
+  if (value == null) return;
+  if (value.length > 254 || !EMAIL.test(value)) throw invalid('billing_email', 'billing_email must be an email address');
+}
+
+/** Trial is where every tenant starts; once it leaves trial it moves only between active and suspended. */
+function checkTransition(from: TenantStatus, to: TenantStatus): void {
+  if (!TENANT_STATUSES.includes(to)) throw invalid('status', `status must be one of ${TENANT_STATUSES.join(', ')}`);
+  if (to === 'trial' && from !== 'trial') throw invalid('status', 'a tenant cannot go back to trial');
+}
+
+function requirePlatformAdmin(principal: Principal, action: string): void {
+  if (!principal.isPlatformAdmin) throw new DomainError('forbidden', `only the platform admin may ${action}`);
+}
 
 export class TenantService {
   constructor(private readonly deps: ServiceDeps) {}
 
   async create(input: NewTenant): Promise<Tenant> {
+    checkName(input.name);
+    checkLimit('max_agents', input.maxAgents);
+    checkLimit('max_concurrent_calls', input.maxConcurrentCalls);
+    checkEmail(input.billingEmail);
     if (input.subdomain != null && !SUBDOMAIN.test(input.subdomain)) {
       throw invalid('subdomain', 'subdomain must be lowercase letters, digits and hyphens (1-63)');
     }
@@ -76,7 +109,33 @@ export class TenantService {
       if (isUniqueViolation(err)) throw conflict(`subdomain ${input.subdomain} is taken`, 'subdomain');
       throw err;
     }
+    await this.deps.bus.publish(event(this.deps, 'tenant.created', row.id, { tenant_id: row.id }));
     return toTenant(row);
+  }
+
+  /** Creating tenants is the platform's business, not a tenant's. */
+  async createFor(principal: Principal, input: NewTenant): Promise<Tenant> {
+    requirePlatformAdmin(principal, 'create tenants');
+    return this.create(input);
+  }
+
+  async listFor(principal: Principal): Promise<Tenant[]> {
+    requirePlatformAdmin(principal, 'list tenants');
+    return this.list();
+  }
+
+  /**
+   * The tenant a request acts for when it may name one itself (a body or query `tenant_id`): the
+   * platform admin may name any existing tenant, a tenant key only its own (any other is not found).
+   */
+  async scopeFor(principal: Principal, requested: string | undefined): Promise<Scope> {
+    if (requested === undefined || requested === principal.tenantId) {
+      if (!principal.tenantId) throw invalid('X-Account-ID', 'X-Account-ID header (or tenant_id) is required to act for a tenant');
+      return { tenantId: principal.tenantId };
+    }
+    if (!principal.isPlatformAdmin || principal.tenantId) throw notFound('tenant');
+    if (!(await this.exists(requested))) throw notFound('tenant');
+    return { tenantId: requested };
   }
 
   async list(): Promise<Tenant[]> {
@@ -107,9 +166,11 @@ export class TenantService {
     if (touchesPlatformFields && !principal.isPlatformAdmin) {
       throw new DomainError('forbidden', 'only the platform admin may change a tenant\'s status or limits');
     }
-    if (patch.status && patch.status !== current.status && patch.status === 'trial') {
-      throw invalid('status', 'a tenant cannot go back to trial');
-    }
+    if (patch.name !== undefined) checkName(patch.name);
+    if (patch.status !== undefined) checkTransition(current.status, patch.status);
+    checkLimit('max_agents', patch.maxAgents);
+    checkLimit('max_concurrent_calls', patch.maxConcurrentCalls);
+    checkEmail(patch.billingEmail);
     const now = this.deps.clock.now().toISOString();
     await this.deps.db
       .updateTable('tenants')
@@ -123,6 +184,7 @@ export class TenantService {
       })
       .where('id', '=', id)
       .execute();
+    await this.deps.bus.publish(event(this.deps, 'tenant.updated', id, { tenant_id: id }));
     return this.get(id);
   }
 }

@@ -7,6 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Services } from '../domain/services.js';
+import type { CallRuntime } from '../calls/runtime.js';
 import { toProblem } from './errors.js';
 import { registrationsDialect } from './dialects/registrations/index.js';
 import { agentsV1Dialect } from './dialects/agents-v1/index.js';
@@ -21,7 +22,7 @@ export interface AppOptions {
   services: Services;
   logger: Logger;
   /** Call runtime hooks the deployment dialect reads for /healthz etc. */
-  runtime?: { activeCalls(): number };
+  runtime?: CallRuntime;
 }
 
 export type App = FastifyInstance;

@@ -173,6 +173,23 @@ export interface CallTurnTable {
   created_at: string;
 }
 
+/** Running call totals kept by database triggers on `calls` (migration 060), read by analytics. */
+export interface CallHourlyTotalTable {
+  tenant_id: string;
+  hour: string; // UTC 'YYYY-MM-DDTHH', the first 13 characters of started_at
+  status: string;
+  calls: number;
+  seconds: number;
+}
+
+export interface CallAgentDailyTotalTable {
+  tenant_id: string;
+  day: string; // UTC 'YYYY-MM-DD'
+  agent_id: string;
+  calls: number;
+  seconds: number;
+}
+
 export interface Database {
   tenants: TenantTable;
   api_keys: ApiKeyTable;
@@ -186,4 +203,6 @@ export interface Database {
   trunks: TrunkTable;
   calls: CallTable;
   call_turns: CallTurnTable;
+  call_hourly_totals: CallHourlyTotalTable;
+  call_agent_daily_totals: CallAgentDailyTotalTable;
 }

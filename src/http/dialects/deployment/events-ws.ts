@@ -1,6 +1,84 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { WebSocket } from 'ws';
 import type { AppOptions } from '../../app.js';
+import { requireAuth } from '../../auth.js';
+import type { DomainEvent } from '../../../events/bus.js';
+import type { Scope } from '../../../domain/principal.js';
 
+/** What the document promises on this stream; other domain events (agents, registrations) stay off it. */
+export const CALL_EVENT_TYPES = new Set([
+  'call.started', 'call.updated', 'call.ended', 'transcript.partial', 'transcript.final', 'context.updated', 'error',
+]);
+export const MAX_SOCKETS_PER_KEY = 10;
+/** A client that stops reading is cut off rather than buffered without bound. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+const EventsQuery = Type.Object({
+  call_sid: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'only this call\'s events' })),
+  tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'platform admin without X-Account-ID: the tenant to watch' })),
+  token: Type.Optional(Type.String({ maxLength: 512 })),
+});
+
+/** The wire shape: `{type, call_sid, timestamp, data}`, plus the two fields the document's example reads at the top. */
+export function renderEvent(e: DomainEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: e.type, call_sid: e.callSid ?? null, timestamp: e.timestamp, data: e.data };
+  if (e.type.startsWith('transcript.') && 'text' in e.data) out.text = e.data.text;
+  if (e.type === 'call.ended' && 'duration' in e.data) out.duration = e.data.duration;
+  return out;
+}
+
+function tooMany(): Error {
+  return Object.assign(new Error(`at most ${MAX_SOCKETS_PER_KEY} event connections per API key`), { statusCode: 429 });
+}
+
+/** `WS /events/ws`: a tenant's live call events, optionally for one call. */
 export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Promise<void> {
-  void app; void opts;
+  const { services } = opts;
+  const openByKey = new Map<string, number>();
+  const scopes = new WeakMap<FastifyRequest, Scope>();
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  // Hooks run before the upgrade, so a refused credential or tenant is an ordinary HTTP answer.
+  r.addHook('onRequest', requireAuth(services));
+  r.addHook('preHandler', async (req) => {
+    const query = req.query as { tenant_id?: string };
+    scopes.set(req, await services.tenants.scopeFor(req.principal!, query.tenant_id));
+    if ((openByKey.get(req.principal!.keyId) ?? 0) >= MAX_SOCKETS_PER_KEY) throw tooMany();
+  });
+
+  r.get('/events/ws', {
+    websocket: true,
+    schema: { tags: ['events'], summary: 'Live call events (WebSocket)', querystring: EventsQuery },
+  }, (socket: WebSocket, req) => {
+    const keyId = req.principal!.keyId;
+    const scope = scopes.get(req)!;
+    const callSid = req.query.call_sid;
+    // Two upgrades may pass the pre-check together; the count taken here is the one that holds.
+    const open = openByKey.get(keyId) ?? 0;
+    if (open >= MAX_SOCKETS_PER_KEY) {
+      socket.close(1008, tooMany().message);
+      return;
+    }
+    openByKey.set(keyId, open + 1);
+
+    const unsubscribe = services.deps.bus.subscribe((e) => {
+      if (e.tenantId !== scope.tenantId || !CALL_EVENT_TYPES.has(e.type)) return;
+      if (callSid && e.callSid !== callSid) return;
+      if (socket.readyState !== socket.OPEN) return;
+      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+        socket.close(1013, 'client is not reading events fast enough');
+        return;
+      }
+      socket.send(JSON.stringify(renderEvent(e)));
+    });
+    socket.on('close', () => {
+      unsubscribe();
+      const n = (openByKey.get(keyId) ?? 1) - 1;
+      if (n <= 0) openByKey.delete(keyId);
+      else openByKey.set(keyId, n);
+    });
+    socket.on('error', () => socket.terminate());
+  });
 }

@@ -1,12 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppOptions } from '../../app.js';
+import { useErrorEnvelope } from '../../errors.js';
 import { phoneNumberRoutes } from './phone-numbers.js';
 import { callRoutes } from './calls.js';
 import { supervisorRoutes } from './supervisor.js';
 import { eventsSocket } from './events-ws.js';
+import { agentRoutes } from './agents.js';
+import { tenantRoutes } from './tenants.js';
 
 /** The deployment API (agents, tenants, numbers, calls, supervisor controls, analytics, events). */
 export async function deploymentDialect(app: FastifyInstance, opts: AppOptions): Promise<void> {
+  // Installed before the sub-plugins register: each child context inherits this handler.
+  // The document's status table has no 412 or 502, so those kinds land on its nearest rows.
+  useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }), { precondition: 409, upstream: 503, limit: 403 });
+  await app.register(agentRoutes, opts);
+  await app.register(tenantRoutes, opts);
   await app.register(phoneNumberRoutes, opts);
   await app.register(callRoutes, opts);
   await app.register(supervisorRoutes, opts);

@@ -1,0 +1,167 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AppOptions } from '../../app.js';
+import { requireAuth } from '../../auth.js';
+import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
+import { forbidden } from '../../../domain/errors.js';
+import { canManageAgents, scopeOf, type Principal } from '../../../domain/principal.js';
+
+/** A plain JSON-schema enum (not anyOf of constants), so a bad value is reported as "must be one of …". */
+const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
+const Kind = oneOf(AGENT_KINDS);
+const Status = oneOf(DEPLOY_STATUSES);
+const ContextData = Type.Record(Type.String(), Type.Unknown(), { description: 'free-form facts the agent may use; replaced as a whole on update' });
+
+/** Writable fields; POST requires `name`, PUT takes any subset. */
+const editable = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  type: Kind,
+  system_prompt: Type.String({ maxLength: 20_000 }),
+  voice: Type.String({ minLength: 1, maxLength: 100 }),
+  context_data: ContextData,
+  greeting: Type.String({ maxLength: 2_000 }),
+  language: Type.String({ minLength: 2, maxLength: 35 }),
+  llm_model: Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 200 }),
+  status: Status,
+};
+
+const CreateBody = Type.Object({
+  ...editable,
+  type: Type.Optional(editable.type),
+  system_prompt: Type.Optional(editable.system_prompt),
+  voice: Type.Optional(editable.voice),
+  context_data: Type.Optional(editable.context_data),
+  greeting: Type.Optional(editable.greeting),
+  language: Type.Optional(editable.language),
+  llm_model: Type.Optional(editable.llm_model),
+  status: Type.Optional(editable.status),
+  tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'platform admin only: the tenant to create the agent in' })),
+}, { additionalProperties: false });
+type CreateBody = Static<typeof CreateBody>;
+
+const UpdateBody = Type.Partial(Type.Object(editable), { additionalProperties: false });
+type UpdateBody = Static<typeof UpdateBody>;
+
+const ListQuery = Type.Object({
+  tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  status: Type.Optional(Status),
+  type: Type.Optional(Kind),
+});
+
+const AgentParams = Type.Object({ agent_id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+const AgentView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  type: Kind,
+  phone_number: Type.Union([Type.String(), Type.Null()]),
+  system_prompt: Type.String(),
+  voice: Type.String(),
+  status: Status,
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+  total_calls: Type.Integer(),
+  total_minutes: Type.Number(),
+  tenant_id: Type.String(),
+  greeting: Type.String(),
+  language: Type.String(),
+  llm_model: Type.Union([Type.String(), Type.Null()]),
+  context_data: ContextData,
+});
+
+const Deleted = Type.Object({ message: Type.String() });
+
+function view(a: Agent, phoneNumber: string | null): Static<typeof AgentView> {
+  return {
+    id: a.id,
+    name: a.name,
+    type: a.kind,
+    phone_number: phoneNumber,
+    system_prompt: a.systemPrompt,
+    voice: a.voice,
+    status: a.deployStatus,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+    total_calls: a.totalCalls,
+    total_minutes: a.totalMinutes,
+    tenant_id: a.tenantId,
+    greeting: a.greeting,
+    language: a.language,
+    llm_model: a.llmModel,
+    context_data: a.contextData,
+  };
+}
+
+function toPatch(b: UpdateBody): AgentPatch {
+  return {
+    name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
+    greeting: b.greeting, language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+  };
+}
+
+function requireManager(p: Principal): void {
+  if (!canManageAgents(p)) throw forbidden('this credential may not manage agents');
+}
+
+const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() }, { description: 'error code and a message naming the field' });
+const errors = Object.fromEntries([400, 401, 403, 404, 409, 429].map((code) => [code, ErrorReply]));
+
+const tags = ['deployment: agents'];
+
+/** `/api/agents`: AI agents as the deployment API shows them (the same rows agents v1.0 shows). */
+export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Promise<void> {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+  const { services } = opts;
+  app.addHook('onRequest', requireAuth(services));
+
+  app.get('/api/agents', {
+    schema: { tags, summary: 'List agents', querystring: ListQuery, response: { 200: Type.Array(AgentView), ...errors } },
+  }, async (req) => {
+    const q = req.query;
+    const agents = await services.agents.listFor(req.principal!, q.tenant_id, { deployStatus: q.status, kind: q.type });
+    const numbers = await services.agents.primaryNumbers(agents);
+    return agents.map((a) => view(a, numbers.get(a.id) ?? null));
+  });
+
+  app.post('/api/agents', {
+    schema: { tags, summary: 'Create an agent', body: CreateBody, response: { 201: AgentView, ...errors } },
+  }, async (req, reply) => {
+    const p = req.principal!;
+    requireManager(p);
+    const b: CreateBody = req.body;
+    const scope = await services.tenants.scopeFor(p, b.tenant_id);
+    const agent = await services.agents.create(scope, {
+      name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
+      greeting: b.greeting, language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+    });
+    return reply.status(201).send(view(agent, null));
+  });
+
+  app.get('/api/agents/:agent_id', {
+    schema: { tags, summary: 'Get an agent', params: AgentParams, response: { 200: AgentView, ...errors } },
+  }, async (req) => {
+    const scope = scopeOf(req.principal!);
+    const agent = await services.agents.get(scope, req.params.agent_id);
+    return view(agent, await services.agents.primaryNumber(scope, agent.id));
+  });
+
+  app.put('/api/agents/:agent_id', {
+    schema: { tags, summary: 'Update an agent (only the fields sent)', params: AgentParams, body: UpdateBody, response: { 200: AgentView, ...errors } },
+  }, async (req) => {
+    const p = req.principal!;
+    requireManager(p);
+    const scope = scopeOf(p);
+    const agent = await services.agents.update(scope, req.params.agent_id, toPatch(req.body));
+    return view(agent, await services.agents.primaryNumber(scope, agent.id));
+  });
+
+  app.delete('/api/agents/:agent_id', {
+    schema: { tags, summary: 'Delete an agent', params: AgentParams, response: { 200: Deleted, ...errors } },
+  }, async (req) => {
+    const p = req.principal!;
+    requireManager(p);
+    await services.agents.delete(scopeOf(p), req.params.agent_id);
+    return { message: 'Agent deleted successfully' };
+  });
+}

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AppOptions } from '../../app.js';
+import { dialOut } from '../../../calls/outbound.js';
+import { scopeOf } from '../../../domain/principal.js';
+
+const Body = Type.Object({
+  to_number: Type.String({ maxLength: 32 }),
+  context: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+}, { additionalProperties: false });
+
+/** `POST /api/agents/{agent_id}/call`; registered inside the supervisor plugin (auth and envelope from there). */
+export async function outboundRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
+  const { services, config, logger } = opts;
+  app.withTypeProvider<TypeBoxTypeProvider>().post('/api/agents/:agent_id/call', {
+    schema: {
+      tags: ['calls'], summary: 'Place an outbound call from an agent',
+      params: Type.Object({ agent_id: Type.String({ maxLength: 64 }) }),
+      body: Body,
+      response: { 200: Type.Object({ call_sid: Type.String(), status: Type.String(), message: Type.String() }) },
+    },
+  }, async (req) => {
+    const call = await dialOut(services, config, logger, scopeOf(req.principal!), req.params.agent_id, {
+      toNumber: req.body.to_number, context: req.body.context,
+    });
+    return { call_sid: call.callSid, status: call.status, message: 'Call initiated successfully' };
+  });
+}

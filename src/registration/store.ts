@@ -1,0 +1,36 @@
+/**
+ * What the engine needs from the rest of the product, as a narrow port: the registration
+ * service implements it, unit tests fake it. Nothing here touches the database directly.
+ */
+
+export type EngineRegistrationState = 'initial' | 'registering' | 'registered' | 'failed';
+
+/** The fields of a registration the engine reads; the domain's Registration is a superset. */
+export interface EngineRegistration {
+  id: string;
+  tenantId: string;
+  registrar: string;
+  username: string;
+  options: Record<string, unknown>;
+  status: 'active' | 'failed' | 'disabled';
+  state: EngineRegistrationState;
+  generation: number;
+}
+
+export interface StateChange {
+  state: EngineRegistrationState;
+  error?: string | null;
+  status?: 'failed';
+}
+
+export interface RegistrationStore {
+  listActive(): Promise<EngineRegistration[]>;
+  getForEngine(id: string): Promise<(EngineRegistration & { password: string }) | null>;
+  /** false: the generation is stale or the registration is no longer active; drop that attempt. */
+  reportState(id: string, generation: number, change: StateChange): Promise<boolean>;
+  findListener(id: string): Promise<{ registration: EngineRegistration; agentId: string | null } | null>;
+}
+
+/** Bus events that re-arm, replace or stop a registration. */
+export const ENGINE_EVENTS = ['registration.activated', 'registration.disabled', 'registration.updated', 'registration.deleted'] as const;
+export type EngineEventType = (typeof ENGINE_EVENTS)[number];

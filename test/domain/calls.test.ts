@@ -1,0 +1,206 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
+import type { CallService, NewCall } from '../../src/domain/calls.js';
+import type { DomainEvent } from '../../src/events/bus.js';
+import { DomainError } from '../../src/domain/errors.js';
+
+const inbound = (agentId: string | null, extra: Partial<NewCall> = {}): NewCall => ({
+  agentId, phoneNumber: '+15551230000', direction: 'inbound', fromNumber: '+15559990000', toNumber: '+15551230000', status: 'ringing', ...extra,
+});
+
+function isKind(kind: string, field?: string) {
+  return (err: unknown) => err instanceof DomainError && err.kind === kind && (field === undefined || err.field === field);
+}
+
+for (const db of testDbs()) {
+  describe(`CallService (${db})`, () => {
+    let s: TestServer;
+    let calls: CallService;
+    const events: DomainEvent[] = [];
+    before(async () => {
+      s = await startTestServer(db);
+      calls = s.server.services.calls;
+      s.server.bus.subscribe((e) => events.push(e));
+    });
+    after(async () => { await s.close(); });
+
+    async function tenantWithAgent(maxConcurrentCalls = 10) {
+      const t = await s.newTenant({ maxConcurrentCalls });
+      const agent = await s.server.services.agents.create({ tenantId: t.id }, { name: 'Support' });
+      return { scope: { tenantId: t.id }, agentId: agent.id };
+    }
+
+    test('open records the call, generates a CA sid and publishes call.started', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId, { context: { customer: 'Ann' } }));
+      assert.match(call.callSid, /^CA[0-9a-f]{32}$/);
+      assert.equal(call.status, 'ringing');
+      assert.deepEqual(call.context, { customer: 'Ann' });
+      assert.equal(call.endedAt, null);
+      const started = events.find((e) => e.type === 'call.started' && e.callSid === call.callSid);
+      assert.equal(started?.tenantId, scope.tenantId);
+      assert.equal(started?.data.direction, 'inbound');
+      const given = await calls.open(scope, inbound(agentId, { callSid: 'CAgiven0001' }));
+      assert.equal(given.callSid, 'CAgiven0001');
+      await assert.rejects(calls.open(scope, inbound(agentId, { callSid: 'CAgiven0001' })), isKind('conflict', 'call_sid'));
+    });
+
+    test('open refuses the call beyond max_concurrent_calls; a finished call frees its slot', async () => {
+      const { scope, agentId } = await tenantWithAgent(2);
+      const a = await calls.open(scope, inbound(agentId));
+      await calls.open(scope, inbound(agentId, { status: 'in-progress' }));
+      await assert.rejects(calls.open(scope, inbound(agentId)), isKind('limit', 'max_concurrent_calls'));
+      await calls.updateStatus(a.callSid, { status: 'completed' });
+      await calls.open(scope, inbound(agentId));
+    });
+
+    test('five simultaneous opens against a limit of two: exactly two succeed', async () => {
+      const { scope, agentId } = await tenantWithAgent(2);
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => calls.open(scope, inbound(agentId))));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 2);
+      for (const r of results) if (r.status === 'rejected') assert.ok(isKind('limit')(r.reason), String(r.reason));
+      assert.equal((await calls.listActive(scope)).length, 2);
+    });
+
+    test('the limit of one tenant does not count another tenant\'s calls', async () => {
+      const one = await tenantWithAgent(1);
+      const two = await tenantWithAgent(1);
+      await calls.open(one.scope, inbound(one.agentId));
+      await calls.open(two.scope, inbound(two.agentId));
+    });
+
+    test('open rejects bad input naming the field', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      await assert.rejects(calls.open(scope, inbound(agentId, { direction: 'sideways' as never })), isKind('invalid', 'direction'));
+      await assert.rejects(calls.open(scope, inbound(agentId, { status: 'completed' })), isKind('invalid', 'status'));
+      await assert.rejects(calls.open(scope, inbound(agentId, { context: [] as never })), isKind('invalid', 'context'));
+      await assert.rejects(calls.open({ tenantId: 'no-such-tenant' }, inbound(null)), isKind('not_found'));
+    });
+
+    test('a final status sets end, duration and cost, and counts once in the agent totals', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId));
+      const answered = await calls.updateStatus(call.callSid, { status: 'in-progress' });
+      assert.ok(answered.answeredAt);
+      assert.ok(events.some((e) => e.type === 'call.updated' && e.callSid === call.callSid && e.data.status === 'in-progress'));
+      const ended = await calls.updateStatus(call.callSid, { status: 'completed', durationSeconds: 90, cost: 0.052, endReason: 'caller hung up' });
+      assert.equal(ended.status, 'completed');
+      assert.equal(ended.durationSeconds, 90);
+      assert.equal(ended.cost, 0.052);
+      assert.equal(ended.endReason, 'caller hung up');
+      assert.ok(ended.endedAt);
+      const endedEvent = events.find((e) => e.type === 'call.ended' && e.callSid === call.callSid);
+      assert.equal(endedEvent?.data.duration, 90);
+      // A late or duplicated callback changes neither the status nor the known cost.
+      const again = await calls.updateStatus(call.callSid, { status: 'failed', cost: 9, endReason: 'late' });
+      assert.equal(again.status, 'completed');
+      assert.equal(again.cost, 0.052);
+      assert.equal(again.endReason, 'caller hung up');
+      assert.equal(again.durationSeconds, 90);
+      const agent = await s.server.services.agents.get(scope, agentId);
+      assert.equal(agent.totalCalls, 1);
+      assert.equal(agent.totalMinutes, 1.5);
+    });
+
+    test('the carrier\'s late final callback fills in billed duration and price after the relay ended the call', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId, { status: 'in-progress' }));
+      const byRelay = await calls.updateStatus(call.callSid, { status: 'completed', endReason: 'agent ended the call' });
+      assert.equal(byRelay.cost, null);
+      const byTwilio = await calls.updateStatus(call.callSid, { status: 'completed', durationSeconds: 95, cost: 0.02 });
+      assert.equal(byTwilio.durationSeconds, 95);
+      assert.equal(byTwilio.cost, 0.02);
+      assert.equal(byTwilio.endReason, 'agent ended the call');
+      const agent = await s.server.services.agents.get(scope, agentId);
+      assert.equal(agent.totalCalls, 1);
+      assert.ok(Math.abs(agent.totalMinutes - 95 / 60) < 1e-9, String(agent.totalMinutes));
+    });
+
+    test('two final callbacks racing each other still count the call once', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId, { status: 'in-progress' }));
+      await Promise.all([
+        calls.updateStatus(call.callSid, { status: 'completed', durationSeconds: 60 }),
+        calls.updateStatus(call.callSid, { status: 'completed', durationSeconds: 60 }),
+        calls.updateStatus(call.callSid, { status: 'failed' }),
+      ]);
+      const agent = await s.server.services.agents.get(scope, agentId);
+      assert.equal(agent.totalCalls, 1);
+      assert.equal(events.filter((e) => e.type === 'call.ended' && e.callSid === call.callSid).length, 1);
+    });
+
+    test('a call that never connected lasts zero seconds; updateStatus rejects unknown calls and statuses', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId));
+      const ended = await calls.updateStatus(call.callSid, { status: 'no-answer' });
+      assert.equal(ended.durationSeconds, 0);
+      await assert.rejects(calls.updateStatus('CAunknown', { status: 'completed' }), isKind('not_found'));
+      await assert.rejects(calls.updateStatus(call.callSid, { status: 'exploded' as never }), isKind('invalid', 'status'));
+    });
+
+    test('recordRejected stores a finished busy call outside the limit', async () => {
+      const { scope, agentId } = await tenantWithAgent(1);
+      await calls.open(scope, inbound(agentId));
+      const rejected = await calls.recordRejected(scope, { ...inbound(agentId), status: 'busy', endReason: 'max_concurrent_calls reached' });
+      assert.equal(rejected.status, 'busy');
+      assert.equal(rejected.durationSeconds, 0);
+      assert.ok(rejected.endedAt);
+      assert.equal(rejected.endReason, 'max_concurrent_calls reached');
+      assert.equal((await calls.listActive(scope)).length, 1);
+      assert.ok(events.some((e) => e.type === 'call.ended' && e.callSid === rejected.callSid));
+    });
+
+    test('get and mergeContext are tenant-scoped; context merges shallowly and is frozen once the call ends', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const other = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId, { context: { a: 1, b: { x: 1 } } }));
+      await assert.rejects(calls.get(other.scope, call.callSid), isKind('not_found'));
+      await assert.rejects(calls.mergeContext(other.scope, call.callSid, { c: 3 }), isKind('not_found'));
+      const merged = await calls.mergeContext(scope, call.callSid, { b: { y: 2 }, c: 3 });
+      assert.deepEqual(merged.context, { a: 1, b: { y: 2 }, c: 3 });
+      const ev = events.find((e) => e.type === 'context.updated' && e.callSid === call.callSid);
+      assert.deepEqual(ev?.data.context, { a: 1, b: { y: 2 }, c: 3 });
+      await assert.rejects(calls.mergeContext(scope, call.callSid, [] as never), isKind('invalid', 'context'));
+      await calls.updateStatus(call.callSid, { status: 'completed' });
+      await assert.rejects(calls.mergeContext(scope, call.callSid, { d: 4 }), isKind('conflict'));
+    });
+
+    test('turns are stored in order and published; partials and errors are only published', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId, { status: 'in-progress' }));
+      await calls.addTurn(call.callSid, { role: 'agent', text: 'Hello, how can I help?' });
+      await calls.addTurn(call.callSid, { role: 'caller', text: 'My bill' });
+      await calls.addTurn(call.callSid, { role: 'agent', text: 'Let me', interrupted: true });
+      await calls.addTurn(call.callSid, { role: 'supervisor', text: 'A specialist will join.' });
+      const turns = await calls.transcript(call.callSid);
+      assert.deepEqual(turns.map((t) => [t.role, t.text, t.interrupted]), [
+        ['agent', 'Hello, how can I help?', false], ['caller', 'My bill', false], ['agent', 'Let me', true], ['supervisor', 'A specialist will join.', false],
+      ]);
+      const finals = events.filter((e) => e.type === 'transcript.final' && e.callSid === call.callSid);
+      assert.equal(finals.length, 4);
+      assert.deepEqual(finals[2].data, { role: 'agent', text: 'Let me', interrupted: true });
+      await calls.publishPartial(call.callSid, 'my bi');
+      await calls.publishError(call.callSid, 'LLM timed out');
+      assert.ok(events.some((e) => e.type === 'transcript.partial' && e.callSid === call.callSid && e.data.text === 'my bi' && e.tenantId === scope.tenantId));
+      assert.ok(events.some((e) => e.type === 'error' && e.callSid === call.callSid && e.data.message === 'LLM timed out'));
+      assert.equal((await calls.transcript(call.callSid)).length, 4);
+      await assert.rejects(calls.addTurn('CAnope', { role: 'agent', text: 'x' }), isKind('not_found'));
+      await assert.rejects(calls.addTurn(call.callSid, { role: 'robot' as never, text: 'x' }), isKind('invalid', 'role'));
+      await assert.rejects(calls.publishPartial('CAnope', 'x'), isKind('not_found'));
+    });
+
+    test('findBySid crosses tenants; listActive and history stay within one', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const other = await tenantWithAgent();
+      const mine = await calls.open(scope, inbound(agentId));
+      await calls.open(other.scope, inbound(other.agentId));
+      assert.equal((await calls.findBySid(mine.callSid))?.tenantId, scope.tenantId);
+      assert.equal(await calls.findBySid('CAnope'), null);
+      assert.deepEqual((await calls.listActive(scope)).map((c) => c.callSid), [mine.callSid]);
+      const h = await calls.history(scope, { limit: 10, offset: 0 });
+      assert.equal(h.total, 1);
+      assert.equal(h.calls[0].callSid, mine.callSid);
+    });
+  });
+}

@@ -1,0 +1,98 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
+
+/** Sends `n` authenticated requests one after another and returns their statuses. */
+async function burst(s: TestServer, key: string | null, n: number, path = '/api/agents'): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) statuses.push((await s.request('GET', path, { key })).status);
+  return statuses;
+}
+
+function assertRateLimited(r: { status: number; body: any; headers: Headers }, windowSeconds: number): void {
+  assert.equal(r.status, 429);
+  assert.equal(r.body.error, 'rate_limited');
+  assert.match(r.body.message, /rate limit/);
+  const retryAfter = Number(r.headers.get('retry-after'));
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowSeconds, `retry-after ${retryAfter}`);
+}
+
+for (const db of testDbs()) {
+  describe(`rate limits per credential, burst window (${db})`, () => {
+    let s: TestServer;
+    before(async () => { s = await startTestServer(db, { config: (c) => { c.rateLimit = { perMinute: 5, perHour: 1_000 }; } }); });
+    after(async () => { await s.close(); });
+
+    test('the 6th request in a minute is 429 with Retry-After; another key is unaffected', async () => {
+      const a = await s.newTenant();
+      const b = await s.newTenant();
+      assert.deepEqual(await burst(s, a.key, 5), [200, 200, 200, 200, 200]);
+      const sixth = await s.request('GET', '/api/agents', { key: a.key });
+      assertRateLimited(sixth, 60);
+      assert.match(sixth.body.message, /5 requests per minute/);
+      assert.deepEqual(await burst(s, b.key, 5), [200, 200, 200, 200, 200]);
+    });
+
+    test('the limit covers every dialect\'s routes, counted together per credential', async () => {
+      const t = await s.newTenant();
+      await burst(s, t.key, 3, '/api/agents');
+      await burst(s, t.key, 2, `/tenants/${t.id}`);
+      assertRateLimited(await s.request('GET', `/tenants/${t.id}`, { key: t.key }), 60);
+      const elsewhere = await s.request('GET', '/v1.0/agents', { key: t.key });
+      assert.equal(elsewhere.status, 429);
+    });
+
+    test('health checks are never limited', async () => {
+      assert.deepEqual(await burst(s, null, 8, '/healthz'), Array(8).fill(200));
+    });
+
+    test('requests without a key are counted by client address', async () => {
+      const statuses = await burst(s, null, 6, '/api/agents');
+      assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
+      assert.equal(statuses[5], 429);
+    });
+  });
+
+  describe(`rate limits per credential, hourly window (${db})`, () => {
+    let s: TestServer;
+    before(async () => { s = await startTestServer(db, { config: (c) => { c.rateLimit = { perMinute: 1_000, perHour: 4 }; } }); });
+    after(async () => { await s.close(); });
+
+    test('the 5th request in an hour is 429 with Retry-After up to an hour; another key is unaffected', async () => {
+      const a = await s.newTenant();
+      const b = await s.newTenant();
+      assert.deepEqual(await burst(s, a.key, 4), [200, 200, 200, 200]);
+      const fifth = await s.request('GET', '/api/agents', { key: a.key });
+      assertRateLimited(fifth, 3600);
+      assert.ok(Number(fifth.headers.get('retry-after')) > 60);
+      assert.match(fifth.body.message, /4 requests per hour/);
+      assert.deepEqual(await burst(s, b.key, 4), [200, 200, 200, 200]);
+    });
+  });
+}
+
+describe('rate limits shared through Redis (sqlite)', () => {
+  let one: TestServer;
+  let two: TestServer;
+  const limited = (c: { rateLimit: { perMinute: number; perHour: number }; redisUrl: string | null }) => {
+    c.rateLimit = { perMinute: 5, perHour: 1_000 };
+    c.redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  };
+  before(async () => {
+    one = await startTestServer('sqlite', { config: limited });
+    two = await startTestServer('sqlite', { config: limited });
+  });
+  after(async () => { await one.close(); await two.close(); });
+
+  test('two instances count the same credential together', async () => {
+    // The same admin token on both servers: each test run makes a fresh random one, so runs never share counters.
+    const token = one.adminKey;
+    const twoWithSameKey = await two.server.services.keys.ensureAdminKey(token);
+    assert.equal(twoWithSameKey, null);
+    assert.deepEqual(await burst(one, token, 3), [200, 200, 200]);
+    assert.deepEqual(await burst(two, token, 2), [200, 200]);
+    assertRateLimited(await two.request('GET', '/api/agents', { key: token }), 60);
+    assertRateLimited(await one.request('GET', '/api/agents', { key: token }), 60);
+    assert.equal((await one.request('GET', '/api/agents', { key: two.adminKey })).status, 401);
+  });
+});

@@ -1,0 +1,54 @@
+/** A few raw SIP requests over UDP, to play the registrar or a caller sending to our Contact. */
+import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+
+export interface RawResponse {
+  status: number;
+  text: string;
+}
+
+/** Sends one request and collects responses until a final one (or the timeout). */
+export function sendUdpRequest(port: number, method: string, requestUri: string, extraHeaders: string[] = [], timeoutMs = 5_000): Promise<RawResponse[]> {
+  const sock = createSocket('udp4');
+  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  return new Promise((resolve, reject) => {
+    const got: RawResponse[] = [];
+    const timer = setTimeout(() => { sock.close(); reject(new Error(`no final response to ${method}; got ${got.map((r) => r.status).join(',')}`)); }, timeoutMs);
+    sock.on('message', (buf) => {
+      const text = buf.toString();
+      const status = Number(/^SIP\/2\.0 (\d{3})/.exec(text)?.[1]);
+      got.push({ status, text });
+      if (status >= 200) {
+        clearTimeout(timer);
+        if (method === 'INVITE') {
+          // ACK the non-2xx final response so the server transaction can end cleanly.
+          const to = /^To: (.*)$/mi.exec(text)?.[1] ?? '';
+          sock.send(Buffer.from([`ACK ${requestUri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${(sock.address()).port};branch=${branch}`,
+            'Max-Forwards: 70', 'From: <sip:caller@127.0.0.1>;tag=abc', `To: ${to}`, `Call-ID: ${callId}`, 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n')),
+          port, '127.0.0.1', () => { sock.close(); resolve(got); });
+        } else {
+          sock.close();
+          resolve(got);
+        }
+      }
+    });
+    const callId = `${randomBytes(8).toString('hex')}@127.0.0.1`;
+    sock.bind(0, '127.0.0.1', () => {
+      const msg = [
+        `${method} ${requestUri} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};branch=${branch};rport`,
+        'Max-Forwards: 70',
+        'From: <sip:caller@127.0.0.1>;tag=abc',
+        `To: <${requestUri}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: 1 ${method}`,
+        `Contact: <sip:caller@127.0.0.1:${sock.address().port}>`,
+        ...extraHeaders,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      sock.send(Buffer.from(msg), port, '127.0.0.1');
+    });
+  });
+}
