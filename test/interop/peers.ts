@@ -89,7 +89,13 @@ export class Kamailio {
     this.proc = proc;
     proc.stderr!.on('data', (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20_000); });
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    proc.once('exit', () => { if (this.proc === proc) this.proc = null; });
+    // If the test process dies without running its after() hooks, take Kamailio down with it.
+    const orphanGuard = () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } };
+    process.once('exit', orphanGuard);
+    proc.once('exit', () => {
+      process.off('exit', orphanGuard);
+      if (this.proc === proc) this.proc = null;
+    });
     await waitFor('kamailio to answer kamcmd', async () => {
       if (!this.proc) throw new Error(`kamailio exited: ${this.log.slice(-2000)}`);
       return (await run('kamcmd', ['-s', this.ctl, 'core.version'])).code === 0;
