@@ -32,7 +32,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     trustProxy: true,
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
 
