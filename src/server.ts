@@ -1,4 +1,5 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './log.js';
 import type { Config } from './config.js';
 import { createServices, type Services } from './domain/services.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './domain/ids.js';
@@ -38,7 +39,7 @@ export interface ServerOverrides {
 
 /** The composition root: config → store → vault → bus → services → edges. */
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
-  const logger = overrides.logger ?? pino({ level: config.logLevel });
+  const logger = overrides.logger ?? createLogger(config.logLevel);
   const store = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(store.db);
   const { key } = loadMasterKey(config.masterKey, config.dataDir);
