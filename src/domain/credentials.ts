@@ -127,16 +127,15 @@ export class ProviderCredentialService {
   }
 
   /**
-   * Finds the credential a carrier webhook belongs to by the account id the carrier sends (Twilio
-   * AccountSid, Plivo auth id), across tenants, so its signature can be checked. The oldest wins
-   * when several tenants registered the same account.
+   * The credentials a carrier webhook may belong to, found by the account id the carrier sends
+   * (Twilio AccountSid, Plivo auth id) across tenants, so its signature can be checked. Several
+   * tenants may run on one carrier account; the caller picks the tenant from the call or number.
    */
-  async findByAccountRef(provider: Provider, accountRef: string): Promise<{ id: string; tenantId: string; credentials: CarrierCredentials } | null> {
-    const row = await this.deps.db.selectFrom('provider_credentials').selectAll()
+  async findByAccountRef(provider: Provider, accountRef: string): Promise<Array<{ id: string; tenantId: string; credentials: CarrierCredentials }>> {
+    const rows = await this.deps.db.selectFrom('provider_credentials').selectAll()
       .where('provider', '=', provider).where('account_ref', '=', accountRef)
-      .orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
-    if (!row) return null;
-    return { id: row.id, tenantId: row.tenant_id, credentials: this.deps.vault.openJson<CarrierCredentials>(row.sealed_credentials) };
+      .orderBy('created_at').orderBy('id').execute();
+    return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, credentials: this.deps.vault.openJson<CarrierCredentials>(row.sealed_credentials) }));
   }
 
   /** Refused while a phone number still points at the credential: those numbers would lose their carrier. */

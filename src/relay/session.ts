@@ -27,8 +27,8 @@ export interface RelaySessionDeps {
   services: Services;
   runtime: CallRuntime;
   logger: Logger;
-  /** The tenant whose carrier credential signed the handshake; the call must be theirs. */
-  tenantId: string;
+  /** The tenants whose carrier credential signed the handshake; the call must be one of theirs. */
+  tenantIds: string[];
 }
 
 /**
@@ -97,7 +97,7 @@ export class RelaySession implements LiveCallControl {
 
   private async onSetup(msg: SetupMessage): Promise<void> {
     if (this.call || this.unwatch) return;
-    const { services, tenantId, runtime } = this.deps;
+    const { services, tenantIds, runtime } = this.deps;
     // Context updates arrive as events, so each turn sees the latest without reading the call
     // again. Watching starts before the read so an update in between is not lost.
     let updated: Record<string, unknown> | null = null;
@@ -106,13 +106,13 @@ export class RelaySession implements LiveCallControl {
       else updated = context;
     });
     const call = await services.calls.findBySid(msg.callSid);
-    if (!call || call.tenantId !== tenantId || !call.agentId || !isLive(call.status)) {
+    if (!call || !tenantIds.includes(call.tenantId) || !call.agentId || !isLive(call.status)) {
       this.deps.logger.warn({ callSid: msg.callSid }, 'relay: setup for a call that is unknown, finished or not ours');
       this.unwatch();
       this.socket.close(1008, 'unknown call');
       return;
     }
-    const agent = await services.agents.get({ tenantId }, call.agentId);
+    const agent = await services.agents.get({ tenantId: call.tenantId }, call.agentId);
     if (this.closed) return;
     this.agent = agent;
     this.brain = runtime.brainFor(agent);

@@ -37,8 +37,11 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     const b = req.body as Form;
     const callSid = str(b.CallSid);
     if (!/^CA[0-9a-fA-F]{32}$/.test(callSid)) return reply.status(400).send({ error: 'invalid', message: 'CallSid is required' });
+    // One carrier account may serve several tenants: the called number says whose call it is.
+    const number = await services.numbers.findByE164(str(b.To));
+    const tenantId = number && origin.tenantIds.includes(number.tenantId) ? number.tenantId : origin.tenantIds[0];
     const twiml = await answerInbound(services, config, logger, {
-      callSid, accountSid: origin.accountSid, tenantId: origin.tenantId, from: str(b.From), to: str(b.To),
+      callSid, accountSid: origin.accountSid, tenantId, from: str(b.From), to: str(b.To),
     });
     return xml(reply).send(twiml);
   });
@@ -48,7 +51,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     const b = req.body as Form;
     const status = TWILIO_STATUSES[str(b.CallStatus)];
     const call = await services.calls.findBySid(str(b.CallSid));
-    if (!call || call.tenantId !== origin.tenantId) return reply.status(404).send({ error: 'not_found', message: 'call not found' });
+    if (!call || !origin.tenantIds.includes(call.tenantId)) return reply.status(404).send({ error: 'not_found', message: 'call not found' });
     if (!status) return reply.status(400).send({ error: 'invalid', message: `CallStatus ${str(b.CallStatus)} is not a Twilio call status` });
     const duration = Number(str(b.CallDuration));
     const price = Number(str(b.Price));
@@ -66,7 +69,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     const origin = await signed(req);
     const b = req.body as Form;
     const call = await services.calls.findBySid(str(b.CallSid));
-    if (call && call.tenantId !== origin.tenantId) return reply.status(404).send({ error: 'not_found', message: 'call not found' });
+    if (call && !origin.tenantIds.includes(call.tenantId)) return reply.status(404).send({ error: 'not_found', message: 'call not found' });
     const target = transferTarget(str(b.HandoffData)) ?? transferTarget(call?.handoff ?? null);
     return xml(reply).send(target ? dialTwiml(target) : hangupTwiml());
   });
@@ -88,7 +91,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     },
   }, (socket, req) => {
     const origin = origins.get(req)!;
-    const session = new RelaySession(socket, { services, runtime, logger: req.log as never, tenantId: origin.tenantId });
+    const session = new RelaySession(socket, { services, runtime, logger: req.log as never, tenantIds: origin.tenantIds });
     let closing: Promise<void> | null = null;
     const close = (code: number) => (closing ??= session.onClose(code).finally(() => untrack()));
     const untrack = runtime.track(async () => {

@@ -4,10 +4,10 @@ import { DomainError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
 import type { TwilioCredentials } from '../../domain/credentials.js';
 
-/** The account a verified Twilio request came from. */
+/** The account a verified Twilio request came from, and the tenants whose credential for it signed. */
 export interface TwilioOrigin {
-  tenantId: string;
   accountSid: string;
+  tenantIds: string[];
 }
 
 const refused = () => new DomainError('forbidden', 'missing or invalid X-Twilio-Signature');
@@ -27,8 +27,9 @@ export async function verifyTwilio(
   const signature = req.headers['x-twilio-signature'];
   if (typeof signature !== 'string' || !signature || typeof accountSid !== 'string' || !accountSid) throw refused();
   const found = await services.credentials.findByAccountRef('twilio', accountSid);
-  if (!found) throw refused();
-  const { auth_token: token } = found.credentials as TwilioCredentials;
-  if (!twilio.validateRequest(token, signature, signedUrl, params)) throw refused();
-  return { tenantId: found.tenantId, accountSid };
+  const tenantIds = found
+    .filter((f) => twilio.validateRequest((f.credentials as TwilioCredentials).auth_token, signature, signedUrl, params))
+    .map((f) => f.tenantId);
+  if (tenantIds.length === 0) throw refused();
+  return { accountSid, tenantIds };
 }
