@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, notFound } from '../domain/errors.js';
+import { hashToken } from '../domain/keys.js';
 import type { Principal } from '../domain/principal.js';
 import type { Services } from '../domain/services.js';
 
@@ -27,14 +28,34 @@ export function presentedToken(req: FastifyRequest): string | null {
   return cookies?.token || cookies?.accesskey || null;
 }
 
+const digests = new WeakMap<FastifyRequest, string>();
+
+/**
+ * SHA-256 of the presented token (null without one), computed once per request: the rate limiter
+ * counts by it and authentication looks the key up by it.
+ */
+export function presentedTokenDigest(req: FastifyRequest): string | null {
+  const known = digests.get(req);
+  if (known !== undefined) return known;
+  const token = presentedToken(req);
+  if (!token) return null;
+  const digest = hashToken(token);
+  digests.set(req, digest);
+  return digest;
+}
+
 /** onRequest hook factory: resolves `req.principal` or answers 401 through the dialect's envelope. */
 export function requireAuth(services: Services) {
   return async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const token = presentedToken(req);
     const accountHeader = req.headers['x-account-id'];
     const accountId = typeof accountHeader === 'string' && accountHeader ? accountHeader : null;
-    const principal = token ? await services.keys.authenticate(token, accountId) : null;
-    if (!principal) throw new DomainError('unauthenticated', token ? 'invalid or expired API key' : 'missing API key');
+    const principal = token ? await services.keys.authenticate(token, accountId, presentedTokenDigest(req) ?? undefined) : null;
+    if (!principal) {
+      // A key sent as `Authorization: <key>` or `Token <key>` is not "missing": say what is expected.
+      const hint = req.headers.authorization ? 'the Authorization header must read "Bearer <key>"' : 'missing API key';
+      throw new DomainError('unauthenticated', token ? 'invalid or expired API key' : hint);
+    }
     if (principal.isPlatformAdmin && principal.tenantId && !(await services.tenants.exists(principal.tenantId))) {
       throw notFound('tenant');
     }

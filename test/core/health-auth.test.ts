@@ -30,6 +30,18 @@ for (const db of testDbs()) {
       assert.equal(await s.server.services.keys.authenticate('', null), null);
     });
 
+    test('a key sent in Authorization without "Bearer" is a 401 that says how to send it', async () => {
+      const t = await s.newTenant();
+      for (const value of [t.key, `Token ${t.key}`]) {
+        const r = await s.request('GET', '/api/agents', { key: null, headers: { authorization: value } });
+        assert.equal(r.status, 401, r.text);
+        assert.match(r.body.message, /Authorization header must read "Bearer <key>"/);
+      }
+      const none = await s.request('GET', '/api/agents', { key: null });
+      assert.equal(none.status, 401);
+      assert.equal(none.body.message, 'missing API key');
+    });
+
     test('API keys are stored as hashes, never in clear', async () => {
       const t = await s.newTenant();
       const rows = await s.server.store.db.selectFrom('api_keys').selectAll().execute();
