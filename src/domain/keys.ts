@@ -23,8 +23,56 @@ export interface AccessKey {
 
 const LOGIN_TTL_SECONDS = 7 * 24 * 3600;
 
-function hashToken(token: string): string {
+/** The digest a token is stored and looked up by (also what the rate limiter counts by). */
+export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * How long a resolved key is trusted without reading `api_keys` again. Deleting a key through this
+ * process takes effect at once (the entry is dropped); a deletion made by another instance is
+ * honoured here within this window (docs/decisions.md). Expiry is still checked on every request.
+ */
+const AUTH_CACHE_TTL_MS = 5_000;
+const AUTH_CACHE_MAX = 10_000;
+
+/** What authentication needs of an `api_keys` row. */
+type KeyRow = Pick<ApiKeyTable, 'id' | 'kind' | 'tenant_id' | 'permission' | 'agent_id' | 'expires_at'>;
+
+/**
+ * Digest → key row for access and admin keys, shared by every KeyService over the same database
+ * (several services hold their own KeyService). Login tokens are not cached: they are revoked by
+ * agent changes made in other services' transactions, which must take effect at once.
+ * Only found keys are cached, so a key minted on another instance works immediately.
+ */
+class AuthCache {
+  private readonly entries = new Map<string, { row: KeyRow; until: number }>();
+
+  get(digest: string): KeyRow | undefined {
+    const e = this.entries.get(digest);
+    if (!e) return undefined;
+    if (e.until > performance.now()) return e.row;
+    this.entries.delete(digest);
+    return undefined;
+  }
+
+  set(digest: string, row: KeyRow): void {
+    if (row.kind === 'login') return;
+    // Oldest first out: Map keeps insertion order.
+    if (this.entries.size >= AUTH_CACHE_MAX) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(digest, { row, until: performance.now() + AUTH_CACHE_TTL_MS });
+  }
+
+  dropKey(keyId: string): void {
+    for (const [digest, e] of this.entries) if (e.row.id === keyId) this.entries.delete(digest);
+  }
+}
+
+const authCaches = new WeakMap<object, AuthCache>();
+function authCacheFor(db: object): AuthCache {
+  let cache = authCaches.get(db);
+  if (!cache) authCaches.set(db, (cache = new AuthCache()));
+  return cache;
 }
 
 function toKey(r: ApiKeyTable): AccessKey {
@@ -40,7 +88,11 @@ function toKey(r: ApiKeyTable): AccessKey {
  * visible prefix; the hash is the lookup key, and the stored hash is compared in constant time.
  */
 export class KeyService {
-  constructor(private readonly deps: ServiceDeps) {}
+  private readonly cache: AuthCache;
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.cache = authCacheFor(deps.db);
+  }
 
   private newToken(kind: KeyKind): string {
     const tag = kind === 'login' ? 'dtl' : kind === 'admin' ? 'dta' : 'dtk';
@@ -77,12 +129,21 @@ export class KeyService {
     return token;
   }
 
-  /** Resolves a presented token to a principal; `accountId` is X-Account-ID (honoured for the admin only). */
-  async authenticate(token: string, accountId: string | null): Promise<Principal | null> {
+  /**
+   * Resolves a presented token to a principal; `accountId` is X-Account-ID (honoured for the admin
+   * only). `digest` is `hashToken(token)` when the caller already computed it for this request.
+   */
+  async authenticate(token: string, accountId: string | null, digest = token.length > 512 ? '' : hashToken(token)): Promise<Principal | null> {
     if (!token || token.length > 512) return null;
-    const digest = hashToken(token);
-    const row = await this.deps.db.selectFrom('api_keys').selectAll().where('token_hash', '=', digest).executeTakeFirst();
-    if (!row || !timingSafeEqual(Buffer.from(row.token_hash, 'hex'), Buffer.from(digest, 'hex'))) return null;
+    let row: KeyRow | undefined = this.cache.get(digest);
+    if (!row) {
+      const found = await this.deps.db.selectFrom('api_keys')
+        .select(['id', 'kind', 'tenant_id', 'permission', 'agent_id', 'expires_at', 'token_hash'])
+        .where('token_hash', '=', digest).executeTakeFirst();
+      if (!found || !timingSafeEqual(Buffer.from(found.token_hash, 'hex'), Buffer.from(digest, 'hex'))) return null;
+      row = found;
+      this.cache.set(digest, { id: found.id, kind: found.kind, tenant_id: found.tenant_id, permission: found.permission, agent_id: found.agent_id, expires_at: found.expires_at });
+    }
     if (row.expires_at && row.expires_at <= this.deps.clock.now().toISOString()) return null;
     const isAdmin = row.kind === 'admin';
     return {
@@ -141,6 +202,7 @@ export class KeyService {
   async deleteAccessKey(scope: Scope, id: string): Promise<AccessKey> {
     const key = await this.getAccessKey(scope, id);
     await this.deps.db.deleteFrom('api_keys').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
+    this.cache.dropKey(id);
     return key;
   }
 

@@ -80,6 +80,14 @@ function requirePlatformAdmin(principal: Principal, action: string): void {
   if (!principal.isPlatformAdmin) throw new DomainError('forbidden', `only the platform admin may ${action}`);
 }
 
+/**
+ * Tenants known to exist, per database: the platform admin's X-Account-ID is checked on every
+ * request. Tenants are never deleted, so a positive answer cannot go stale; unknown ids are not
+ * remembered (a tenant made on another instance is found at once). Bounded, oldest out.
+ */
+const knownTenants = new WeakMap<object, Set<string>>();
+const KNOWN_TENANTS_MAX = 10_000;
+
 export class TenantService {
   constructor(private readonly deps: ServiceDeps) {}
 
@@ -156,7 +164,13 @@ export class TenantService {
   }
 
   async exists(id: string): Promise<boolean> {
-    return !!(await this.deps.db.selectFrom('tenants').select('id').where('id', '=', id).executeTakeFirst());
+    let known = knownTenants.get(this.deps.db);
+    if (!known) knownTenants.set(this.deps.db, (known = new Set()));
+    if (known.has(id)) return true;
+    if (!(await this.deps.db.selectFrom('tenants').select('id').where('id', '=', id).executeTakeFirst())) return false;
+    if (known.size >= KNOWN_TENANTS_MAX) known.delete(known.values().next().value as string);
+    known.add(id);
+    return true;
   }
 
   async patch(principal: Principal, id: string, patch: TenantPatch): Promise<Tenant> {

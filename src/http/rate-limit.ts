@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import type { AppOptions } from './app.js';
-import { presentedToken } from './auth.js';
+import { presentedTokenDigest } from './auth.js';
 
 /**
  * Paths that are not the authenticated API: health probes, the API docs, and what Twilio calls
@@ -19,8 +18,8 @@ function isLimited(url: string): boolean {
 
 /** Who a request counts against: the presented credential (by digest, never in clear), else the client address. */
 function identityOf(req: FastifyRequest): string {
-  const token = presentedToken(req);
-  return token ? `k:${createHash('sha256').update(token).digest('hex')}` : `ip:${req.ip}`;
+  const digest = presentedTokenDigest(req);
+  return digest ? `k:${digest}` : `ip:${req.ip}`;
 }
 
 /**

@@ -117,8 +117,8 @@ for (const db of testDbs()) {
           for (const f of filesUnder(s.dataDir)) assert.equal(readFileSync(f).indexOf(needle), -1, `${f} holds the auth token`);
         }
         const found = await s.server.services.credentials.findByAccountRef('twilio', creds.account_sid);
-        assert.deepEqual(found, { id, tenantId: t.id, credentials: creds });
-        assert.equal(await s.server.services.credentials.findByAccountRef('plivo', creds.account_sid), null);
+        assert.deepEqual(found, [{ id, tenantId: t.id, credentials: creds }]);
+        assert.deepEqual(await s.server.services.credentials.findByAccountRef('plivo', creds.account_sid), []);
         assert.deepEqual(await s.server.services.credentials.open({ tenantId: t.id }, id), creds);
         const other = await s.newTenant();
         await assert.rejects(s.server.services.credentials.open({ tenantId: other.id }, id), /not found/);
