@@ -19,6 +19,8 @@ export interface Config {
     allowPrivateTargets: boolean;
     /** PEM bundle trusted for outgoing SIP over TLS instead of the built-in CAs (private CA, tests). */
     tlsCaFile: string | null;
+    /** Our own TLS listener: set only when both a certificate and its key are configured. */
+    tls: { port: number; certFile: string; keyFile: string } | null;
     /** RFC 3261 T1 in ms (REGISTER gives up after 64·T1); 0 = the stack's default of 500 ms. */
     t1Ms: number;
   };
@@ -57,6 +59,14 @@ function int(value: string | undefined, fallback: number, name: string): number 
   return n;
 }
 
+function tlsListener(env: NodeJS.ProcessEnv): Config['sip']['tls'] {
+  const certFile = env.SIP_TLS_CERT_FILE || null;
+  const keyFile = env.SIP_TLS_KEY_FILE || null;
+  if (!certFile && !keyFile) return null;
+  if (!certFile || !keyFile) throw new Error('SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE must be set together');
+  return { port: int(env.SIP_TLS_PORT, 5061, 'SIP_TLS_PORT'), certFile, keyFile };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env.PORT, 8080, 'PORT');
   return {
@@ -75,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       domain: env.SIP_DOMAIN || 'sip.localhost',
       allowPrivateTargets: env.ALLOW_PRIVATE_SIP_TARGETS === '1' || env.ALLOW_PRIVATE_SIP_TARGETS === 'true',
       tlsCaFile: env.SIP_TLS_CA_FILE || null,
+      tls: tlsListener(env),
       t1Ms: int(env.SIP_T1_MS, 0, 'SIP_T1_MS'),
     },
     llm: {

@@ -59,8 +59,16 @@ const silent: EngineLogger = { info() {}, warn() {}, debug() {} };
 
 type Registration = EngineRegistration & { password: string };
 
-/** One registration as the engine holds it. */
+/**
+ * One registration as the engine holds it: only what its REGISTERs need, not the registration
+ * row it was made from (10,000 of these stay in memory for as long as the lines are active).
+ */
 class Line {
+  readonly id: string;
+  readonly generation: number;
+  readonly username: string;
+  readonly authUser: string;
+  readonly password: string;
   readonly token: string;
   readonly callId: string;
   readonly fromTag: string;
@@ -83,7 +91,13 @@ class Line {
   timer: unknown = null;
   reported: { state: EngineRegistrationState; error: string | null };
 
-  constructor(readonly reg: Registration, publicHost: string, random: () => number) {
+  constructor(reg: Registration, publicHost: string, random: () => number) {
+    this.id = reg.id;
+    this.generation = reg.generation;
+    this.username = reg.username;
+    const authUser = reg.options.auth_username;
+    this.authUser = typeof authUser === 'string' && authUser ? authUser : reg.username;
+    this.password = reg.password;
     this.token = contactToken(reg.id);
     // Stable per registration (RFC 3261 §10.2: a UA should use the same Call-ID for all its REGISTERs).
     this.callId = `${this.token}@${publicHost}`;
@@ -93,14 +107,6 @@ class Line {
     const wanted = Number(reg.options.expires);
     this.expires = Number.isInteger(wanted) && wanted > 0 ? wanted : DEFAULT_EXPIRES;
     this.reported = { state: reg.state, error: null };
-  }
-
-  get id(): string {
-    return this.reg.id;
-  }
-
-  get generation(): number {
-    return this.reg.generation;
   }
 }
 
@@ -165,8 +171,8 @@ export class RegistrationEngine {
       this.halt(line);
     }
     if (this.closed) return;
-    for (const reg of await this.opts.store.listActive()) {
-      if (!this.lines.has(reg.id)) this.track(this.arm(reg.id));
+    for (const id of await port.unclaimed()) {
+      if (!this.lines.has(id)) this.track(this.arm(id));
     }
   }
 
@@ -363,15 +369,17 @@ export class RegistrationEngine {
       line.contactPort = t === 'udp' ? ports.udpPort : t === 'tls' ? (ports.tlsPort ?? ports.tcpPort) : ports.tcpPort;
     }
     const host = line.contactHost.includes(':') ? `[${line.contactHost}]` : line.contactHost;
+    // RFC 3261 §8.1.1.8: a sips: Request-URI needs a sips: Contact, which can only be offered with
+    // a TLS listener of our own; otherwise the Contact names the transport.
+    if (line.target.requestUri.startsWith('sips:') && this.opts.sip.listening().tlsPort !== undefined) {
+      return `<sips:${line.token}@${host}:${line.contactPort}>`;
+    }
     const transport = line.target.transport === 'udp' ? '' : `;transport=${line.target.transport}`;
     return `<sip:${line.token}@${host}:${line.contactPort}${transport}>`;
   }
 
   private send(line: Line, expires: number): Promise<RequestResult> {
-    const aor = addressOfRecord(line.reg.username, line.target.domain);
-    const authUser = typeof line.reg.options.auth_username === 'string' && line.reg.options.auth_username
-      ? line.reg.options.auth_username
-      : line.reg.username;
+    const aor = addressOfRecord(line.username, line.target.domain);
     line.cseq += 1;
     this.registersSent++;
     const pending = this.opts.sip.request({
@@ -387,7 +395,7 @@ export class RegistrationEngine {
         Expires: String(expires),
         Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY',
       },
-      credentials: { username: authUser, password: line.reg.password },
+      credentials: { username: line.authUser, password: line.password },
     });
     return pending.then((r) => {
       // The stack may have used higher CSeqs for the authenticated retry; continue after those.

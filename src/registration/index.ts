@@ -26,6 +26,7 @@ export interface SipEdge {
 export function createSipEdge(config: Config, store: RegistrationStore, bus: EventBus, logger: Logger, db?: Db): SipEdge {
   const log = logger.child({ component: 'sip' });
   const tlsCa = config.sip.tlsCaFile ? readFileSync(config.sip.tlsCaFile) : undefined;
+  const tls = config.sip.tls;
   const sip = createSipStack({
     host: config.sip.host,
     port: config.sip.port,
@@ -33,6 +34,7 @@ export function createSipEdge(config: Config, store: RegistrationStore, bus: Eve
     logger: log,
     ...(config.sip.t1Ms ? { timers: { T1: config.sip.t1Ms } } : {}),
     ...(tlsCa ? { tlsClient: { ca: tlsCa } } : {}),
+    ...(tls ? { tls: { port: tls.port, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
   });
   const r = config.registration;
   const owner = r.instanceId ?? (config.sip.port ? `${hostname()}:${config.sip.port}` : undefined);

@@ -14,6 +14,11 @@ export interface LeasePort {
   /** Extends our leases; returns the ids we still hold. */
   renew(ids: string[]): Promise<Set<string>>;
   release(ids: string[]): Promise<void>;
+  /**
+   * Active lines nobody holds: never leased, released, or run out (their holder went away). Only
+   * ids, so a lease round at 10,000 lines does not load every registration row again.
+   */
+  unclaimed(): Promise<string[]>;
 }
 
 export class DbLeases implements LeasePort {
@@ -52,6 +57,15 @@ export class DbLeases implements LeasePort {
       for (const r of rows) held.add(r.id);
     }
     return held;
+  }
+
+  async unclaimed(): Promise<string[]> {
+    const rows = await this.db.selectFrom('registrations').select('id')
+      .where('status', '=', 'active')
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<', this.now().toISOString())]))
+      .orderBy('created_at').orderBy('id')
+      .execute();
+    return rows.map((r) => r.id);
   }
 
   async release(ids: string[]): Promise<void> {

@@ -12,6 +12,7 @@ import { quote } from './lex.js';
 import { silentLogger, type SipLogger } from './logger.js';
 import { createResponse, SipHeaders, SipRequest, type SipResponse } from './message.js';
 import { Resolver, type ResolvedTarget } from './resolver.js';
+import type { ClientTransactionEvents } from './transaction/client.js';
 import { TransactionLayer } from './transaction/layer.js';
 import { ServerInviteTransaction, type ServerTransaction } from './transaction/server.js';
 import type { Clock } from './transaction/timers.js';
@@ -348,24 +349,46 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
   }
 
   private runClientTransaction(req: SipRequest, dest: Destination, onProvisional?: (res: SipResponse) => void): Promise<SipResponse> {
-    return new Promise((resolve, reject) => {
-      this.transactionLayer.sendRequest(req, (r) => this.transportLayer.send(r, dest), dest.transport !== 'udp', {
-        onProvisional: (res) => {
-          try {
-            onProvisional?.(res);
-          } catch (err) {
-            this.logger.warn({ err: (err as Error).message }, 'onProvisional callback threw');
-          }
-        },
-        onFinal: resolve,
-        onTimeout: () => {
-          const after = seconds(64 * this.transactionLayer.timers.T1);
-          reject(new SipTimeoutError(`no answer to ${req.method} over ${dest.transport.toUpperCase()} from ${formatHost(dest.address)}:${dest.port} after ${after} s`));
-        },
-        onTransportError: (err) => reject(err instanceof SipError ? err : toTransportError(err, dest)),
-      });
-    });
+    // No closure is made in this scope: the transaction keeps its callbacks while it lingers after
+    // its final response (Timer K, 5 s over UDP), and they must not keep `req` alive meanwhile.
+    const { promise, events } = this.clientEvents(req.method, dest, onProvisional);
+    this.transactionLayer.sendRequest(req, this.sender(dest), dest.transport !== 'udp', events);
+    return promise;
   }
+
+  private sender(dest: Destination): (r: SipRequest) => Promise<void> {
+    return (r) => this.transportLayer.send(r, dest);
+  }
+
+  /** Callbacks settling one promise, which they drop once settled so it cannot hold the response. */
+  private clientEvents(method: string, dest: Destination, onProvisional?: (res: SipResponse) => void) {
+    let pending: { resolve: (res: SipResponse) => void; reject: (err: Error) => void } | null = null;
+    const promise = new Promise<SipResponse>((resolve, reject) => {
+      pending = { resolve, reject };
+    });
+    const settle = () => {
+      const p = pending;
+      pending = null;
+      return p;
+    };
+    const events: ClientTransactionEvents = {
+      onProvisional: (res) => {
+        try {
+          onProvisional?.(res);
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'onProvisional callback threw');
+        }
+      },
+      onFinal: (res) => settle()?.resolve(res),
+      onTimeout: () => {
+        const after = seconds(64 * this.transactionLayer.timers.T1);
+        settle()?.reject(new SipTimeoutError(`no answer to ${method} over ${dest.transport.toUpperCase()} from ${formatHost(dest.address)}:${dest.port} after ${after} s`));
+      },
+      onTransportError: (err) => settle()?.reject(err instanceof SipError ? err : toTransportError(err, dest)),
+    };
+    return { promise, events };
+  }
+
 
   private result(response: SipResponse, dest: Destination, authRejected: boolean): RequestResult {
     const via: RequestResult['via'] = {};

@@ -5,12 +5,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSipStack, parseNameAddrList, type SipStack } from '../../src/sip/index.js';
+import { createSipStack, formatUri, newCallId, newTag, parseNameAddrList, type SipStack, type SipUri } from '../../src/sip/index.js';
 import { contactToken } from '../../src/registration/target.js';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
+import { makeCert } from '../sip/helpers.js';
 import { createLine, fastSip } from './helpers.js';
 import { Kamailio, sippServer, waitFor, type SippRun } from './peers.js';
 
@@ -24,21 +25,55 @@ function selfSigned(dir: string, name: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** A registrar over TLS that accepts every REGISTER and remembers the bindings it holds. */
-async function tlsRegistrar(cert: string, key: string): Promise<{ stack: SipStack; port: number; bindings: Map<string, string> }> {
+interface TlsRegistrar {
+  stack: SipStack;
+  port: number;
+  /** AOR user → `contact-user@host:port;transport=<what the REGISTER came over>`. */
+  bindings: Map<string, string>;
+  /** AOR user → the Contact URI as registered. */
+  contacts: Map<string, SipUri>;
+}
+
+/**
+ * A registrar over TLS that accepts every REGISTER and remembers the bindings it holds; it
+ * trusts `clientCa` when it reaches a Contact over TLS itself.
+ */
+async function tlsRegistrar(cert: string, key: string, clientCa?: string): Promise<TlsRegistrar> {
   const bindings = new Map<string, string>();
-  const stack = createSipStack({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', tls: { port: 0, cert: readFileSync(cert), key: readFileSync(key) } });
+  const contacts = new Map<string, SipUri>();
+  const stack = createSipStack({
+    host: '127.0.0.1', port: 0, publicHost: '127.0.0.1',
+    tls: { port: 0, cert: readFileSync(cert), key: readFileSync(key) },
+    ...(clientCa ? { tlsClient: { ca: readFileSync(clientCa) } } : {}),
+  });
   const ports = await stack.start();
   stack.onRequest((req, ctx) => {
     if (req.method !== 'REGISTER') return ctx.respond(405);
     const aor = req.to.uri.user ?? '';
     const contact = parseNameAddrList(req.headers.getAll('Contact')).items[0]!;
     const expires = Number(req.headers.get('Expires') ?? '3600');
-    if (expires === 0) bindings.delete(aor);
-    else bindings.set(aor, `${contact.uri.user}@${contact.uri.host}:${contact.uri.port};transport=${ctx.transport}`);
+    if (expires === 0) {
+      bindings.delete(aor);
+      contacts.delete(aor);
+    } else {
+      bindings.set(aor, `${contact.uri.user}@${contact.uri.host}:${contact.uri.port};transport=${ctx.transport}`);
+      contacts.set(aor, contact.uri);
+    }
     ctx.respond(200, undefined, { headers: expires ? { Contact: `${req.headers.get('Contact')};expires=${Math.min(expires, 300)}` } : {} });
   });
-  return { stack, port: ports.tlsPort!, bindings };
+  return { stack, port: ports.tlsPort!, bindings, contacts };
+}
+
+/** What a registrar does to check a binding (qualify): OPTIONS to the registered Contact. */
+function optionsTo(stack: SipStack, contact: SipUri) {
+  return stack.request({
+    method: 'OPTIONS',
+    uri: formatUri(contact),
+    headers: {
+      From: `<sip:registrar@127.0.0.1>;tag=${newTag()}`, To: `<${formatUri(contact)}>`,
+      'Call-ID': newCallId(stack.publicHost), CSeq: '1 OPTIONS',
+    },
+  });
 }
 
 testDbs().forEach((db, i) => {
@@ -47,6 +82,14 @@ testDbs().forEach((db, i) => {
     const certDir = mkdtempSync(join(tmpdir(), 'dialtone-tls-'));
     const trusted = selfSigned(certDir, 'registrar');
     const stranger = selfSigned(certDir, 'stranger');
+    const expired = makeCert({ expired: true });
+    const expiredCert = join(certDir, 'expired.crt');
+    const expiredKey = join(certDir, 'expired.key');
+    writeFileSync(expiredCert, expired.cert);
+    writeFileSync(expiredKey, expired.key);
+    // Our server trusts both, so the expired one fails on its dates and not on who signed it.
+    const caBundle = join(certDir, 'trusted-bundle.pem');
+    writeFileSync(caBundle, Buffer.concat([readFileSync(trusted.cert), expired.cert]));
     const kamailio = new Kamailio({ port: base + 10, users: { redirected: 'redirected-pw' } });
     const sipps: SippRun[] = [];
     const stacks: SipStack[] = [];
@@ -61,7 +104,13 @@ testDbs().forEach((db, i) => {
 
     before(async () => {
       await kamailio.start();
-      ts = await startTestServer(db, { config: (c) => { fastSip(c); c.sip.tlsCaFile = trusted.cert; } });
+      ts = await startTestServer(db, {
+        config: (c) => {
+          fastSip(c);
+          c.sip.tlsCaFile = caBundle;
+          c.sip.tls = { port: 0, certFile: trusted.cert, keyFile: trusted.key };
+        },
+      });
       key = (await ts.newTenant()).key;
     });
     after(async () => {
@@ -131,16 +180,54 @@ testDbs().forEach((db, i) => {
       await waitFor('binding gone', async () => (await kamailio.lookup('redirected')).length === 0, 5_000);
     });
 
-    it('registers over TLS with a certificate it trusts and de-registers on disable', async () => {
-      const reg = await tlsRegistrar(trusted.cert, trusted.key);
+    it('registers over TLS advertising our TLS listener, answers OPTIONS there, and de-registers on disable', async () => {
+      const reg = await tlsRegistrar(trusted.cert, trusted.key, trusted.cert);
       stacks.push(reg.stack);
       const line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${reg.port}`, username: 'tlsuser', password: 'pw', options: { transport: 'tls' } });
       await line.activate();
       await line.waitFor('registered', (x) => x.state === 'registered');
       const ours = ts.server.sipEdge.sip.listening();
-      assert.equal(reg.bindings.get('tlsuser'), `${contactToken(line.id)}@127.0.0.1:${ours.tlsPort ?? ours.tcpPort};transport=tls`);
+      assert.ok(ours.tlsPort && ours.tlsPort !== ours.tcpPort, 'a TLS listener of its own');
+      assert.equal(reg.bindings.get('tlsuser'), `${contactToken(line.id)}@127.0.0.1:${ours.tlsPort};transport=tls`);
+      const qualify = await optionsTo(reg.stack, reg.contacts.get('tlsuser')!);
+      assert.equal(qualify.response.status, 200);
+      assert.equal(qualify.local.transport, 'tls');
+      assert.equal(qualify.remote.port, ours.tlsPort);
       await line.disable();
       await waitFor('TLS binding gone', () => !reg.bindings.has('tlsuser'), 5_000);
+    });
+
+    it('advertises a sips: Contact on the TLS listener to a sips: registrar', async () => {
+      const reg = await tlsRegistrar(trusted.cert, trusted.key, trusted.cert);
+      stacks.push(reg.stack);
+      const line = await createLine(ts, key, { registrar: `sips:127.0.0.1:${reg.port}`, username: 'sipsuser', password: 'pw' });
+      await line.activate();
+      await line.waitFor('registered', (x) => x.state === 'registered');
+      const contact = reg.contacts.get('sipsuser')!;
+      assert.equal(formatUri(contact), `sips:${contactToken(line.id)}@127.0.0.1:${ts.server.sipEdge.sip.listening().tlsPort}`);
+      assert.equal((await optionsTo(reg.stack, contact)).response.status, 200);
+      await line.disable();
+      await waitFor('sips binding gone', () => !reg.contacts.has('sipsuser'), 5_000);
+    });
+
+    it('reports an expired registrar certificate as such, registering and then failed', async () => {
+      const reg = await tlsRegistrar(expiredCert, expiredKey);
+      stacks.push(reg.stack);
+      const line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${reg.port}`, username: 'tlsexpired', password: 'pw', options: { transport: 'tls' } });
+      const seen: Array<{ state: unknown; error: unknown }> = [];
+      const off = ts.server.bus.subscribe((e) => {
+        if (e.type === 'registration.state' && e.data.registration_id === line.id) seen.push({ state: e.data.state, error: e.data.error });
+      });
+      await line.activate();
+      const r = await line.waitFor('failed', (x) => x.state === 'failed');
+      off();
+      assert.equal(r.error, 'TLS: certificate has expired');
+      assert.equal(r.status, 'active', 'retries go on after the state turns failed');
+      const failures = seen.filter((s) => typeof s.error === 'string');
+      assert.deepEqual(failures.map((s) => s.state).slice(0, 2), ['registering', 'failed']);
+      assert.ok(failures.every((s) => s.error === 'TLS: certificate has expired'), JSON.stringify(failures));
+      assert.equal(reg.bindings.size, 0);
+      await line.disable();
     });
 
     it('names the TLS problem when the registrar\'s certificate is not trusted', async () => {

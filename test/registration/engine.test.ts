@@ -37,6 +37,28 @@ describe('registration engine: the REGISTER it sends', () => {
     assert.equal(sip.registers()[0]!.headers.Expires, '300');
     await engine.close();
   });
+
+  it('advertises the TLS listener port for TLS lines, sips: for a sips: registrar, and the TCP port without a listener', async () => {
+    const { sip, store, engine } = makeEngine();
+    sip.ports = { udpPort: 5070, tcpPort: 5070, tlsPort: 5071 };
+    store.add('r1', { registrar: 'sip:provider.example.com;transport=tls' });
+    store.add('r2', { registrar: 'sips:secure.example.com' });
+    store.add('r3', { registrar: 'sip:plain.example.com;transport=tcp' });
+    await engine.start();
+    await engine.settled();
+    const contactFor = (host: string) => sip.registers().find((r) => r.uri.includes(host))!.headers.Contact;
+    assert.equal(contactFor('provider.example.com'), `<sip:${contactToken('r1')}@192.0.2.10:5071;transport=tls>`);
+    assert.equal(contactFor('secure.example.com'), `<sips:${contactToken('r2')}@192.0.2.10:5071>`);
+    assert.equal(contactFor('plain.example.com'), `<sip:${contactToken('r3')}@192.0.2.10:5070;transport=tcp>`);
+    await engine.close();
+
+    const bare = makeEngine(); // no certificate configured: no TLS listener
+    bare.store.add('r4', { registrar: 'sips:secure.example.com' });
+    await bare.engine.start();
+    await bare.engine.settled();
+    assert.equal(bare.sip.registers()[0]!.headers.Contact, `<sip:${contactToken('r4')}@192.0.2.10:5070;transport=tls>`);
+    await bare.engine.close();
+  });
 });
 
 describe('registration engine: refresh', () => {
@@ -305,6 +327,7 @@ describe('registration engine: leases between instances', () => {
       async claim(id: string) { if (othersHold.has(id)) return false; held.add(id); return true; },
       async renew(ids: string[]) { return new Set(ids.filter((id) => held.has(id) && !othersHold.has(id))); },
       async release(ids: string[]) { released.push(...ids); },
+      async unclaimed() { return [...store.regs.keys()].filter((id) => !held.has(id) && !othersHold.has(id)); },
     };
     const { RegistrationEngine } = await import('../../src/registration/engine.js');
     const engine = new RegistrationEngine({ sip, store, clock, tuning: TUNING, random: () => 0.5, leases: { port: leases, ttlMs: 3_000 } });

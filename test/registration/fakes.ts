@@ -46,7 +46,9 @@ export class FakeSip {
   /** Decides the answer to each REGISTER; default 200 granting what was asked. */
   answer: (req: OutgoingRequest) => Answer = (req) => ({ status: 200, headers: { Expires: String(req.headers.Expires) } });
   constructor(private readonly clock: FakeClock) {}
-  listening() { return { udpPort: 5070, tcpPort: 5070 }; }
+  /** What the stack listens on; set tlsPort to play a server with a TLS certificate. */
+  ports: { udpPort: number; tcpPort: number; tlsPort?: number } = { udpPort: 5070, tcpPort: 5070 };
+  listening() { return { ...this.ports }; }
   async request(req: OutgoingRequest): Promise<RequestResult> {
     this.sent.push({ ...req, at: this.clock.now() });
     const a = this.answer(req);

@@ -31,13 +31,29 @@ export abstract class ClientTransaction {
   state: ClientTxState = 'trying';
   protected readonly timerSet: TimerSet;
   private terminatedNotified = false;
+  private held: SipRequest | null;
 
   constructor(
-    readonly request: SipRequest,
+    request: SipRequest,
     protected readonly deps: ClientTransactionDeps,
     protected readonly events: ClientTransactionEvents,
   ) {
+    this.held = request;
     this.timerSet = new TimerSet(deps.clock);
+  }
+
+  /** The request sent; a non-INVITE transaction lets go of it once it has its final response. */
+  get request(): SipRequest {
+    if (!this.held) throw new Error('the transaction no longer holds its request');
+    return this.held;
+  }
+
+  /**
+   * Completed only absorbs retransmitted responses (Timer K, 5 s over UDP), which needs no
+   * request: dropping it lets it die young instead of being promoted to the old generation.
+   */
+  protected letGoOfRequest(): void {
+    this.held = null;
   }
 
   abstract start(): void;
@@ -111,6 +127,7 @@ export class ClientNonInviteTransaction extends ClientTransaction {
     this.state = 'completed';
     this.timerSet.stop('E');
     this.timerSet.stop('F');
+    this.letGoOfRequest();
     this.events.onFinal(res);
     this.after('K', this.deps.reliable ? 0 : this.deps.timers.T4, () => this.terminate());
   }
