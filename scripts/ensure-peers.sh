@@ -8,6 +8,8 @@ command -v kamailio >/dev/null || missing+=(kamailio)
 command -v kamcmd >/dev/null || missing+=(kamailio)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v openssl >/dev/null || missing+=(openssl)
+# Kamailio's TLS module ships in its own package.
+ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1 || missing+=(kamailio-tls-modules)
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

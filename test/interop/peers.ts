@@ -52,6 +52,8 @@ export interface KamailioOptions {
   /** Private memory per process in MB: the users file is parsed into it (about 3.5 kB a user). */
   pkgMb?: number;
   children?: number;
+  /** Also listen for TLS on this port with this certificate and key (PEM file paths). */
+  tls?: { port: number; certFile: string; keyFile: string };
 }
 
 export class Kamailio {
@@ -65,6 +67,12 @@ export class Kamailio {
     copyFileSync(join(PEERS_DIR, 'kamailio.cfg'), join(this.runDir, 'kamailio.cfg'));
     const lines = Object.entries(opts.users).map(([u, p]) => `\t$sht(users=>${u}) = "${p}";`);
     writeFileSync(join(this.runDir, 'users.cfg'), `${lines.join('\n')}\n`);
+    if (opts.tls) {
+      writeFileSync(join(this.runDir, 'tls.cfg'), [
+        '[server:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no',
+        `private_key = ${opts.tls.keyFile}`, `certificate = ${opts.tls.certFile}`, '',
+      ].join('\n'));
+    }
   }
 
   get ctl(): string {
@@ -83,6 +91,7 @@ export class Kamailio {
       '-DD', '-E', '-m', String(o.shmMb ?? 64), '-M', String(o.pkgMb ?? 8), '-n', String(o.children ?? 2),
       '-A', `PORT=${o.port}`, '-A', `MIN_EXPIRES=${o.minExpires ?? 5}`, '-A', `MAX_EXPIRES=${o.maxExpires ?? 10}`,
       '-A', `DEFAULT_EXPIRES=${o.maxExpires ?? 10}`,
+      ...(o.tls ? ['-A', 'WITH_TLS', '-A', `TLS_PORT=${o.tls.port}`] : []),
     ];
     // Own process group: Kamailio forks workers, and stop() signals the whole group.
     const proc = spawn('kamailio', args, { cwd: this.runDir, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
