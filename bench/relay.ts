@@ -38,7 +38,7 @@ async function serveChild(): Promise<void> {
   config.sip.port = 0;
   config.sip.host = '127.0.0.1';
   const instant = { async *respond() { yield { type: 'token' as const, text: 'Sure.' }; } };
-  const server = await createServer(config, { logger: pino({ level: 'silent' }), brain: instant });
+  const server = await createServer(config, { logger: pino({ level: process.env.BENCH_LOG ?? 'silent' }), brain: instant });
   const { httpUrl } = await server.listen();
   config.publicUrl = httpUrl;
 

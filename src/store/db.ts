@@ -5,7 +5,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -41,7 +41,7 @@ export function openDatabase(opts: { databaseUrl: string | null; dataDir: string
   cacheStatements(sqlite);
   checkpointOffLoop(sqlite, file);
   return {
-    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) }),
     kind: 'sqlite',
     files: [file, `${file}-wal`, `${file}-shm`],
   };
@@ -120,6 +120,28 @@ function checkpointOffLoop(sqlite: SQLite.Database, file: string): void {
     void worker.terminate();
     return close();
   }) as typeof sqlite.close;
+}
+
+/**
+ * Transactions take SQLite's write lock when they begin (BEGIN IMMEDIATE). With the checkpoint
+ * thread's second connection, a deferred transaction that read first and then wrote could find
+ * its read snapshot outdated and fail at once with "database is locked" instead of waiting; an
+ * immediate one waits (busy_timeout) for the lock and then sees the latest data.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly cfg: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(cfg);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.cfg);
+  }
 }
 
 /** Loads every NNN_name.ts file next to this one, in name order. */
