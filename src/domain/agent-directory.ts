@@ -322,7 +322,7 @@ export class AgentDirectoryService {
 
   private async lockTenant(trx: Db, scope: Scope): Promise<void> {
     if (this.deps.dbKind !== 'postgres') return; // SQLite runs one writer at a time
-    await trx.selectFrom('tenants').select('id').where('id', '=', scope.tenantId).forUpdate().executeTakeFirst();
+    await trx.selectFrom('tenants').select('id').where('id', '=', scope.tenantId).forNoKeyUpdate().executeTakeFirst();
   }
 
   private async assertAnotherAdmin(trx: Db, scope: Scope, id: string, verb: string): Promise<void> {

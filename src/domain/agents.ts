@@ -151,7 +151,7 @@ export class AgentService {
   /** Counts under the tenant row's lock (PostgreSQL) or SQLite's single writer, so two creates cannot both squeeze in. */
   private async assertBelowAgentLimit(trx: Db, scope: Scope): Promise<void> {
     let tq = trx.selectFrom('tenants').select(['max_agents', 'status']).where('id', '=', scope.tenantId);
-    if (this.deps.dbKind === 'postgres') tq = tq.forUpdate();
+    if (this.deps.dbKind === 'postgres') tq = tq.forNoKeyUpdate();
     const tenant = await tq.executeTakeFirst();
     if (!tenant) throw notFound('tenant');
     if (tenant.status === 'suspended') throw new DomainError('forbidden', 'tenant is suspended');

@@ -197,11 +197,13 @@ export class CallService {
 
   /**
    * Counts live calls while holding the tenant row (PostgreSQL) or SQLite's single writer, so two
-   * calls arriving together cannot both take the last slot.
+   * calls arriving together cannot both take the last slot. FOR NO KEY UPDATE, not FOR UPDATE:
+   * it still excludes the other limit checks, but lets foreign-key checks against the tenant
+   * (the analytics triggers' inserts) through, which otherwise deadlocked with status updates.
    */
   private async assertBelowCallLimit(trx: Db, scope: Scope): Promise<void> {
     let tq = trx.selectFrom('tenants').select(['max_concurrent_calls']).where('id', '=', scope.tenantId);
-    if (this.deps.dbKind === 'postgres') tq = tq.forUpdate();
+    if (this.deps.dbKind === 'postgres') tq = tq.forNoKeyUpdate();
     const tenant = await tq.executeTakeFirst();
     if (!tenant) throw notFound('tenant');
     const { n } = await trx.selectFrom('calls').select((eb) => eb.fn.countAll<number>().as('n'))
@@ -351,7 +353,7 @@ export class CallService {
     const context = await this.deps.db.transaction().execute(async (trx) => {
       let q = trx.selectFrom('calls').select(['status', 'context'])
         .where('tenant_id', '=', scope.tenantId).where('call_sid', '=', callSid);
-      if (this.deps.dbKind === 'postgres') q = q.forUpdate();
+      if (this.deps.dbKind === 'postgres') q = q.forNoKeyUpdate();
       const row = await q.executeTakeFirst();
       if (!row) throw notFound('call');
       if (isFinal(row.status as CallStatus)) throw conflict(`call ${callSid} has ended; its context can no longer change`);
