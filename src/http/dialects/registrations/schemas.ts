@@ -12,8 +12,8 @@ function stringEnum<T extends string>(values: readonly T[]) {
 const Name = Type.String({ maxLength: LIMITS.name });
 const Options = Type.Object({}, { additionalProperties: true });
 
-export const CreateBody = Type.Object({
-  type: stringEnum(ENDPOINT_TYPES),
+/** What a registration's create and update bodies share; all optional at the shape level (the service decides what is required). */
+const registrationFields = {
   handler: Type.Optional(stringEnum(REGISTRATION_HANDLERS)),
   outbound: Type.Optional(Type.Boolean()),
   name: Type.Optional(Name),
@@ -21,19 +21,18 @@ export const CreateBody = Type.Object({
   username: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.username })),
   password: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.password })),
   options: Type.Optional(Options),
+};
+
+export const CreateBody = Type.Object({
+  type: stringEnum(ENDPOINT_TYPES),
+  ...registrationFields,
   number: Type.Optional(Type.String({ maxLength: 32 })),
 }, { additionalProperties: false });
 export type CreateBody = Static<typeof CreateBody>;
 
 export const UpdateBody = Type.Object({
   type: Type.Optional(stringEnum(['phone-registration'] as const)),
-  handler: Type.Optional(stringEnum(REGISTRATION_HANDLERS)),
-  outbound: Type.Optional(Type.Boolean()),
-  name: Type.Optional(Name),
-  registrar: Type.Optional(Type.String({ maxLength: 512 })),
-  username: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.username })),
-  password: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.password })),
-  options: Type.Optional(Options),
+  ...registrationFields,
 }, { additionalProperties: false });
 export type UpdateBody = Static<typeof UpdateBody>;
 
