@@ -45,16 +45,9 @@ export interface CallTurn {
   createdAt: string;
 }
 
-export interface NewCall {
-  callSid?: string;
-  agentId: string | null;
-  phoneNumber: string | null;
-  direction: CallDirection;
-  fromNumber: string;
-  toNumber: string;
-  status: CallStatus;
-  context?: Record<string, unknown>;
-}
+/** What a caller gives to open a call; the sid is generated and the context empty when left out. */
+export type NewCall = Pick<Call, 'agentId' | 'phoneNumber' | 'direction' | 'fromNumber' | 'toNumber' | 'status'>
+  & Partial<Pick<Call, 'callSid' | 'context'>>;
 
 export interface RejectedCall extends Omit<NewCall, 'status' | 'context'> {
   status: 'busy' | 'failed';

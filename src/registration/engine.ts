@@ -11,6 +11,7 @@ import {
   type SipResponse,
   type SipStack,
 } from '../sip/index.js';
+import type { Config } from '../config.js';
 import { backoffDelay } from './backoff.js';
 import { describeRejection, describeSipError, statusLine } from './describe.js';
 import type { LeasePort } from './lease.js';
@@ -18,14 +19,9 @@ import { Pacer } from './pacer.js';
 import type { EngineRegistration, RegistrationStore, StateChange, EngineRegistrationState } from './store.js';
 import { addressOfRecord, contactToken, redirectTarget, registerTarget, type RegisterTarget } from './target.js';
 
-export interface RegistrationTuning {
-  registersPerSecond: number;
-  failuresBeforeFailedState: number;
-  maxAttemptsBeforeGivingUp: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  deregisterOnShutdown: boolean;
-}
+/** The engine's share of `config.registration` (lease and instance id belong to the lease keeper). */
+export type RegistrationTuning = Pick<Config['registration'], 'registersPerSecond' | 'failuresBeforeFailedState'
+  | 'maxAttemptsBeforeGivingUp' | 'backoffBaseMs' | 'backoffMaxMs' | 'deregisterOnShutdown'>;
 
 export interface EngineLogger {
   info(obj: object, msg?: string): void;

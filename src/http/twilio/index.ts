@@ -37,11 +37,8 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     const b = req.body as Form;
     const callSid = str(b.CallSid);
     if (!/^CA[0-9a-fA-F]{32}$/.test(callSid)) return reply.status(400).send({ error: 'invalid', message: 'CallSid is required' });
-    // One carrier account may serve several tenants: the called number says whose call it is.
-    const number = await services.numbers.findByE164(str(b.To));
-    const tenantId = number && origin.tenantIds.includes(number.tenantId) ? number.tenantId : origin.tenantIds[0];
     const twiml = await answerInbound(services, config, logger, {
-      callSid, accountSid: origin.accountSid, tenantId, from: str(b.From), to: str(b.To),
+      callSid, accountSid: origin.accountSid, tenantIds: origin.tenantIds, from: str(b.From), to: str(b.To),
     });
     return xml(reply).send(twiml);
   });
