@@ -11,6 +11,8 @@ import { createSipEdge, type SipEdge } from './registration/index.js';
 import type { ListeningPorts } from './sip/index.js';
 import { migrate, openDatabase, type OpenedDb } from './store/db.js';
 import { Vault, loadMasterKey } from './vault/vault.js';
+import { createRepositories } from './store/repositories/index.js';
+import { OutboxTransactor } from './store/transactions.js';
 
 export interface Server {
   config: Config;
@@ -45,8 +47,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const { key } = loadMasterKey(config.masterKey, config.dataDir);
   const vault = new Vault(key);
   const bus: EventBus = config.redisUrl ? new RedisBus(config.redisUrl) : new InProcessBus();
+  const handle = { db: store.db, kind: store.kind };
+  const uow = new OutboxTransactor(handle, bus, logger);
+  await uow.replay(0);
   const services = createServices({
-    db: store.db, dbKind: store.kind, vault, bus, config, logger,
+    db: store.db, dbKind: store.kind, vault, bus, config, logger, uow, repos: createRepositories(handle),
     clock: overrides.clock ?? systemClock,
     ids: overrides.ids ?? randomIds,
   });

@@ -134,7 +134,7 @@ export class AgentDirectoryService {
     // Stateless over deps, so private instances behave exactly like the shared ones.
     this.agents = new AgentService(deps);
     this.keys = new KeyService(deps);
-    this.tags = new TagService(deps);
+    this.tags = new TagService({ tags: deps.repos.tags, uow: deps.uow, clock: deps.clock, ids: deps.ids });
   }
 
   async list(actor: Principal, page: { pageSize: number; before?: string }): Promise<Page<DirectoryAgent>> {

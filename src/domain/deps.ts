@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { EventBus, DomainEvent } from '../events/bus.js';
+import type { EventBus } from '../events/bus.js';
+import type { DomainEvent, EventPayloads, EventType } from '../events/catalog.js';
 import type { Db, DbKind } from '../store/db.js';
 import type { Vault } from '../vault/vault.js';
+import type { UnitOfWork } from './unit-of-work.js';
+import type { ServiceRepositories } from './services.js';
 import type { Clock, IdSource } from './ids.js';
 
 /** What every service is built from; the composition root makes one and tests make their own. */
@@ -15,10 +18,12 @@ export interface ServiceDeps {
   ids: IdSource;
   config: Config;
   logger: Logger;
+  uow: UnitOfWork;
+  repos: ServiceRepositories;
 }
 
-export function event(deps: ServiceDeps, type: string, tenantId: string, data: Record<string, unknown>, callSid?: string): DomainEvent {
-  return { type, tenantId, callSid, timestamp: deps.clock.now().toISOString(), data };
+export function event<T extends EventType>(deps: ServiceDeps, type: T, tenantId: string, data: EventPayloads[T], callSid?: string): DomainEvent<T> {
+  return { type, tenantId, callSid, timestamp: deps.clock.now().toISOString(), data } as DomainEvent<T>;
 }
 
 /** True when a database error is a unique-constraint violation, in either dialect. */

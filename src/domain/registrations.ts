@@ -1,3 +1,4 @@
+import type { DomainEvent, EventPayloads, EventType, RegistrationStateName, RegistrationStatusName } from '../events/catalog.js';
 import type { PhoneNumberTable, RegistrationTable } from '../store/schema.js';
 import type { ServiceDeps } from './deps.js';
 import { event, isUniqueViolation } from './deps.js';
@@ -175,8 +176,8 @@ export class RegistrationService {
     return this.deps.clock.now().toISOString();
   }
 
-  private async publish(type: string, tenantId: string, data: Record<string, unknown>): Promise<void> {
-    await this.deps.bus.publish(event(this.deps, type, tenantId, data));
+  private async publish<T extends EventType>(type: T, tenantId: string, data: EventPayloads[T]): Promise<void> {
+    await this.deps.bus.publish(event(this.deps, type, tenantId, data) as DomainEvent);
   }
 
   /** Parses and normalizes the registrar, and refuses private targets unless the operator allows them. */
@@ -527,7 +528,7 @@ export class RegistrationService {
       .returning(['tenant_id', 'status', 'state', 'error'])
       .executeTakeFirst();
     if (!row) return false;
-    await this.publish('registration.state', row.tenant_id, { registration_id: id, status: row.status, state: row.state, error: row.error });
+    await this.publish('registration.state', row.tenant_id, { registration_id: id, status: row.status as RegistrationStatusName, state: row.state as RegistrationStateName, error: row.error });
     return true;
   }
 

@@ -2,7 +2,7 @@ import type { ServiceDeps } from './deps.js';
 import { AgentService } from './agents.js';
 import { AgentDirectoryService } from './agent-directory.js';
 import { AccessKeyDirectory } from './access-keys.js';
-import { TagService } from './tags.js';
+import { TagService, type TagRepository } from './tags.js';
 import { AnalyticsService } from './analytics.js';
 import { CallService } from './calls.js';
 import { ProviderCredentialService } from './credentials.js';
@@ -11,6 +11,11 @@ import { PhoneNumberService } from './numbers.js';
 import { RegistrationService } from './registrations.js';
 import { TenantService } from './tenants.js';
 import { TrunkService } from './trunks.js';
+
+/** The repositories services are built on (the store implements them; tests may fake them). */
+export interface ServiceRepositories {
+  tags: TagRepository;
+}
 
 /** Every domain service, built over the same deps; dialects and runtimes receive this. */
 export interface Services {
@@ -36,7 +41,7 @@ export function createServices(deps: ServiceDeps): Services {
     keys: new KeyService(deps),
     agents: new AgentService(deps),
     directory: new AgentDirectoryService(deps),
-    tags: new TagService(deps),
+    tags: new TagService({ tags: deps.repos.tags, uow: deps.uow, clock: deps.clock, ids: deps.ids }),
     accessKeys: new AccessKeyDirectory(deps),
     numbers: new PhoneNumberService(deps),
     credentials: new ProviderCredentialService(deps),

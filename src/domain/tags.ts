@@ -1,7 +1,7 @@
-import type { TagTable } from '../store/schema.js';
-import type { ServiceDeps } from './deps.js';
-import { event } from './deps.js';
+import type { Clock, IdSource } from './ids.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { forbidden, invalid, notFound } from './errors.js';
+import { domainEvent } from './events.js';
 import { pageByCreation, type Page } from './paging.js';
 import { canManageAgents, scopeOf, type Principal, type Scope } from './principal.js';
 import { requireText } from './validate.js';
@@ -21,8 +21,29 @@ export interface TagInput {
   detail?: string;
 }
 
-function toTag(r: TagTable): Tag {
-  return { id: r.id, tenantId: r.tenant_id, name: r.name, detail: r.detail, createdAt: r.created_at, updatedAt: r.updated_at };
+export interface TagChanges {
+  name?: string;
+  detail?: string;
+  updatedAt: string;
+}
+
+/** Where tags are kept; the only writer of the tags table. */
+export interface TagRepository {
+  insert(tx: Tx | undefined, tag: Tag): Promise<void>;
+  get(scope: Scope, id: string, tx?: Tx): Promise<Tag | null>;
+  listNewestFirst(scope: Scope, opts: { before?: string; limit: number }): Promise<Tag[]>;
+  update(tx: Tx | undefined, scope: Scope, id: string, changes: TagChanges): Promise<void>;
+  /** Removes the tag from every agent too. */
+  delete(tx: Tx, scope: Scope, id: string): Promise<void>;
+  /** Which of `ids` are tags of the tenant. */
+  existing(scope: Scope, ids: readonly string[]): Promise<Set<string>>;
+}
+
+export interface TagServiceDeps {
+  tags: TagRepository;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
 }
 
 /** Anyone in the tenant may read tags; changing them is agent management. */
@@ -33,22 +54,24 @@ function requireManager(actor: Principal): Scope {
 }
 
 export class TagService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: TagServiceDeps) {}
 
   async create(actor: Principal, input: TagInput): Promise<Tag> {
     const scope = requireManager(actor);
     const now = this.deps.clock.now().toISOString();
-    const row: TagTable = {
+    const tag: Tag = {
       id: this.deps.ids.uuid(),
-      tenant_id: scope.tenantId,
+      tenantId: scope.tenantId,
       name: requireText('name', input.name, { max: 255 }),
       detail: input.detail === undefined ? '' : requireText('detail', input.detail, { min: 0, max: 2000 }),
-      created_at: now,
-      updated_at: now,
+      createdAt: now,
+      updatedAt: now,
     };
-    await this.deps.db.insertInto('tags').values(row).execute();
-    await this.deps.bus.publish(event(this.deps, 'tag.created', scope.tenantId, { tag_id: row.id }));
-    return toTag(row);
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.tags.insert(tx, tag);
+      tx.emit(domainEvent(this.deps.clock, 'tag.created', scope.tenantId, { tag_id: tag.id }));
+    });
+    return tag;
   }
 
   async get(actor: Principal, id: string): Promise<Tag> {
@@ -58,21 +81,19 @@ export class TagService {
   /** `before` is the creation time the previous page ended at. */
   async list(actor: Principal, page: { pageSize: number; before?: string }): Promise<Page<Tag>> {
     const scope = scopeOf(actor);
-    return pageByCreation(page.pageSize, async (limit) => {
-      let q = this.deps.db.selectFrom('tags').selectAll().where('tenant_id', '=', scope.tenantId);
-      if (page.before) q = q.where('created_at', '<', page.before);
-      return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute()).map(toTag);
-    });
+    return pageByCreation(page.pageSize, (limit) => this.deps.tags.listNewestFirst(scope, { before: page.before, limit }));
   }
 
   async update(actor: Principal, id: string, patch: TagInput): Promise<Tag> {
     const scope = requireManager(actor);
     await this.find(scope, id);
-    const set: Partial<TagTable> = { updated_at: this.deps.clock.now().toISOString() };
-    if (patch.name !== undefined) set.name = requireText('name', patch.name, { max: 255 });
-    if (patch.detail !== undefined) set.detail = requireText('detail', patch.detail, { min: 0, max: 2000 });
-    await this.deps.db.updateTable('tags').set(set).where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-    await this.deps.bus.publish(event(this.deps, 'tag.updated', scope.tenantId, { tag_id: id }));
+    const changes: TagChanges = { updatedAt: this.deps.clock.now().toISOString() };
+    if (patch.name !== undefined) changes.name = requireText('name', patch.name, { max: 255 });
+    if (patch.detail !== undefined) changes.detail = requireText('detail', patch.detail, { min: 0, max: 2000 });
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.tags.update(tx, scope, id, changes);
+      tx.emit(domainEvent(this.deps.clock, 'tag.updated', scope.tenantId, { tag_id: id }));
+    });
     return this.find(scope, id);
   }
 
@@ -80,11 +101,10 @@ export class TagService {
   async delete(actor: Principal, id: string): Promise<Tag & { deletedAt: string }> {
     const scope = requireManager(actor);
     const tag = await this.find(scope, id);
-    await this.deps.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('agent_tags').where('tenant_id', '=', scope.tenantId).where('tag_id', '=', id).execute();
-      await trx.deleteFrom('tags').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.tags.delete(tx, scope, id);
+      tx.emit(domainEvent(this.deps.clock, 'tag.deleted', scope.tenantId, { tag_id: id }));
     });
-    await this.deps.bus.publish(event(this.deps, 'tag.deleted', scope.tenantId, { tag_id: id }));
     return { ...tag, deletedAt: this.deps.clock.now().toISOString() };
   }
 
@@ -92,17 +112,15 @@ export class TagService {
   async requireAll(scope: Scope, ids: readonly string[]): Promise<string[]> {
     const wanted = [...new Set(ids)];
     if (wanted.length === 0) return [];
-    const found = await this.deps.db.selectFrom('tags').select('id')
-      .where('tenant_id', '=', scope.tenantId).where('id', 'in', wanted).execute();
-    const known = new Set(found.map((r) => r.id));
+    const known = await this.deps.tags.existing(scope, wanted);
     const missing = wanted.filter((id) => !known.has(id));
     if (missing.length) throw invalid('tag_ids', `tag_ids contains unknown tag ${missing[0]}`);
     return wanted;
   }
 
   private async find(scope: Scope, id: string): Promise<Tag> {
-    const row = await this.deps.db.selectFrom('tags').selectAll().where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound('tag');
-    return toTag(row);
+    const tag = await this.deps.tags.get(scope, id);
+    if (!tag) throw notFound('tag');
+    return tag;
   }
 }

@@ -1,14 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 
-/** A domain event: every state change the runtime or the API makes is published as one. */
-export interface DomainEvent {
-  type: string; // e.g. call.started, registration.updated
-  tenantId: string;
-  callSid?: string;
-  timestamp: string;
-  data: Record<string, unknown>;
-}
+import type { DomainEvent } from './catalog.js';
+
+export type { DomainEvent } from './catalog.js';
 
 export type EventHandler = (event: DomainEvent) => void;
 

@@ -1,3 +1,4 @@
+import type { DomainEvent } from '../events/catalog.js';
 /**
  * The registration engine: one small state machine per active registration that REGISTERs the
  * line at its registrar, keeps the binding fresh, retries with backoff when that fails, and
@@ -34,7 +35,7 @@ export interface RegistrationEngineOptions {
   store: RegistrationStore;
   tuning: RegistrationTuning;
   /** Subscribes to domain events; returns the unsubscribe function. */
-  subscribe?: (handler: (event: { type: string; data: Record<string, unknown> }) => void) => () => void;
+  subscribe?: (handler: (event: DomainEvent) => void) => () => void;
   clock?: Clock;
   random?: () => number;
   logger?: EngineLogger;
@@ -137,7 +138,7 @@ export class RegistrationEngine {
   /** Subscribes to registration events and resumes every active registration. */
   async start(): Promise<void> {
     if (this.opts.subscribe) {
-      this.unsubscribe = this.opts.subscribe((e) => this.onEvent(e.type, e.data));
+      this.unsubscribe = this.opts.subscribe((e) => this.onEvent(e));
     }
     const active = await this.opts.store.listActive();
     for (const reg of active) this.track(this.arm(reg.id));
@@ -239,25 +240,20 @@ export class RegistrationEngine {
     void tracked.finally(() => this.inflight.delete(tracked));
   }
 
-  private onEvent(type: string, data: Record<string, unknown>): void {
+  private onEvent(e: DomainEvent): void {
     if (this.closed) return;
-    const id = typeof data.registration_id === 'string' ? data.registration_id : null;
-    if (!id) return;
-    const generation = typeof data.generation === 'number' ? data.generation : Number.POSITIVE_INFINITY;
-    const current = this.lines.get(id);
-    switch (type) {
+    switch (e.type) {
       case 'registration.activated':
-        if (current && current.generation >= generation) return;
-        this.track(this.replace(id));
-        return;
-      case 'registration.updated':
+      case 'registration.updated': {
         // State reports do not move the generation; only a real change (credentials, registrar) does.
-        if (current && current.generation >= generation) return;
-        this.track(this.replace(id));
+        const current = this.lines.get(e.data.registration_id);
+        if (current && current.generation >= e.data.generation) return;
+        this.track(this.replace(e.data.registration_id));
         return;
+      }
       case 'registration.disabled':
       case 'registration.deleted':
-        this.track(this.retire(id));
+        this.track(this.retire(e.data.registration_id));
         return;
     }
   }

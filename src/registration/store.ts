@@ -31,6 +31,3 @@ export interface RegistrationStore {
   findListener(id: string): Promise<{ registration: EngineRegistration; agentId: string | null } | null>;
 }
 
-/** Bus events that re-arm, replace or stop a registration. */
-export const ENGINE_EVENTS = ['registration.activated', 'registration.disabled', 'registration.updated', 'registration.deleted'] as const;
-export type EngineEventType = (typeof ENGINE_EVENTS)[number];

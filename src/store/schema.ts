@@ -190,6 +190,16 @@ export interface CallAgentDailyTotalTable {
   seconds: number;
 }
 
+/** A committed event not yet published (see migrations/070_outbox.ts). */
+export interface EventOutboxTable {
+  id: string;
+  /** Write order: milliseconds since the epoch times 1000 plus a per-process counter. */
+  seq: number;
+  /** The DomainEvent as JSON. */
+  event: string;
+  created_at: string;
+}
+
 export interface Database {
   tenants: TenantTable;
   api_keys: ApiKeyTable;
@@ -205,4 +215,5 @@ export interface Database {
   call_turns: CallTurnTable;
   call_hourly_totals: CallHourlyTotalTable;
   call_agent_daily_totals: CallAgentDailyTotalTable;
+  event_outbox: EventOutboxTable;
 }

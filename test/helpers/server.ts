@@ -17,7 +17,7 @@ export function testDbs(): TestDb[] {
 
 const PG_ADMIN_URL = process.env.DIALTONE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `dialtone_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();

@@ -1,0 +1,6 @@
+import type { StoreHandle } from '../transactions.js';
+
+/** The `api_keys` table. */
+export class SqlApiKeyRepository {
+  constructor(private readonly store: StoreHandle) {}
+}

@@ -1,0 +1,29 @@
+import type { StoreHandle } from '../transactions.js';
+import { SqlAgentRepository } from './agents.js';
+import { SqlAnalyticsRepository } from './analytics.js';
+import { SqlApiKeyRepository } from './api-keys.js';
+import { SqlCallRepository } from './calls.js';
+import { SqlPhoneNumberRepository } from './phone-numbers.js';
+import { SqlProviderCredentialRepository } from './provider-credentials.js';
+import { SqlRegistrationRepository } from './registrations.js';
+import { SqlTagRepository } from './tags.js';
+import { SqlTenantRepository } from './tenants.js';
+import { SqlTrunkRepository } from './trunks.js';
+
+/** One repository per table (or aggregate), all on the same store. */
+export function createRepositories(store: StoreHandle) {
+  return {
+    tenants: new SqlTenantRepository(store),
+    apiKeys: new SqlApiKeyRepository(store),
+    agents: new SqlAgentRepository(store),
+    tags: new SqlTagRepository(store),
+    phoneNumbers: new SqlPhoneNumberRepository(store),
+    registrations: new SqlRegistrationRepository(store),
+    trunks: new SqlTrunkRepository(store),
+    providerCredentials: new SqlProviderCredentialRepository(store),
+    calls: new SqlCallRepository(store),
+    analytics: new SqlAnalyticsRepository(store),
+  };
+}
+
+export type SqlRepositories = ReturnType<typeof createRepositories>;

@@ -1,0 +1,6 @@
+import type { StoreHandle } from '../transactions.js';
+
+/** The `trunks` table. */
+export class SqlTrunkRepository {
+  constructor(private readonly store: StoreHandle) {}
+}
