@@ -32,6 +32,13 @@ export interface DialogEvents {
   bye: SipRequest;
   /** A request inside the dialog no built-in rule answers; answer it with respond(). */
   request: IncomingDialogRequest;
+  /**
+   * A re-INVITE or UPDATE from the peer; answer it with respond() (the body is opaque: hold is just
+   * another SDP). Unheard, it is answered 200 with our current session description.
+   */
+  offer: IncomingDialogRequest;
+  /** A re-INVITE or UPDATE completed with a 2xx, sent by either side. */
+  refreshed: { by: 'local' | 'remote'; method: string };
   /** The dialog is over, for whatever reason; fired once. */
   terminated: DialogEndReason;
 }
@@ -45,6 +52,16 @@ export interface DialogDeps {
   logger: SipLogger;
   forget(dialog: Dialog): void;
   credentials?: { username: string; password: string };
+  /** [0, 1) — injectable for the glare retry delays. */
+  random?: () => number;
+}
+
+/** Options for a re-INVITE we send. */
+export interface ReinviteOptions {
+  /** Called with a 2xx that carries an offer (our re-INVITE had none) to build the answer for the ACK. */
+  answer?: (res: SipResponse) => MessageExtras;
+  /** Retries after 491 (§14.1), default 3. */
+  glareRetries?: number;
 }
 
 export interface DialogInit {
@@ -122,6 +139,11 @@ export class Dialog extends Emitter<DialogEvents> {
   private ended: DialogEndReason | undefined;
   /** UAC: the ACK last sent, per INVITE CSeq, to repeat when its 2xx is retransmitted. */
   private lastAck: { seq: number; req: OutgoingRequest } | undefined;
+  // §14.1: one INVITE transaction at a time in each direction, and an UPDATE offer glares with ours.
+  private outgoingInvite = false;
+  private incomingInvite = false;
+  private offerPending = false;
+  private readonly waits = new Set<{ handle: unknown; resolve: () => void }>();
 
   constructor(
     init: DialogInit,
@@ -193,6 +215,113 @@ export class Dialog extends Emitter<DialogEvents> {
     return response;
   }
 
+  /**
+   * Sends a re-INVITE (hold, resume or new media are all just another body here) and ACKs its 2xx.
+   * A 491 is retried after the §14.1 delay; the promise settles with the last final response.
+   */
+  reinvite(extras: MessageExtras = {}, opts: ReinviteOptions = {}): Promise<SipResponse> {
+    return this.retryingGlare(() => this.sendReinvite(extras, opts), opts.glareRetries ?? 3);
+  }
+
+  /** Sends an UPDATE (RFC 3311), with or without an offer; 491 is retried like a re-INVITE's. */
+  update(extras: MessageExtras = {}, glareRetries = 3): Promise<SipResponse> {
+    return this.retryingGlare(() => this.sendUpdate(extras), glareRetries);
+  }
+
+  /** True while a re-INVITE is in progress in either direction. */
+  get inviteInProgress(): boolean {
+    return this.outgoingInvite || this.incomingInvite;
+  }
+
+  private async retryingGlare(send: () => Promise<SipResponse>, retries: number): Promise<SipResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await send();
+      if (res.status !== 491 || attempt >= retries || this.ended) return res;
+      await this.wait(this.glareDelay());
+      if (this.ended) return res;
+    }
+  }
+
+  /** §14.1: the Call-ID's owner waits 2.1–4 s, the other side 0–2 s, in 10 ms steps, so one of them goes first. */
+  glareDelay(): number {
+    const r = (this.deps.random ?? Math.random)();
+    return this.role === 'uac' ? 2100 + Math.floor(r * 191) * 10 : Math.floor(r * 201) * 10;
+  }
+
+  /** A pause on the dialog's clock, cut short when the dialog ends. */
+  protected wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const w = {
+        handle: this.deps.clock.setTimeout(() => {
+          this.waits.delete(w);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.waits.add(w);
+    });
+  }
+
+  private async sendReinvite(extras: MessageExtras, opts: ReinviteOptions): Promise<SipResponse> {
+    if (this.ended) throw new Error(`dialog ${this.callId} is terminated`);
+    if (this.inviteInProgress) throw new Error('an INVITE transaction is already in progress in this dialog');
+    const o = this.outgoing('INVITE', this.withRefreshHeaders('INVITE', extras));
+    o.onAccepted2xx = (res) => this.repeatAck(res);
+    this.outgoingInvite = true;
+    this.offerPending = extras.body !== undefined;
+    let response: SipResponse;
+    try {
+      ({ response } = await this.deps.stack.request(o));
+    } finally {
+      this.outgoingInvite = false;
+      this.offerPending = false;
+    }
+    if (response.status >= 200 && response.status < 300) {
+      this.refreshTarget(response);
+      if (extras.body !== undefined) this.localBody = extras;
+      if (response.body.length) this.remoteBody = response.body;
+      const ack = extras.body === undefined && response.body.length && opts.answer ? opts.answer(response) : {};
+      if (ack.body !== undefined) this.localBody = ack;
+      this.sendAck(response.cseq.seq, ack);
+      this.refreshedBy('local', 'INVITE', response);
+    } else {
+      this.afterResponse(response);
+    }
+    return response;
+  }
+
+  private async sendUpdate(extras: MessageExtras): Promise<SipResponse> {
+    if (this.ended) throw new Error(`dialog ${this.callId} is terminated`);
+    if (extras.body !== undefined && this.offerPending) throw new Error('an offer is already pending in this dialog');
+    const o = this.outgoing('UPDATE', this.withRefreshHeaders('UPDATE', extras));
+    this.offerPending = extras.body !== undefined;
+    let response: SipResponse;
+    try {
+      ({ response } = await this.deps.stack.request(o));
+    } finally {
+      this.offerPending = false;
+    }
+    if (response.status >= 200 && response.status < 300) {
+      this.refreshTarget(response);
+      if (extras.body !== undefined) this.localBody = extras;
+      if (response.body.length) this.remoteBody = response.body;
+      this.refreshedBy('local', 'UPDATE', response);
+    } else {
+      this.afterResponse(response);
+    }
+    return response;
+  }
+
+  /** Session-timer headers for refreshes; the base dialog adds none. */
+  protected withRefreshHeaders(_method: string, extras: MessageExtras): MessageExtras {
+    return extras;
+  }
+
+  /** A re-INVITE or UPDATE succeeded; msg is our 2xx's request (remote) or the 2xx we got (local). */
+  protected refreshedBy(by: 'local' | 'remote', method: string, _msg: SipRequest | SipResponse): void {
+    this.emit('refreshed', { by, method });
+  }
+
   /** Ends the dialog with a BYE; resolves with the BYE's final response (or undefined when it failed). */
   async bye(extras: MessageExtras = {}, reason: DialogEndReason = 'local-bye'): Promise<SipResponse | undefined> {
     if (this.ended) return undefined;
@@ -249,8 +378,47 @@ export class Dialog extends Emitter<DialogEvents> {
       this.emit('bye', req);
       return;
     }
+    if (req.method === 'INVITE') return this.receiveReinvite(req, ctx);
+    if (req.method === 'UPDATE') return this.receiveUpdate(req, ctx);
     this.refreshTarget(req);
     this.receiveOther(new IncomingDialogRequest(req, ctx, this.localContact));
+  }
+
+  private receiveReinvite(req: SipRequest, ctx: IncomingContext): void {
+    const inc = new IncomingDialogRequest(req, ctx, this.localContact, (status, extras) => {
+      this.incomingInvite = false;
+      if (status < 300) this.acceptedOffer(req, extras);
+    });
+    // Glare: ours is pending, so the peer retries later (§14.2); two of theirs at once is their mistake.
+    if (this.outgoingInvite) return inc.respond(491);
+    if (this.incomingInvite) return inc.respond(500, undefined, { headers: { 'Retry-After': String(Math.ceil((this.deps.random ?? Math.random)() * 10)) } });
+    if (this.rejectRefresh(inc)) return;
+    this.incomingInvite = true;
+    ctx.onAckTimeout(() => void this.bye({}, 'ack-timeout'));
+    if (this.listens('offer')) this.emit('offer', inc);
+    else inc.respond(200, undefined, this.localBody ?? {});
+  }
+
+  private receiveUpdate(req: SipRequest, ctx: IncomingContext): void {
+    const inc = new IncomingDialogRequest(req, ctx, this.localContact, (status, extras) => {
+      if (status < 300) this.acceptedOffer(req, extras);
+    });
+    if (req.body.length && this.offerPending) return inc.respond(491);
+    if (this.rejectRefresh(inc)) return;
+    if (this.listens('offer')) this.emit('offer', inc);
+    else inc.respond(200, undefined, req.body.length ? (this.localBody ?? {}) : {});
+  }
+
+  /** Lets session timers turn down a refresh (422); the base dialog takes them all. */
+  protected rejectRefresh(_inc: IncomingDialogRequest): boolean {
+    return false;
+  }
+
+  private acceptedOffer(req: SipRequest, extras: MessageExtras): void {
+    this.refreshTarget(req);
+    if (req.body.length) this.remoteBody = req.body;
+    if (extras.body !== undefined) this.localBody = extras;
+    this.refreshedBy('remote', req.method, req);
   }
 
   /** Methods a subclass or later layer knows better; the default hands them to the application. */
@@ -259,7 +427,7 @@ export class Dialog extends Emitter<DialogEvents> {
       this.emit('request', inc);
       return;
     }
-    inc.respond(inc.method === 'INVITE' || inc.method === 'UPDATE' ? 488 : inc.method === 'OPTIONS' || inc.method === 'INFO' ? 200 : 501);
+    inc.respond(inc.method === 'OPTIONS' || inc.method === 'INFO' ? 200 : 501);
   }
 
   protected receiveAck(req: SipRequest): void {
@@ -284,8 +452,14 @@ export class Dialog extends Emitter<DialogEvents> {
     this.emit('terminated', reason);
   }
 
-  /** Hook for timers to clear. */
-  protected onTerminate(): void {}
+  /** Clears timers; a subclass adds its own. */
+  protected onTerminate(): void {
+    for (const w of this.waits) {
+      this.deps.clock.clearTimeout(w.handle);
+      w.resolve();
+    }
+    this.waits.clear();
+  }
 }
 
 export function firstContact(msg: SipRequest | SipResponse): SipUri | undefined {

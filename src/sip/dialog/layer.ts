@@ -22,6 +22,8 @@ export interface DialogLayerOptions {
   logger?: SipLogger;
   /** User part of our Contact (default "dialtone"). */
   contactUser?: string;
+  /** [0, 1) for the glare retry delays (tests pin it). */
+  random?: () => number;
 }
 
 export interface InviteOptions extends MessageExtras {
@@ -115,12 +117,14 @@ export class DialogLayer {
   private readonly clock: Clock;
   private readonly logger: SipLogger;
   private readonly contactUser: string;
+  private readonly random: (() => number) | undefined;
 
   constructor(opts: DialogLayerOptions) {
     this.stack = opts.stack;
     this.clock = opts.clock ?? opts.stack.transactionLayer.clock;
     this.logger = opts.logger ?? silentLogger;
     this.contactUser = opts.contactUser ?? 'dialtone';
+    this.random = opts.random;
     this.stack.onRequest((req, ctx) => this.receive(req, ctx));
   }
 
@@ -277,6 +281,7 @@ export class DialogLayer {
       },
     };
     if (credentials) deps.credentials = credentials;
+    if (this.random) deps.random = this.random;
     return deps;
   }
 

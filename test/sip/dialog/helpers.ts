@@ -1,6 +1,6 @@
 /** Shared set-up for the dialog tests: two stacks on loopback UDP, each with a dialog layer. */
 import { after } from 'node:test';
-import { DialogLayer } from '../../../src/sip/dialog/index.js';
+import { DialogLayer, type Dialog, type DialogLayerOptions, type MessageExtras } from '../../../src/sip/dialog/index.js';
 import { createSipStack, type SipStackOptions } from '../../../src/sip/stack.js';
 import { RawUdpPeer } from '../helpers.js';
 
@@ -21,9 +21,35 @@ export async function stack(opts: Partial<SipStackOptions> = {}): Promise<Stack>
   return s;
 }
 
-export async function layer(opts: Partial<SipStackOptions> = {}): Promise<{ stack: Stack; layer: DialogLayer; port: number }> {
+export async function layer(opts: Partial<SipStackOptions> = {}, layerOpts: Partial<DialogLayerOptions> = {}): Promise<{ stack: Stack; layer: DialogLayer; port: number }> {
   const s = await stack(opts);
-  return { stack: s, layer: new DialogLayer({ stack: s }), port: s.listening().udpPort };
+  return { stack: s, layer: new DialogLayer({ stack: s, ...layerOpts }), port: s.listening().udpPort };
+}
+
+/** Accepts the next INVITE on `l` and hands back the UAS dialog once it is ACKed. */
+export function answering(l: DialogLayer, extras: MessageExtras = {}): Promise<Dialog> {
+  return new Promise((resolve) => {
+    l.onInvite((invite) => {
+      const d = invite.accept(extras);
+      d.on('ack', () => resolve(d));
+    });
+  });
+}
+
+/** A confirmed call from a to b: both dialogs, ACK seen. */
+export async function call(opts: Partial<SipStackOptions> = {}, layerOpts: Partial<DialogLayerOptions> = {}, extras: { offer?: string; answer?: string; headers?: Record<string, string> } = {}) {
+  const a = await layer(opts, layerOpts);
+  const b = await layer(opts, layerOpts);
+  const answered = answering(b.layer, extras.answer === undefined ? {} : { body: extras.answer });
+  const out = await a.layer.invite({
+    uri: `sip:bob@127.0.0.1:${b.port}`,
+    from: '<sip:alice@127.0.0.1>',
+    to: '<sip:bob@127.0.0.1>',
+    ...(extras.offer === undefined ? {} : { body: extras.offer }),
+    ...(extras.headers ? { headers: extras.headers } : {}),
+  }).outcome;
+  if (!out.dialog) throw new Error(`call failed: ${out.response.status}`);
+  return { a, b, uac: out.dialog, uas: await answered, response: out.response };
 }
 
 /** A caller and a callee layer. */

@@ -1,0 +1,119 @@
+/** re-INVITE and UPDATE inside a dialog: opaque offer/answer, 491 on glare, the §14.1 retry delays. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Dialog, IncomingDialogRequest } from '../../../src/sip/dialog/index.js';
+import type { SipResponse } from '../../../src/sip/message.js';
+import { ManualClock, sleep, waitFor } from '../helpers.js';
+import { call, SDP_ANSWER, SDP_OFFER } from './helpers.js';
+
+const HOLD = SDP_OFFER.replace('m=audio 4000 RTP/AVP 0\r\n', 'm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n');
+const HELD = SDP_ANSWER.replace('m=audio 5000 RTP/AVP 0\r\n', 'm=audio 5000 RTP/AVP 0\r\na=recvonly\r\n');
+
+function next<T>(d: Dialog, name: 'offer' | 'refreshed' | 'ack'): Promise<T> {
+  return new Promise((resolve) => {
+    const fn = (x: unknown) => {
+      d.off(name, fn);
+      resolve(x as T);
+    };
+    d.on(name, fn);
+  });
+}
+
+describe('re-INVITE and UPDATE', () => {
+  it('puts the call on hold with a re-INVITE: the body goes through untouched and the ACK follows', async () => {
+    const { uac, uas } = await call({}, {}, { offer: SDP_OFFER, answer: SDP_ANSWER });
+    const offer = next<IncomingDialogRequest>(uas, 'offer');
+    const refreshedAtUas = next<{ by: string; method: string }>(uas, 'refreshed');
+    const acked = next(uas, 'ack');
+    const pending = uac.reinvite({ body: HOLD });
+    const inc = await offer;
+    assert.equal(inc.method, 'INVITE');
+    assert.equal(inc.request.body.toString(), HOLD);
+    assert.equal(inc.request.cseq.seq, 2);
+    inc.respond(200, undefined, { body: HELD });
+    const res = await pending;
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), HELD);
+    await acked;
+    assert.deepEqual(await refreshedAtUas, { by: 'remote', method: 'INVITE' });
+    assert.equal(uac.localBody?.body, HOLD);
+    assert.equal(uac.remoteBody?.toString(), HELD);
+    assert.equal(uas.remoteBody?.toString(), HOLD);
+    assert.equal(uas.localBody?.body, HELD);
+    assert.equal(uac.inviteInProgress, false);
+    assert.equal(uas.inviteInProgress, false);
+  });
+
+  it('answers a re-INVITE nobody listens for with the current session, in either direction', async () => {
+    const { uac, uas } = await call({}, {}, { offer: SDP_OFFER, answer: SDP_ANSWER });
+    const res = await uas.reinvite({ body: SDP_ANSWER });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), SDP_OFFER);
+    assert.equal(uac.remoteSeq, 1);
+  });
+
+  it('puts the offer in the 2xx and the answer in the ACK when the re-INVITE has no body', async () => {
+    const { uac, uas } = await call({}, {}, { offer: SDP_OFFER, answer: SDP_ANSWER });
+    const acked = next<{ body: Buffer }>(uas, 'ack');
+    const res = await uac.reinvite({}, { answer: (r: SipResponse) => ({ body: `answer to ${r.body.length} bytes` }) });
+    assert.equal(res.body.toString(), SDP_ANSWER);
+    assert.equal((await acked).body.toString(), `answer to ${SDP_ANSWER.length} bytes`);
+    assert.equal(uas.remoteBody?.toString(), `answer to ${SDP_ANSWER.length} bytes`);
+  });
+
+  it('sends UPDATE with and without an offer', async () => {
+    const { uac, uas } = await call({}, {}, { offer: SDP_OFFER, answer: SDP_ANSWER });
+    const offer = next<IncomingDialogRequest>(uac, 'offer');
+    const pending = uas.update({ body: HELD });
+    const inc = await offer;
+    assert.equal(inc.method, 'UPDATE');
+    inc.respond(200, undefined, { body: HOLD });
+    const res = await pending;
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), HOLD);
+    assert.equal(uas.remoteBody?.toString(), HOLD);
+    const bare = await uac.update();
+    assert.equal(bare.status, 200);
+    assert.equal(bare.body.length, 0);
+  });
+
+  it('refuses to start a second re-INVITE while one is in progress', async () => {
+    const { uac, uas } = await call();
+    let held: IncomingDialogRequest | undefined;
+    uas.on('offer', (inc) => (held = inc)); // hold the answer back
+    const first = uac.reinvite({ body: HOLD });
+    await assert.rejects(uac.reinvite({ body: HOLD }), /already in progress/);
+    await waitFor(() => held !== undefined, 2000, 'incoming re-INVITE');
+    await assert.rejects(uas.reinvite({ body: HELD }), /already in progress/);
+    held!.respond(200, undefined, { body: HELD });
+    assert.equal((await first).status, 200);
+  });
+
+  it('answers 491 on glare and retries after the §14.1 delays: callee first (0–2 s), caller later (2.1–4 s)', async () => {
+    const clock = new ManualClock();
+    const { uac, uas } = await call({ clock }, { random: () => 0.5 });
+    assert.equal(uac.glareDelay(), 2100 + 95 * 10);
+    assert.equal(uas.glareDelay(), 1000);
+    const statuses: Array<{ who: string; status: number; at: number }> = [];
+    const offers: string[] = [];
+    for (const [who, d] of [['caller', uac], ['callee', uas]] as const) {
+      d.on('offer', (inc) => {
+        offers.push(`${who}@${clock.now()}`);
+        inc.respond(200, undefined, { body: `${who} answer` });
+      });
+    }
+    const a = uac.reinvite({ body: 'caller offer' }).then((r) => statuses.push({ who: 'caller', status: r.status, at: clock.now() }));
+    const b = uas.reinvite({ body: 'callee offer' }).then((r) => statuses.push({ who: 'callee', status: r.status, at: clock.now() }));
+    await sleep(50); // both INVITEs cross and each side answers the other 491
+    assert.deepEqual(offers, []);
+    for (let t = 0; t < 4000; t += 50) {
+      clock.advance(50);
+      await sleep(3);
+    }
+    await Promise.all([a, b]);
+    assert.deepEqual(statuses.map((s) => `${s.who} ${s.status}@${s.at}`), ['callee 200@1000', 'caller 200@3050']);
+    assert.deepEqual(offers, ['caller@1000', 'callee@3050']);
+    assert.equal(uac.localBody?.body, 'caller offer');
+    assert.equal(uac.remoteBody?.toString(), 'callee answer');
+  });
+});
