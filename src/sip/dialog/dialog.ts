@@ -11,6 +11,7 @@ import type { Clock } from '../transaction/timers.js';
 import type { SipUri } from '../uri.js';
 import { Emitter } from './emitter.js';
 import { routeRequest } from './route.js';
+import { answerSessionTimer, parseSessionExpires, SessionTimer, sessionAnswerHeaders, type SessionTimerConfig } from './session-timer.js';
 
 export type DialogRole = 'uac' | 'uas';
 
@@ -82,6 +83,14 @@ export interface DialogInit {
   /** The bodies exchanged by the INVITE transaction, kept for re-answers. */
   localBody?: MessageExtras;
   remoteBody?: Buffer;
+  /** Our session-timer wishes (RFC 4028); the peer's are honoured either way. */
+  sessionTimer?: SessionTimerConfig;
+}
+
+interface AnswerHooks {
+  onAnswer?: (status: number, extras: MessageExtras) => void;
+  /** Extra headers for a 2xx. */
+  headers?: () => Record<string, string>;
 }
 
 /** A request received inside a dialog, waiting for the application's answer. */
@@ -92,7 +101,7 @@ export class IncomingDialogRequest {
     readonly request: SipRequest,
     private readonly ctx: IncomingContext,
     private readonly contact: string,
-    private readonly onAnswer: (status: number, extras: MessageExtras) => void = () => {},
+    private readonly hooks: AnswerHooks = {},
   ) {}
 
   get method(): string {
@@ -106,14 +115,15 @@ export class IncomingDialogRequest {
   respond(status: number, reason?: string, extras: MessageExtras = {}): void {
     if (this.answered && status >= 200) return;
     if (status >= 200) this.answered = true;
-    const headers: Record<string, string | string[]> = { ...extras.headers };
+    const ok = status >= 200 && status < 300;
+    const headers: Record<string, string | string[]> = { ...(ok ? this.hooks.headers?.() : {}), ...extras.headers };
     // Target-refresh requests carry our Contact in their 2xx (§12.2.2).
-    if (status >= 200 && status < 300 && TARGET_REFRESH.has(this.request.method)) headers.Contact = this.contact;
+    if (ok && TARGET_REFRESH.has(this.request.method)) headers.Contact = this.contact;
     if (extras.body !== undefined) headers['Content-Type'] = extras.contentType ?? 'application/sdp';
     const extra: { headers: Record<string, string | string[]>; body?: string | Buffer } = { headers };
     if (extras.body !== undefined) extra.body = extras.body;
     this.ctx.respond(status, reason, extra);
-    if (status >= 200) this.onAnswer(status, extras);
+    if (status >= 200) this.hooks.onAnswer?.(status, extras);
   }
 }
 
@@ -144,6 +154,7 @@ export class Dialog extends Emitter<DialogEvents> {
   private incomingInvite = false;
   private offerPending = false;
   private readonly waits = new Set<{ handle: unknown; resolve: () => void }>();
+  readonly sessionTimer: SessionTimer;
 
   constructor(
     init: DialogInit,
@@ -161,6 +172,18 @@ export class Dialog extends Emitter<DialogEvents> {
     this.localContact = init.localContact;
     this.localBody = init.localBody;
     this.remoteBody = init.remoteBody;
+    this.sessionTimer = new SessionTimer(init.sessionTimer, {
+      clock: deps.clock,
+      refresh: (method) => this.refreshSession(method),
+      expire: () => void this.bye({}, 'session-expired'),
+    });
+  }
+
+  /** The refresher's periodic re-INVITE or UPDATE; skipped when a re-INVITE is under way anyway (it refreshes too). */
+  private refreshSession(method: 'INVITE' | 'UPDATE'): void {
+    if (this.ended || this.inviteInProgress) return;
+    const p = method === 'UPDATE' ? this.update() : this.reinvite(this.localBody ?? {});
+    p.catch((err: Error) => this.deps.logger.warn({ err: err.message, callId: this.callId }, 'session refresh failed'));
   }
 
   get localTag(): string {
@@ -312,13 +335,19 @@ export class Dialog extends Emitter<DialogEvents> {
     return response;
   }
 
-  /** Session-timer headers for refreshes; the base dialog adds none. */
-  protected withRefreshHeaders(_method: string, extras: MessageExtras): MessageExtras {
-    return extras;
+  /** Every re-INVITE and UPDATE we send is a session refresh when a timer runs or is wanted. */
+  private withRefreshHeaders(_method: string, extras: MessageExtras): MessageExtras {
+    if (!this.sessionTimer.active && !this.sessionTimer.config) return extras;
+    return { ...extras, headers: { ...this.sessionTimer.requestHeaders(), ...extras.headers } };
   }
 
-  /** A re-INVITE or UPDATE succeeded; msg is our 2xx's request (remote) or the 2xx we got (local). */
-  protected refreshedBy(by: 'local' | 'remote', method: string, _msg: SipRequest | SipResponse): void {
+  /** A re-INVITE or UPDATE succeeded; msg is the peer's request (remote) or the 2xx we got (local). */
+  private refreshedBy(by: 'local' | 'remote', method: string, msg: SipRequest | SipResponse): void {
+    if (by === 'local') this.sessionTimer.negotiated(true, parseSessionExpires(msg.headers.get('Session-Expires')));
+    else {
+      const answer = answerSessionTimer(msg as SipRequest, this.sessionTimer.config);
+      this.sessionTimer.negotiated(false, 'se' in answer ? answer.se : undefined);
+    }
     this.emit('refreshed', { by, method });
   }
 
@@ -385,9 +414,12 @@ export class Dialog extends Emitter<DialogEvents> {
   }
 
   private receiveReinvite(req: SipRequest, ctx: IncomingContext): void {
-    const inc = new IncomingDialogRequest(req, ctx, this.localContact, (status, extras) => {
-      this.incomingInvite = false;
-      if (status < 300) this.acceptedOffer(req, extras);
+    const inc = new IncomingDialogRequest(req, ctx, this.localContact, {
+      onAnswer: (status, extras) => {
+        this.incomingInvite = false;
+        if (status < 300) this.acceptedOffer(req, extras);
+      },
+      headers: () => this.sessionAnswer(req),
     });
     // Glare: ours is pending, so the peer retries later (§14.2); two of theirs at once is their mistake.
     if (this.outgoingInvite) return inc.respond(491);
@@ -400,8 +432,11 @@ export class Dialog extends Emitter<DialogEvents> {
   }
 
   private receiveUpdate(req: SipRequest, ctx: IncomingContext): void {
-    const inc = new IncomingDialogRequest(req, ctx, this.localContact, (status, extras) => {
-      if (status < 300) this.acceptedOffer(req, extras);
+    const inc = new IncomingDialogRequest(req, ctx, this.localContact, {
+      onAnswer: (status, extras) => {
+        if (status < 300) this.acceptedOffer(req, extras);
+      },
+      headers: () => this.sessionAnswer(req),
     });
     if (req.body.length && this.offerPending) return inc.respond(491);
     if (this.rejectRefresh(inc)) return;
@@ -409,9 +444,16 @@ export class Dialog extends Emitter<DialogEvents> {
     else inc.respond(200, undefined, req.body.length ? (this.localBody ?? {}) : {});
   }
 
-  /** Lets session timers turn down a refresh (422); the base dialog takes them all. */
-  protected rejectRefresh(_inc: IncomingDialogRequest): boolean {
-    return false;
+  /** RFC 4028 §8.1: a refresh asking for less than our Min-SE gets 422. */
+  private rejectRefresh(inc: IncomingDialogRequest): boolean {
+    const answer = answerSessionTimer(inc.request, this.sessionTimer.config);
+    if (!('reject' in answer)) return false;
+    inc.respond(422, undefined, { headers: { 'Min-SE': String(answer.reject) } });
+    return true;
+  }
+
+  private sessionAnswer(req: SipRequest): Record<string, string> {
+    return sessionAnswerHeaders(answerSessionTimer(req, this.sessionTimer.config));
   }
 
   private acceptedOffer(req: SipRequest, extras: MessageExtras): void {
@@ -454,6 +496,7 @@ export class Dialog extends Emitter<DialogEvents> {
 
   /** Clears timers; a subclass adds its own. */
   protected onTerminate(): void {
+    this.sessionTimer.stop();
     for (const w of this.waits) {
       this.deps.clock.clearTimeout(w.handle);
       w.resolve();

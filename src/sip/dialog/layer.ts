@@ -14,6 +14,15 @@ import { formatHost, parseUri } from '../uri.js';
 import { Dialog, dialogKey, firstContact, recordRoute, type DialogDeps, type MessageExtras } from './dialog.js';
 import { Emitter } from './emitter.js';
 import { uriTransport } from './route.js';
+import {
+  answerSessionTimer,
+  effectiveMinSE,
+  minSEOf,
+  parseSessionExpires,
+  sessionAnswerHeaders,
+  sessionRequestHeaders,
+  type SessionTimerConfig,
+} from './session-timer.js';
 
 export interface DialogLayerOptions {
   stack: SipStack & Pick<SipStackInternals, 'transactionLayer'>;
@@ -24,6 +33,8 @@ export interface DialogLayerOptions {
   contactUser?: string;
   /** [0, 1) for the glare retry delays (tests pin it). */
   random?: () => number;
+  /** RFC 4028 session timers we ask for on INVITEs we send and impose on those we answer. */
+  sessionTimer?: SessionTimerConfig;
 }
 
 export interface InviteOptions extends MessageExtras {
@@ -38,6 +49,8 @@ export interface InviteOptions extends MessageExtras {
   target?: { host: string; port: number };
   credentials?: { username: string; password: string };
   onProvisional?: (res: SipResponse) => void;
+  /** Overrides the layer's session-timer wishes for this call; null = ask for none. */
+  sessionTimer?: SessionTimerConfig | null;
 }
 
 export type InviteOutcome =
@@ -118,6 +131,7 @@ export class DialogLayer {
   private readonly logger: SipLogger;
   private readonly contactUser: string;
   private readonly random: (() => number) | undefined;
+  private readonly sessionTimer: SessionTimerConfig | undefined;
 
   constructor(opts: DialogLayerOptions) {
     this.stack = opts.stack;
@@ -125,6 +139,7 @@ export class DialogLayer {
     this.logger = opts.logger ?? silentLogger;
     this.contactUser = opts.contactUser ?? 'dialtone';
     this.random = opts.random;
+    this.sessionTimer = opts.sessionTimer;
     this.stack.onRequest((req, ctx) => this.receive(req, ctx));
   }
 
@@ -166,6 +181,7 @@ export class DialogLayer {
     if (o.body !== undefined) headers['Content-Type'] = o.contentType ?? 'application/sdp';
     // Every 2xx makes a dialog of its own; the first wins, later ones (forks) are ACKed and ended.
     const byRemoteTag = new Map<string, Dialog>();
+    const timer = o.sessionTimer === null ? undefined : (o.sessionTimer ?? this.sessionTimer);
     const localBody: MessageExtras | undefined = o.body === undefined ? undefined : { body: o.body, contentType: o.contentType ?? 'application/sdp' };
     const fromResponse = (res: SipResponse): Dialog => {
       const d = new Dialog(
@@ -181,6 +197,7 @@ export class DialogLayer {
           localContact: contact,
           ...(localBody ? { localBody } : {}),
           ...(res.body.length ? { remoteBody: res.body } : {}),
+          ...(timer ? { sessionTimer: timer } : {}),
         },
         this.deps(o.credentials),
       );
@@ -199,9 +216,24 @@ export class DialogLayer {
     if (o.credentials) req.credentials = o.credentials;
     if (o.onProvisional) req.onProvisional = o.onProvisional;
 
-    const outcome = this.stack.request(req).then(({ response }): InviteOutcome => {
+    const send = async (): Promise<SipResponse> => {
+      let interval = timer?.expires ?? 0;
+      let minSE = effectiveMinSE(timer);
+      for (let seq = 1, round = 0; ; round++) {
+        headers.CSeq = `${seq} INVITE`;
+        if (timer) Object.assign(headers, sessionRequestHeaders(Math.max(interval, minSE), minSE), o.headers);
+        const { response } = await this.stack.request(req);
+        // RFC 4028 §7.4: too short for the callee; ask again, with its Min-SE, in the same dialog-to-be.
+        const theirs = response.status === 422 ? minSEOf(response) : undefined;
+        if (!timer || theirs === undefined || theirs <= Math.max(interval, minSE) || round >= 2 || abort.signal.aborted) return response;
+        interval = minSE = theirs;
+        seq = response.cseq.seq + 1;
+      }
+    };
+    const outcome = send().then((response): InviteOutcome => {
       if (response.status >= 300) return { dialog: undefined, response, cancelled: abort.signal.aborted };
       const dialog = fromResponse(response);
+      dialog.sessionTimer.negotiated(true, parseSessionExpires(response.headers.get('Session-Expires')));
       if (abort.signal.aborted) {
         // We lost the CANCEL/200 race: the call was answered anyway, so end it properly.
         void dialog.bye();
@@ -234,17 +266,21 @@ export class DialogLayer {
         localContact: contact,
         ...(extras.body !== undefined ? { localBody: extras } : {}),
         ...(invite.body.length ? { remoteBody: invite.body } : {}),
+        ...(this.sessionTimer ? { sessionTimer: this.sessionTimer } : {}),
       },
       this.deps(),
     );
+    const timer = answerSessionTimer(invite, this.sessionTimer);
     this.dialogs.set(dialog.key, dialog);
     // §13.3.1.4: the 2xx is retransmitted (by the stack's transaction) until the ACK; without one the session ends.
     ctx.onAckTimeout(() => void dialog.bye({}, 'ack-timeout'));
     const res = responseExtras(extras);
+    Object.assign(res.headers, sessionAnswerHeaders(timer), extras.headers);
     res.headers.Contact = contact;
     const rr = invite.headers.getAll('Record-Route');
     if (rr.length) res.headers['Record-Route'] = rr;
     ctx.respond(200, undefined, res);
+    dialog.sessionTimer.negotiated(false, 'se' in timer ? timer.se : undefined);
     return dialog;
   }
 
@@ -258,6 +294,8 @@ export class DialogLayer {
     }
     if (req.method === 'ACK') return;
     if (req.method === 'INVITE') {
+      const timer = answerSessionTimer(req, this.sessionTimer);
+      if ('reject' in timer) return ctx.respond(422, undefined, { headers: { 'Min-SE': String(timer.reject) } });
       const invite = new IncomingInvite(req, ctx, this);
       if (this.inviteHandler) this.inviteHandler(invite);
       else invite.reject(480);
