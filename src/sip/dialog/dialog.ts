@@ -11,6 +11,8 @@ import type { Clock } from '../transaction/timers.js';
 import type { SipUri } from '../uri.js';
 import { Emitter } from './emitter.js';
 import { routeRequest } from './route.js';
+import { DTMF_RELAY, formatDtmfRelay, parseDtmfRelay, type DtmfDigit } from './dtmf.js';
+import { IncomingRefer, parseSipfrag, Referral } from './refer.js';
 import { answerSessionTimer, parseSessionExpires, SessionTimer, sessionAnswerHeaders, type SessionTimerConfig } from './session-timer.js';
 
 export type DialogRole = 'uac' | 'uas';
@@ -38,6 +40,10 @@ export interface DialogEvents {
    * another SDP). Unheard, it is answered 200 with our current session description.
    */
   offer: IncomingDialogRequest;
+  /** The peer asks us to send a request to `referTo` (RFC 3515); accept() or reject() it. Unheard: 603. */
+  refer: IncomingRefer;
+  /** A digit from an INFO with application/dtmf-relay (already answered 200). */
+  dtmf: DtmfDigit;
   /** A re-INVITE or UPDATE completed with a 2xx, sent by either side. */
   refreshed: { by: 'local' | 'remote'; method: string };
   /** The dialog is over, for whatever reason; fired once. */
@@ -155,6 +161,8 @@ export class Dialog extends Emitter<DialogEvents> {
   private offerPending = false;
   private readonly waits = new Set<{ handle: unknown; resolve: () => void }>();
   readonly sessionTimer: SessionTimer;
+  /** REFERs we sent whose subscription is still open, by REFER CSeq. */
+  private readonly referrals = new Map<number, Referral>();
 
   constructor(
     init: DialogInit,
@@ -351,6 +359,36 @@ export class Dialog extends Emitter<DialogEvents> {
     this.emit('refreshed', { by, method });
   }
 
+  /**
+   * Asks the peer to send a request to `target` (a URI or name-addr) and report back in NOTIFYs.
+   * The referral is settled by its final NOTIFY, see Referral.done().
+   */
+  async refer(target: string, extras: MessageExtras = {}): Promise<Referral> {
+    if (this.ended) throw new Error(`dialog ${this.callId} is terminated`);
+    const referTo = target.trimStart().startsWith('<') ? target : `<${target}>`;
+    // Known before the REFER leaves, so a NOTIFY overtaking our reading of the 202 still finds it.
+    const referral = new Referral(this.localSeq + 1);
+    this.referrals.set(referral.id, referral);
+    try {
+      referral.response = await this.request('REFER', { ...extras, headers: { 'Refer-To': referTo, ...extras.headers } });
+    } catch (err) {
+      this.referrals.delete(referral.id);
+      throw err;
+    }
+    if (referral.response.status >= 300) this.referrals.delete(referral.id);
+    return referral;
+  }
+
+  /** Sends an INFO (any body, opaque). */
+  info(extras: MessageExtras = {}): Promise<SipResponse> {
+    return this.request('INFO', extras);
+  }
+
+  /** Sends one DTMF digit as INFO application/dtmf-relay. */
+  sendDtmf(signal: string, duration = 250): Promise<SipResponse> {
+    return this.info({ body: formatDtmfRelay({ signal, duration }), contentType: DTMF_RELAY });
+  }
+
   /** Ends the dialog with a BYE; resolves with the BYE's final response (or undefined when it failed). */
   async bye(extras: MessageExtras = {}, reason: DialogEndReason = 'local-bye'): Promise<SipResponse | undefined> {
     if (this.ended) return undefined;
@@ -410,7 +448,44 @@ export class Dialog extends Emitter<DialogEvents> {
     if (req.method === 'INVITE') return this.receiveReinvite(req, ctx);
     if (req.method === 'UPDATE') return this.receiveUpdate(req, ctx);
     this.refreshTarget(req);
-    this.receiveOther(new IncomingDialogRequest(req, ctx, this.localContact));
+    const inc = new IncomingDialogRequest(req, ctx, this.localContact);
+    if (req.method === 'REFER') return this.receiveRefer(inc);
+    if (req.method === 'NOTIFY') return this.receiveNotify(inc);
+    if (req.method === 'INFO' && contentType(req) === DTMF_RELAY) return this.receiveDtmf(inc);
+    this.receiveOther(inc);
+  }
+
+  private receiveRefer(inc: IncomingDialogRequest): void {
+    let refer: IncomingRefer;
+    try {
+      refer = new IncomingRefer(inc, (extras) => this.request('NOTIFY', extras), this.deps.logger);
+    } catch {
+      return inc.respond(400, 'Bad Refer-To');
+    }
+    if (this.listens('refer')) this.emit('refer', refer);
+    else refer.reject(603);
+  }
+
+  /** NOTIFYs of the implicit subscriptions our REFERs made (RFC 3515 §2.4.4). */
+  private receiveNotify(inc: IncomingDialogRequest): void {
+    const event = inc.request.headers.get('Event') ?? '';
+    if (!/^\s*refer\b/i.test(event)) return this.receiveOther(inc);
+    const id = /;\s*id\s*=\s*(\d+)/i.exec(event)?.[1];
+    const referral = id !== undefined ? this.referrals.get(Number(id)) : [...this.referrals.values()].at(-1);
+    if (!referral) return inc.respond(481, 'Subscription Does Not Exist');
+    const frag = parseSipfrag(inc.request.body);
+    if (!frag) return inc.respond(400, 'Bad sipfrag');
+    inc.respond(200);
+    const final = /^\s*terminated/i.test(inc.request.headers.get('Subscription-State') ?? '');
+    if (final) this.referrals.delete(referral.id);
+    referral.report({ ...frag, final });
+  }
+
+  private receiveDtmf(inc: IncomingDialogRequest): void {
+    const digit = parseDtmfRelay(inc.request.body);
+    if (!digit) return inc.respond(400, 'Bad dtmf-relay');
+    inc.respond(200);
+    this.emit('dtmf', digit);
   }
 
   private receiveReinvite(req: SipRequest, ctx: IncomingContext): void {
@@ -503,6 +578,10 @@ export class Dialog extends Emitter<DialogEvents> {
     }
     this.waits.clear();
   }
+}
+
+function contentType(msg: SipRequest | SipResponse): string {
+  return (msg.headers.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 export function firstContact(msg: SipRequest | SipResponse): SipUri | undefined {
