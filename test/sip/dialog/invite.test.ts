@@ -137,14 +137,15 @@ describe('INVITE dialogs', () => {
     p.send(rawInvite(p.port, b.port), b.port);
     await waitFor(() => p.received.some((m) => m.text.startsWith('SIP/2.0 200')), 2000, '200');
     const oks = () => p.received.filter((m) => m.text.startsWith('SIP/2.0 200')).length;
-    const at: number[] = [];
-    for (let t = 0; t < 16_000; t += 250) {
+    // Up to just before each expected retransmission nothing new arrives; at it, one more 200 does.
+    for (const due of [500, 1500, 3500, 7500, 11500, 15500]) {
       const before = oks();
-      clock.advance(250);
-      await sleep(5);
-      if (oks() > before) at.push(clock.now());
+      clock.advance(due - 1 - clock.now());
+      await sleep(10);
+      assert.equal(oks(), before, `no retransmission before ${due} ms`);
+      clock.advance(1);
+      await waitFor(() => oks() === before + 1, 2000, `retransmission at ${due} ms`);
     }
-    assert.deepEqual(at, [500, 1500, 3500, 7500, 11500, 15500]);
     // ACK it (new branch, To tag of the 200): the retransmissions stop.
     const ok = parseMessage(Buffer.from(p.received.find((m) => m.text.startsWith('SIP/2.0 200'))!.text));
     const toTag = ok.to.params.get('tag');

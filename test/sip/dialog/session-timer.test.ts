@@ -108,7 +108,7 @@ describe('session timers', () => {
       if (text.startsWith('BYE ')) p.send(rawResponse(text, '200 OK'), b.port);
     };
     p.send(rawInvite(p.port, b.port, { callId: 'expiring', branch: 'z9hG4bKst1', extra: 'Supported: timer\r\nSession-Expires: 120;refresher=uac\r\n' }), b.port);
-    await waitFor(() => dialog !== undefined, 2000, 'dialog');
+    await waitFor(() => p.received.some((m) => m.text.startsWith('SIP/2.0 200')), 2000, '200');
     const ok = parseMessage(Buffer.from(p.received.find((m) => m.text.startsWith('SIP/2.0 200'))!.text));
     assert.equal(ok.headers.get('Session-Expires'), '120;refresher=uac');
     // §10: the BYE goes min(32 s, interval/3) before the end, i.e. at 88 s.
