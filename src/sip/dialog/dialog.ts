@@ -4,6 +4,7 @@
  * SDP offer means (hold, codecs) is for the layer above.
  */
 import { formatNameAddr, parseNameAddrList, type NameAddr } from '../headers.js';
+import { SipTimeoutError } from '../errors.js';
 import type { SipLogger } from '../logger.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import type { IncomingContext, OutgoingRequest, SipStack } from '../stack.js';
@@ -240,10 +241,22 @@ export class Dialog extends Emitter<DialogEvents> {
   /** Sends a non-INVITE request inside the dialog and resolves with its final response. */
   async request(method: string, extras: MessageExtras = {}): Promise<SipResponse> {
     if (this.ended) throw new Error(`dialog ${this.callId} is terminated`);
-    const o = this.outgoing(method, extras);
-    const { response } = await this.deps.stack.request(o);
+    const response = await this.send(this.outgoing(method, extras));
     this.afterResponse(response);
     return response;
+  }
+
+  /** One request in its client transaction; a timeout ends the dialog like a 408 would (§12.2.1.2). */
+  private async send(o: OutgoingRequest): Promise<SipResponse> {
+    try {
+      const { response } = await this.deps.stack.request(o);
+      // A digest challenge answered by the stack took another CSeq.
+      this.localSeq = Math.max(this.localSeq, response.cseq.seq);
+      return response;
+    } catch (err) {
+      if (err instanceof SipTimeoutError) this.terminate('request-failed');
+      throw err;
+    }
   }
 
   /**
@@ -302,7 +315,7 @@ export class Dialog extends Emitter<DialogEvents> {
     this.offerPending = extras.body !== undefined;
     let response: SipResponse;
     try {
-      ({ response } = await this.deps.stack.request(o));
+      response = await this.send(o);
     } finally {
       this.outgoingInvite = false;
       this.offerPending = false;
@@ -328,7 +341,7 @@ export class Dialog extends Emitter<DialogEvents> {
     this.offerPending = extras.body !== undefined;
     let response: SipResponse;
     try {
-      ({ response } = await this.deps.stack.request(o));
+      response = await this.send(o);
     } finally {
       this.offerPending = false;
     }

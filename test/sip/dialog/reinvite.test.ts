@@ -126,4 +126,33 @@ describe('re-INVITE and UPDATE', () => {
     assert.equal(uac.localBody?.body, 'caller offer');
     assert.equal(uac.remoteBody?.toString(), 'callee answer');
   });
+
+  it('answers 491 to an UPDATE offer that crosses ours, and both retry', async () => {
+    const clock = new ManualClock();
+    const { uac, uas } = await call({ clock }, { random: () => 0 });
+    for (const d of [uac, uas]) d.on('offer', (inc) => inc.respond(200, undefined, { body: 'answer' }));
+    const statuses: string[] = [];
+    const a = uac.update({ body: 'caller offer' }).then((r) => statuses.push(`caller ${r.status}`));
+    const b = uas.update({ body: 'callee offer' }).then((r) => statuses.push(`callee ${r.status}`));
+    await sleep(50);
+    assert.deepEqual(statuses, []);
+    // random() = 0: the callee retries at once, the caller after 2.1 s.
+    clock.advance(0);
+    await waitFor(() => statuses.length === 1, 2000, 'callee retry');
+    for (let t = 0; t < 2100; t += 100) {
+      clock.advance(100);
+      await sleep(1);
+    }
+    await Promise.all([a, b]);
+    assert.deepEqual(statuses, ['callee 200', 'caller 200']);
+  });
+
+  it('answers 500 to a request whose CSeq goes backwards', async () => {
+    const { a, uac, uas } = await call();
+    const o = uac.outgoing('INFO');
+    o.headers.CSeq = '1 INFO';
+    const { response } = await a.stack.request(o);
+    assert.equal(response.status, 500);
+    assert.equal(uas.isTerminated, false);
+  });
 });
