@@ -207,6 +207,20 @@ describe('INVITE dialogs', () => {
     assert.equal(acks[0]!.to.params.get('tag'), 'peer');
   });
 
+  it('works over TCP as well: the Contacts say transport=tcp and in-dialog requests follow them', async () => {
+    const { a, b } = await pair();
+    const answered = answering(b.layer);
+    const { dialog: uac } = await a.layer.invite({ uri: `sip:bob@127.0.0.1:${b.port};transport=tcp`, from: '<sip:alice@127.0.0.1>', to: '<sip:bob@127.0.0.1>' }).outcome;
+    assert.ok(uac);
+    const { dialog: uas } = await answered;
+    await event(uas, 'ack');
+    assert.equal(uac.remoteTarget.params.get('transport'), 'tcp');
+    assert.equal(uas.remoteTarget.params.get('transport'), 'tcp');
+    const bye = event<SipRequest>(uac, 'bye');
+    assert.equal((await uas.bye())?.status, 200);
+    assert.equal((await bye).topVia?.transport, 'TCP');
+  });
+
   it('leaves a stack without a dialog layer answering as before', async () => {
     const s = await stack();
     const t = await stack();
