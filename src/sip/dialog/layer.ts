@@ -233,12 +233,12 @@ export class DialogLayer {
     const outcome = send().then((response): InviteOutcome => {
       if (response.status >= 300) return { dialog: undefined, response, cancelled: abort.signal.aborted };
       const dialog = fromResponse(response);
-      dialog.sessionTimer.negotiated(true, parseSessionExpires(response.headers.get('Session-Expires')));
       if (abort.signal.aborted) {
         // We lost the CANCEL/200 race: the call was answered anyway, so end it properly.
         void dialog.bye();
         return { dialog: undefined, response, cancelled: true };
       }
+      dialog.sessionTimer.negotiated(true, parseSessionExpires(response.headers.get('Session-Expires')));
       this.dialogs.set(dialog.key, dialog);
       return { dialog, response };
     });
