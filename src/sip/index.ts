@@ -40,3 +40,5 @@ export { DEFAULT_TIMERS, realClock } from './transaction/timers.js';
 export type { Clock, TimerValues } from './transaction/timers.js';
 export type { SipLogger } from './logger.js';
 export type { ListeningPorts } from './transport/layer.js';
+export { Dialog, DialogLayer, IncomingDialogRequest, IncomingInvite, IncomingRefer, Referral } from './dialog/index.js';
+export type { DialogEndReason, DialogLayerOptions, InviteOptions, InviteOutcome, MessageExtras, OutgoingInvite, SessionTimerConfig } from './dialog/index.js';

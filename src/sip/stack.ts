@@ -14,6 +14,7 @@ import { createResponse, SipHeaders, SipRequest, type SipResponse } from './mess
 import { Resolver, type ResolvedTarget } from './resolver.js';
 import type { ClientTransactionEvents } from './transaction/client.js';
 import { TransactionLayer } from './transaction/layer.js';
+import { buildCancel } from './transaction/client.js';
 import { ServerInviteTransaction, type ServerTransaction } from './transaction/server.js';
 import type { Clock } from './transaction/timers.js';
 import { TransportLayer, type ListeningPorts, type TlsClientOptions, type TlsServerOptions } from './transport/layer.js';
@@ -60,6 +61,10 @@ export interface OutgoingRequest {
   /** Used to answer digest challenges (username is the auth user). */
   credentials?: { username: string; password: string };
   onProvisional?: (res: SipResponse) => void;
+  /** INVITE only: every 2xx after the first (retransmissions, other forks), which the caller must ACK. */
+  onAccepted2xx?: (res: SipResponse) => void;
+  /** INVITE only: aborting sends a CANCEL, as soon as a provisional response has arrived (RFC 3261 §9.1). */
+  signal?: AbortSignal;
 }
 
 export interface RequestResult {
@@ -79,6 +84,12 @@ export interface IncomingContext {
   remotePort: number;
   /** INVITE only: a CANCEL arrived and 487 was already sent. */
   readonly cancelled: boolean;
+  /** The To tag respond() adds (undefined for an ACK, which has no transaction). */
+  readonly localTag: string | undefined;
+  /** INVITE only: called when a CANCEL ends this INVITE (after the 487). */
+  onCancelled(fn: () => void): void;
+  /** INVITE only: called when no ACK came for the final response within 64·T1. */
+  onAckTimeout(fn: () => void): void;
   respond(status: number, reason?: string, extra?: { headers?: Record<string, string | string[]>; body?: string | Buffer }): void;
 }
 
@@ -100,6 +111,11 @@ export interface SipStack {
   readonly publicHost: string;
   listening(): ListeningPorts;
   request(req: OutgoingRequest): Promise<RequestResult>;
+  /**
+   * Sends a request outside any transaction: the ACK for a 2xx (RFC 3261 §13.2.2.4), which gets a
+   * branch of its own and is never retransmitted by the stack. Resolves once it is on the wire.
+   */
+  sendAck(req: OutgoingRequest): Promise<void>;
   onRequest(handler: (req: SipRequest, ctx: IncomingContext) => void): void;
   stats(): SipStackStats;
 }
@@ -154,6 +170,8 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
   private handler: ((req: SipRequest, ctx: IncomingContext) => void) | undefined;
   private ports: ListeningPorts | undefined;
   private readonly counters = { malformedDropped: 0, malformedAnswered400: 0, requestsReceived: 0, responsesReceived: 0 };
+  // Per-INVITE listeners registered through IncomingContext; dropped with the transaction.
+  private readonly inviteListeners = new WeakMap<ServerInviteTransaction, { cancelled: Array<() => void>; ackTimeout: Array<() => void> }>();
 
   constructor(private readonly opts: SipStackOptions) {
     this.publicHost = opts.publicHost ?? defaultPublicHost(opts.host);
@@ -189,6 +207,8 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
     };
     this.transportLayer.onMalformed = (err, src) => this.handleMalformed(err, src);
     this.transactionLayer.onRequest = (req, src, tx) => this.dispatch(req, src, tx);
+    this.transactionLayer.onCancel = (inv) => this.notifyInvite(inv, 'cancelled');
+    this.transactionLayer.onAckTimeout = (inv) => this.notifyInvite(inv, 'ackTimeout');
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -237,6 +257,25 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
   // ------------------------------------------------------------ UAC
 
   async request(o: OutgoingRequest): Promise<RequestResult> {
+    return this.eachTarget(o, (uri, target) => this.requestTo(o, uri, target));
+  }
+
+  async sendAck(o: OutgoingRequest): Promise<void> {
+    await this.eachTarget(o, async (uri, target) => {
+      const dest: Destination = { transport: target.transport, address: target.address, port: target.port, hostname: target.hostname };
+      const cseq = Object.entries(o.headers).find(([n]) => headerKey(n) === 'cseq')?.[1];
+      const seq = cseq === undefined ? 1 : parseCSeq(Array.isArray(cseq) ? cseq[0]! : cseq).seq;
+      const req = this.buildRequest({ ...o, method: 'ACK' }, uri, dest, seq, new Map(), { callId: newCallId(this.publicHost), fromTag: newTag() });
+      try {
+        await this.transportLayer.send(req, dest);
+      } catch (err) {
+        throw err instanceof SipError ? err : toTransportError(err, dest);
+      }
+    });
+  }
+
+  /** Resolves the Request-URI (or the explicit target) and tries each address until one does not fail at transport level. */
+  private async eachTarget<T>(o: OutgoingRequest, attempt: (uri: SipUri, target: ResolvedTarget) => Promise<T>): Promise<T> {
     this.listening(); // throws when not started
     const uri = parseUri(o.uri);
     const transport = transportFor(uri, o.transport);
@@ -251,7 +290,7 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
     let lastError: unknown;
     for (const target of targets) {
       try {
-        return await this.requestTo(o, uri, target);
+        return await attempt(uri, target);
       } catch (err) {
         // RFC 3263 §4.3: on a transport failure move to the next address; timeouts are final.
         if (err instanceof SipTransportError && err.kind === 'transport' && !/stopped/.test(err.message)) {
@@ -275,9 +314,11 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
 
     for (let round = 0; ; round++) {
       const req = this.buildRequest(o, uri, dest, cseq, auth, defaults);
-      const response = await this.runClientTransaction(req, dest, o.onProvisional);
+      const response = o.method === 'INVITE' && (o.signal || o.onAccepted2xx)
+        ? await this.runInviteTransaction(req, dest, o)
+        : await this.runClientTransaction(req, dest, o.onProvisional);
       const result = (authRejected: boolean): RequestResult => this.result(response, dest, authRejected);
-      if ((response.status !== 401 && response.status !== 407) || !o.credentials || round >= 4) return result(false);
+      if ((response.status !== 401 && response.status !== 407) || !o.credentials || round >= 4 || o.signal?.aborted) return result(false);
 
       const challengeHeader = response.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
       const authHeader = response.status === 401 ? 'Authorization' : 'Proxy-Authorization';
@@ -356,6 +397,49 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
     return promise;
   }
 
+  /**
+   * An INVITE the caller may cancel or must see every 2xx of. The CANCEL waits for a provisional
+   * response (§9.1: before one, the request may not have reached anyone who could match it).
+   */
+  private async runInviteTransaction(req: SipRequest, dest: Destination, o: OutgoingRequest): Promise<SipResponse> {
+    let provisional = false;
+    let cancelSent = false;
+    const sendCancel = () => {
+      if (cancelSent || !provisional || !o.signal?.aborted) return;
+      cancelSent = true;
+      const cancel = buildCancel(req);
+      const { promise, events } = this.clientEvents('CANCEL', dest);
+      this.transactionLayer.sendRequest(cancel, this.sender(dest), dest.transport !== 'udp', events);
+      promise.then(
+        (res) => this.logger.debug({ status: res.status, callId: req.callId }, 'CANCEL answered'),
+        (err: Error) => this.logger.debug({ err: err.message, callId: req.callId }, 'CANCEL failed'),
+      );
+    };
+    const onProvisional = (res: SipResponse) => {
+      provisional = true;
+      o.onProvisional?.(res);
+      sendCancel();
+    };
+    const { promise, events } = this.clientEvents(req.method, dest, onProvisional);
+    if (o.onAccepted2xx) {
+      const late = o.onAccepted2xx;
+      events.onAccepted2xx = (res) => {
+        try {
+          late(res);
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'onAccepted2xx callback threw');
+        }
+      };
+    }
+    o.signal?.addEventListener('abort', sendCancel);
+    this.transactionLayer.sendRequest(req, this.sender(dest), dest.transport !== 'udp', events);
+    try {
+      return await promise;
+    } finally {
+      o.signal?.removeEventListener('abort', sendCancel);
+    }
+  }
+
   private sender(dest: Destination): (r: SipRequest) => Promise<void> {
     return (r) => this.transportLayer.send(r, dest);
   }
@@ -426,8 +510,28 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
     else ctx.respond(501);
   }
 
+  private notifyInvite(inv: ServerInviteTransaction, what: 'cancelled' | 'ackTimeout'): void {
+    for (const fn of this.inviteListeners.get(inv)?.[what] ?? []) {
+      try {
+        fn();
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, what }, 'INVITE listener threw');
+      }
+    }
+  }
+
+  private listen(tx: ServerTransaction | undefined, what: 'cancelled' | 'ackTimeout', fn: () => void): void {
+    if (!(tx instanceof ServerInviteTransaction)) return;
+    let l = this.inviteListeners.get(tx);
+    if (!l) this.inviteListeners.set(tx, (l = { cancelled: [], ackTimeout: [] }));
+    l[what].push(fn);
+  }
+
   private context(req: SipRequest, src: MessageSource, tx: ServerTransaction | undefined): IncomingContext {
     return {
+      localTag: tx?.localTag,
+      onCancelled: (fn) => this.listen(tx, 'cancelled', fn),
+      onAckTimeout: (fn) => this.listen(tx, 'ackTimeout', fn),
       transport: src.transport,
       remoteAddress: src.remoteAddress,
       remotePort: src.remotePort,

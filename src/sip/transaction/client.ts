@@ -16,6 +16,8 @@ export interface ClientTransactionEvents {
   onTimeout(): void;
   onTransportError(err: Error): void;
   onTerminated?(): void;
+  /** INVITE only: a 2xx after the first one (a retransmission, or another fork's answer); the TU must ACK it. */
+  onAccepted2xx?(res: SipResponse): void;
 }
 
 export interface ClientTransactionDeps {
@@ -171,6 +173,11 @@ export class ClientInviteTransaction extends ClientTransaction {
       if (res.status >= 300 && this.ack) this.transmit(this.ack); // our ACK was lost
       return;
     }
+    if (this.state === 'accepted') {
+      // RFC 6026 §7.2: in Accepted every 2xx goes up, since only the TU can ACK it.
+      if (res.status >= 200 && res.status < 300) this.events.onAccepted2xx?.(res);
+      return;
+    }
     if (this.state !== 'calling' && this.state !== 'proceeding') return;
     if (res.status < 200) {
       this.state = 'proceeding';
@@ -211,4 +218,19 @@ export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest
   if (callId !== undefined) h.append('Call-ID', callId);
   h.append('CSeq', `${invite.cseq.seq} ACK`);
   return new SipRequest('ACK', invite.uri, h);
+}
+
+/** RFC 3261 §9.1: a CANCEL copies the INVITE's Request-URI, top Via (same branch), Route, Call-ID, From, To and CSeq number. */
+export function buildCancel(invite: SipRequest): SipRequest {
+  const h = new SipHeaders();
+  const topVia = invite.headers.get('Via');
+  if (topVia !== undefined) h.append('Via', topVia);
+  for (const r of invite.headers.getAll('Route')) h.append('Route', r);
+  h.append('Max-Forwards', '70');
+  for (const name of ['From', 'To', 'Call-ID']) {
+    const v = invite.headers.get(name);
+    if (v !== undefined) h.append(name, v);
+  }
+  h.append('CSeq', `${invite.cseq.seq} CANCEL`);
+  return new SipRequest('CANCEL', invite.uri, h);
 }

@@ -60,6 +60,8 @@ export class TransactionLayer {
   onRequest: TransactionRequestHandler = () => {};
   /** A CANCEL terminated this INVITE (487 already sent). */
   onCancel: (invite: ServerInviteTransaction) => void = () => {};
+  /** Timer L / H fired before an ACK for this INVITE's final response arrived. */
+  onAckTimeout: (invite: ServerInviteTransaction) => void = () => {};
   readonly counters: TransactionCounters = { retransmissionsAbsorbed: 0, strayResponses: 0, transactionsTimedOut: 0 };
 
   private readonly clients = new Map<string, { tx: ClientTransaction; events: ClientTransactionEvents }>();
@@ -143,7 +145,10 @@ export class TransactionLayer {
           this.forget(key, inv);
           if (this.invitesByDialog.get(dk) === inv) this.invitesByDialog.delete(dk);
         },
-        onAckTimeout: () => this.logger.warn({ callId: req.callId }, 'no ACK for final response to INVITE'),
+        onAckTimeout: () => {
+          this.logger.warn({ callId: req.callId }, 'no ACK for final response to INVITE');
+          this.onAckTimeout(inv);
+        },
         onTransportError: (err) => this.logger.warn({ err: err.message }, 'could not send response'),
       });
       this.invitesByDialog.set(dk, inv);
