@@ -7,7 +7,3 @@ export type CallHandler = (typeof CALL_HANDLERS)[number];
 
 /** What a registration answers with when the client does not say. */
 export const DEFAULT_CALL_HANDLER: CallHandler = 'livekit';
-
-export function isCallHandler(value: unknown): value is CallHandler {
-  return typeof value === 'string' && (CALL_HANDLERS as readonly string[]).includes(value);
-}
