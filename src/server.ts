@@ -50,15 +50,16 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const handle = { db: store.db, kind: store.kind };
   const uow = new OutboxTransactor(handle, bus, logger);
   await uow.replay(0);
+  const repos = createRepositories(handle);
   const services = createServices({
-    db: store.db, dbKind: store.kind, vault, bus, config, logger, uow, repos: createRepositories(handle),
+    db: store.db, dbKind: store.kind, vault, bus, config, logger, uow, repos,
     clock: overrides.clock ?? systemClock,
     ids: overrides.ids ?? randomIds,
   });
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
   const app = await buildApp({ config, services, logger, runtime });
-  const sipEdge = createSipEdge(config, services.registrations, bus, logger, store.db);
+  const sipEdge = createSipEdge(config, services.registrations, bus, logger, repos.registrationLeases);
 
   let closed = false;
   return {

@@ -1,7 +1,8 @@
-import type { ProviderCredentialTable } from '../store/schema.js';
-import type { ServiceDeps } from './deps.js';
-import { event } from './deps.js';
+import type { Vault } from '../vault/vault.js';
+import type { Clock, IdSource } from './ids.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { conflict, invalid, notFound } from './errors.js';
+import { domainEvent } from './events.js';
 import type { Scope } from './principal.js';
 import { requireObject, requireOneOf, requireText } from './validate.js';
 
@@ -42,23 +43,6 @@ const REQUIRED_KEYS: Record<Provider, readonly string[]> = {
 
 const TWILIO_ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 
-/** True when a database error is a foreign-key violation, in either dialect. */
-export function isForeignKeyViolation(err: unknown): boolean {
-  const e = err as { code?: string };
-  return e?.code === '23503' || e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
-}
-
-function toCredential(r: ProviderCredentialTable): ProviderCredential {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    provider: r.provider as Provider,
-    label: r.label,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
 /** Checks the credentials object against what its carrier needs and returns exactly those keys. */
 function checkCredentials(provider: Provider, value: unknown): CarrierCredentials {
   const given = requireObject('credentials', value);
@@ -87,43 +71,74 @@ function accountRefOf(credentials: CarrierCredentials): string {
 
 const inUse = (id: string) => conflict(`credential ${id} is still used by phone numbers; delete them or move them to another credential first`, 'id');
 
+/** A credential as stored: the metadata and the sealed credentials with their public account id. */
+export interface StoredCredential extends ProviderCredential {
+  sealedCredentials: string;
+  /** The public account identifier carriers put in their webhooks (Twilio AccountSid, Plivo auth id). */
+  accountRef: string | null;
+}
+
+/** Where carrier credentials are kept; the only writer of the provider_credentials table. */
+export interface ProviderCredentialRepository {
+  insert(tx: Tx | undefined, credential: StoredCredential): Promise<void>;
+  get(scope: Scope, id: string): Promise<StoredCredential | null>;
+  /** Newest first. */
+  list(scope: Scope): Promise<StoredCredential[]>;
+  /** Across tenants, oldest first. */
+  findByAccountRef(provider: Provider, accountRef: string): Promise<StoredCredential[]>;
+  /** Deletes the credential unless a phone number still points at it; false when one does. */
+  deleteUnlessUsed(tx: Tx, scope: Scope, id: string): Promise<boolean>;
+}
+
+export interface ProviderCredentialServiceDeps {
+  credentials: ProviderCredentialRepository;
+  vault: Vault;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
+}
+
+function metadata(c: StoredCredential): ProviderCredential {
+  return { id: c.id, tenantId: c.tenantId, provider: c.provider, label: c.label, createdAt: c.createdAt, updatedAt: c.updatedAt };
+}
+
 /** Carrier credentials of a tenant (Twilio, Plivo, Vobiz), sealed at rest; phone numbers point at them. */
 export class ProviderCredentialService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: ProviderCredentialServiceDeps) {}
 
   async create(scope: Scope, input: NewProviderCredential): Promise<ProviderCredential> {
     const provider = requireOneOf('provider', input.provider, PROVIDERS);
     const label = requireText('label', input.label, { max: 200 });
     const credentials = checkCredentials(provider, input.credentials);
     const now = this.deps.clock.now().toISOString();
-    const row: ProviderCredentialTable = {
+    const stored: StoredCredential = {
       id: this.deps.ids.uuid(),
-      tenant_id: scope.tenantId,
+      tenantId: scope.tenantId,
       provider,
       label,
-      sealed_credentials: this.deps.vault.sealJson(credentials),
-      account_ref: accountRefOf(credentials),
-      created_at: now,
-      updated_at: now,
+      sealedCredentials: this.deps.vault.sealJson(credentials),
+      accountRef: accountRefOf(credentials),
+      createdAt: now,
+      updatedAt: now,
     };
-    await this.deps.db.insertInto('provider_credentials').values(row).execute();
-    await this.deps.bus.publish(event(this.deps, 'provider_credential.created', scope.tenantId, { credentials_id: row.id, provider }));
-    return toCredential(row);
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.credentials.insert(tx, stored);
+      tx.emit(domainEvent(this.deps.clock, 'provider_credential.created', scope.tenantId, { credentials_id: stored.id, provider }));
+    });
+    return metadata(stored);
   }
 
   async list(scope: Scope): Promise<ProviderCredential[]> {
-    const rows = await this.deps.db.selectFrom('provider_credentials').selectAll()
-      .where('tenant_id', '=', scope.tenantId).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
-    return rows.map(toCredential);
+    return (await this.deps.credentials.list(scope)).map(metadata);
   }
 
   async get(scope: Scope, id: string): Promise<ProviderCredential> {
-    return toCredential(await this.row(scope, id));
+    return metadata(await this.stored(scope, id));
   }
 
   /** The unsealed credentials, for the call runtime talking to the carrier. */
   async open(scope: Scope, id: string): Promise<CarrierCredentials> {
-    return this.deps.vault.openJson<CarrierCredentials>((await this.row(scope, id)).sealed_credentials);
+    return this.deps.vault.openJson<CarrierCredentials>((await this.stored(scope, id)).sealedCredentials);
   }
 
   /**
@@ -132,34 +147,22 @@ export class ProviderCredentialService {
    * tenants may run on one carrier account; the caller picks the tenant from the call or number.
    */
   async findByAccountRef(provider: Provider, accountRef: string): Promise<Array<{ id: string; tenantId: string; credentials: CarrierCredentials }>> {
-    const rows = await this.deps.db.selectFrom('provider_credentials').selectAll()
-      .where('provider', '=', provider).where('account_ref', '=', accountRef)
-      .orderBy('created_at').orderBy('id').execute();
-    return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, credentials: this.deps.vault.openJson<CarrierCredentials>(row.sealed_credentials) }));
+    const found = await this.deps.credentials.findByAccountRef(provider, accountRef);
+    return found.map((c) => ({ id: c.id, tenantId: c.tenantId, credentials: this.deps.vault.openJson<CarrierCredentials>(c.sealedCredentials) }));
   }
 
   /** Refused while a phone number still points at the credential: those numbers would lose their carrier. */
   async delete(scope: Scope, id: string): Promise<void> {
-    await this.row(scope, id);
-    try {
-      await this.deps.db.transaction().execute(async (trx) => {
-        const { n } = await trx.selectFrom('phone_numbers').select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('tenant_id', '=', scope.tenantId).where('credentials_id', '=', id).executeTakeFirstOrThrow();
-        if (Number(n) > 0) throw inUse(id);
-        await trx.deleteFrom('provider_credentials').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-      });
-    } catch (err) {
-      // The foreign key catches a number attached between the check and the delete.
-      if (isForeignKeyViolation(err)) throw inUse(id);
-      throw err;
-    }
-    await this.deps.bus.publish(event(this.deps, 'provider_credential.deleted', scope.tenantId, { credentials_id: id }));
+    await this.stored(scope, id);
+    await this.deps.uow.run(async (tx) => {
+      if (!(await this.deps.credentials.deleteUnlessUsed(tx, scope, id))) throw inUse(id);
+      tx.emit(domainEvent(this.deps.clock, 'provider_credential.deleted', scope.tenantId, { credentials_id: id }));
+    });
   }
 
-  private async row(scope: Scope, id: string): Promise<ProviderCredentialTable> {
-    const row = await this.deps.db.selectFrom('provider_credentials').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound(`credential ${id}`);
-    return row;
+  private async stored(scope: Scope, id: string): Promise<StoredCredential> {
+    const found = await this.deps.credentials.get(scope, id);
+    if (!found) throw notFound(`credential ${id}`);
+    return found;
   }
 }

@@ -1,8 +1,8 @@
-import type { PhoneNumberTable } from '../store/schema.js';
-import type { ServiceDeps } from './deps.js';
-import { event, isUniqueViolation } from './deps.js';
-import { conflict, invalid, notFound } from './errors.js';
-import { PROVIDERS, isForeignKeyViolation, type Provider } from './credentials.js';
+import type { Clock, IdSource } from './ids.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
+import { conflict, invalid, notFound, type DomainError } from './errors.js';
+import { domainEvent } from './events.js';
+import { PROVIDERS, type ProviderCredentialRepository, type Provider } from './credentials.js';
 import type { Scope } from './principal.js';
 import { requireE164, requireOneOf } from './validate.js';
 
@@ -34,28 +34,47 @@ export interface NewPhoneNumber {
   agentId?: string | null;
   inboundEnabled?: boolean;
   outboundEnabled?: boolean;
+  friendlyName?: string | null;
 }
 
-function toPhoneNumber(r: PhoneNumberTable): PhoneNumber {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    e164: r.e164,
-    provider: r.provider as Provider | null,
-    credentialsId: r.credentials_id,
-    agentId: r.agent_id,
-    inboundEnabled: r.inbound_enabled === 1,
-    outboundEnabled: r.outbound_enabled === 1,
-    friendlyName: r.friendly_name,
-    carrierSid: r.carrier_sid,
-    capabilities: JSON.parse(r.capabilities) as string[],
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
+/**
+ * The one refusal of a number that exists already, whichever API adds it. Numbers are unique
+ * across tenants: an inbound call to a number must find one owner.
+ */
+export const duplicateNumber = (e164: string): DomainError => conflict(`e164 number ${e164} is already registered`, 'e164');
+
+/** What moving a number's agent came to. */
+export type AgentMove = 'moved' | 'taken' | 'no_agent';
+
+/** Where phone numbers are kept; the only writer of the phone_numbers table. */
+export interface PhoneNumberRepository {
+  /** Throws `duplicateNumber` when the number exists in any tenant; false when a referenced agent or credential is gone. */
+  insert(tx: Tx | undefined, number: PhoneNumber): Promise<boolean>;
+  get(scope: Scope, id: string, tx?: Tx): Promise<PhoneNumber | null>;
+  getByE164(scope: Scope, e164: string): Promise<PhoneNumber | null>;
+  /** Across tenants. */
+  findByE164(e164: string): Promise<PhoneNumber | null>;
+  /** Oldest first. */
+  list(scope: Scope, filter?: { agentId?: string; unassigned?: boolean }): Promise<PhoneNumber[]>;
+  /**
+   * Points the number at `agentId` (null: nobody). With `onlyIfFreeFor` it only applies while
+   * the number is free or already that agent's, so two concurrent assigns cannot both win.
+   */
+  setAgent(tx: Tx | undefined, scope: Scope, id: string, agentId: string | null, opts: { at: string; onlyIfFreeFor?: string }): Promise<AgentMove>;
+  delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
+  agentExists(scope: Scope, agentId: string): Promise<boolean>;
+}
+
+export interface PhoneNumberServiceDeps {
+  numbers: PhoneNumberRepository;
+  credentials: ProviderCredentialRepository;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
 }
 
 export class PhoneNumberService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: PhoneNumberServiceDeps) {}
 
   /**
    * Registers a number. References in the body (agent, credential) that do not exist in the
@@ -66,59 +85,47 @@ export class PhoneNumberService {
     let provider = input.provider == null ? null : requireOneOf('provider', input.provider, PROVIDERS);
     const credentialsId = input.credentialsId ?? null;
     if (credentialsId !== null) {
-      const cred = await this.deps.db.selectFrom('provider_credentials').select('provider')
-        .where('tenant_id', '=', scope.tenantId).where('id', '=', credentialsId).executeTakeFirst();
+      const cred = await this.deps.credentials.get(scope, credentialsId);
       if (!cred) throw invalid('credentials_id', `credentials_id ${credentialsId} is not a credential of this account`);
       if (provider !== null && cred.provider !== provider) {
         throw invalid('credentials_id', `credentials_id ${credentialsId} is a ${cred.provider} credential but provider is ${provider}`);
       }
-      provider = cred.provider as Provider;
+      provider = cred.provider;
     }
     const agentId = input.agentId ?? null;
-    if (agentId !== null && !(await this.agentExists(scope, agentId))) {
+    if (agentId !== null && !(await this.deps.numbers.agentExists(scope, agentId))) {
       throw invalid('agent_id', `agent_id ${agentId} is not an agent of this account`);
     }
     const now = this.deps.clock.now().toISOString();
-    const row: PhoneNumberTable = {
+    const number: PhoneNumber = {
       id: this.deps.ids.uuid(),
-      tenant_id: scope.tenantId,
+      tenantId: scope.tenantId,
       e164,
       provider,
-      credentials_id: credentialsId,
-      agent_id: agentId,
-      inbound_enabled: input.inboundEnabled === false ? 0 : 1,
-      outbound_enabled: input.outboundEnabled === false ? 0 : 1,
-      friendly_name: null,
-      carrier_sid: null,
-      capabilities: JSON.stringify(['voice']),
-      created_at: now,
-      updated_at: now,
+      credentialsId,
+      agentId,
+      inboundEnabled: input.inboundEnabled !== false,
+      outboundEnabled: input.outboundEnabled !== false,
+      friendlyName: input.friendlyName ?? null,
+      carrierSid: null,
+      capabilities: ['voice'],
+      createdAt: now,
+      updatedAt: now,
     };
-    try {
-      await this.deps.db.insertInto('phone_numbers').values(row).execute();
-    } catch (err) {
-      // Numbers are unique across tenants: an inbound call to a number must find one owner.
-      if (isUniqueViolation(err)) throw invalid('e164', `e164 ${e164} is already registered`);
-      if (isForeignKeyViolation(err)) throw invalid('agent_id', 'agent_id or credentials_id was deleted meanwhile');
-      throw err;
-    }
-    await this.deps.bus.publish(event(this.deps, 'phone_number.created', scope.tenantId, { phone_number_id: row.id, phone_number: e164, agent_id: agentId }));
-    return toPhoneNumber(row);
+    await this.deps.uow.run(async (tx) => {
+      if (!(await this.deps.numbers.insert(tx, number))) throw invalid('agent_id', 'agent_id or credentials_id was deleted meanwhile');
+      tx.emit(domainEvent(this.deps.clock, 'phone_number.created', scope.tenantId, { phone_number_id: number.id, phone_number: e164, agent_id: agentId }));
+    });
+    return number;
   }
 
   async list(scope: Scope, filter: { agentId?: string } = {}): Promise<PhoneNumber[]> {
-    let q = this.deps.db.selectFrom('phone_numbers').selectAll().where('tenant_id', '=', scope.tenantId);
-    if (filter.agentId !== undefined) q = q.where('agent_id', '=', filter.agentId);
-    const rows = await q.orderBy('created_at').orderBy('id').execute();
-    return rows.map(toPhoneNumber);
+    return this.deps.numbers.list(scope, filter);
   }
 
   /** Numbers no agent answers yet. */
   async listUnassigned(scope: Scope): Promise<PhoneNumber[]> {
-    const rows = await this.deps.db.selectFrom('phone_numbers').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('agent_id', 'is', null)
-      .orderBy('created_at').orderBy('id').execute();
-    return rows.map(toPhoneNumber);
+    return this.deps.numbers.list(scope, { unassigned: true });
   }
 
   async forAgent(scope: Scope, agentId: string): Promise<PhoneNumber[]> {
@@ -126,24 +133,21 @@ export class PhoneNumberService {
   }
 
   async get(scope: Scope, id: string): Promise<PhoneNumber> {
-    const row = await this.deps.db.selectFrom('phone_numbers').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound('phone number');
-    return toPhoneNumber(row);
+    const number = await this.deps.numbers.get(scope, id);
+    if (!number) throw notFound('phone number');
+    return number;
   }
 
   async getByE164(scope: Scope, e164: string): Promise<PhoneNumber> {
     requireE164('phone_number', e164);
-    const row = await this.deps.db.selectFrom('phone_numbers').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('e164', '=', e164).executeTakeFirst();
-    if (!row) throw notFound(`phone number ${e164}`);
-    return toPhoneNumber(row);
+    const number = await this.deps.numbers.getByE164(scope, e164);
+    if (!number) throw notFound(`phone number ${e164}`);
+    return number;
   }
 
   /** Across tenants: an inbound carrier webhook only knows the dialled number. */
   async findByE164(e164: string): Promise<PhoneNumber | null> {
-    const row = await this.deps.db.selectFrom('phone_numbers').selectAll().where('e164', '=', e164).executeTakeFirst();
-    return row ? toPhoneNumber(row) : null;
+    return this.deps.numbers.findByE164(e164);
   }
 
   /** Pins the number to an agent (replacing any other) or, with null, unpins it. */
@@ -168,43 +172,28 @@ export class PhoneNumberService {
     return this.setAgent(scope, number, null, null);
   }
 
-  async delete(scope: Scope, id: string): Promise<void> {
+  async delete(scope: Scope, id: string): Promise<PhoneNumber> {
     const number = await this.get(scope, id);
-    await this.deps.db.deleteFrom('phone_numbers').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-    await this.deps.bus.publish(event(this.deps, 'phone_number.deleted', scope.tenantId, { phone_number_id: id, phone_number: number.e164 }));
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.numbers.delete(tx, scope, id);
+      tx.emit(domainEvent(this.deps.clock, 'phone_number.deleted', scope.tenantId, { phone_number_id: id, phone_number: number.e164 }));
+    });
+    return number;
   }
 
-  /**
-   * Moves the agent link. With `onlyIfFreeFor`, the update only applies while the number is free
-   * or already that agent's, so two concurrent assigns cannot both win.
-   */
   private async setAgent(scope: Scope, number: PhoneNumber, agentId: string | null, onlyIfFreeFor: string | null): Promise<PhoneNumber> {
-    if (agentId !== null && !(await this.agentExists(scope, agentId))) throw notFound(`agent ${agentId}`);
-    const now = this.deps.clock.now().toISOString();
-    let q = this.deps.db.updateTable('phone_numbers').set({ agent_id: agentId, updated_at: now })
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', number.id);
-    if (onlyIfFreeFor !== null) q = q.where((eb) => eb.or([eb('agent_id', 'is', null), eb('agent_id', '=', onlyIfFreeFor)]));
-    let changed: bigint;
-    try {
-      changed = (await q.executeTakeFirst()).numUpdatedRows;
-    } catch (err) {
-      if (isForeignKeyViolation(err)) throw notFound(`agent ${agentId}`);
-      throw err;
-    }
-    if (changed === 0n) {
-      const current = await this.get(scope, number.id);
-      throw conflict(`phone number ${number.e164} is assigned to agent ${current.agentId}; release it first`, 'phone_number');
-    }
-    const updated = await this.get(scope, number.id);
-    await this.deps.bus.publish(event(this.deps, 'phone_number.updated', scope.tenantId, {
-      phone_number_id: number.id, phone_number: number.e164, agent_id: agentId, previous_agent_id: number.agentId,
-    }));
-    return updated;
-  }
-
-  private async agentExists(scope: Scope, agentId: string): Promise<boolean> {
-    const row = await this.deps.db.selectFrom('agents').select('id')
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', agentId).executeTakeFirst();
-    return row !== undefined;
+    if (agentId !== null && !(await this.deps.numbers.agentExists(scope, agentId))) throw notFound(`agent ${agentId}`);
+    const at = this.deps.clock.now().toISOString();
+    return this.deps.uow.run(async (tx) => {
+      const move = await this.deps.numbers.setAgent(tx, scope, number.id, agentId, { at, ...(onlyIfFreeFor !== null && { onlyIfFreeFor }) });
+      if (move === 'no_agent') throw notFound(`agent ${agentId}`);
+      const current = await this.deps.numbers.get(scope, number.id, tx);
+      if (!current) throw notFound('phone number');
+      if (move === 'taken') throw conflict(`phone number ${number.e164} is assigned to agent ${current.agentId}; release it first`, 'phone_number');
+      tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, {
+        phone_number_id: number.id, phone_number: number.e164, agent_id: agentId, previous_agent_id: number.agentId,
+      }));
+      return current;
+    });
   }
 }

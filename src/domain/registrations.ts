@@ -1,21 +1,20 @@
-import type { DomainEvent, EventPayloads, EventType, RegistrationStateName, RegistrationStatusName } from '../events/catalog.js';
-import type { PhoneNumberTable, RegistrationTable } from '../store/schema.js';
-import type { ServiceDeps } from './deps.js';
-import { event, isUniqueViolation } from './deps.js';
+import type { Config } from '../config.js';
+import type { RegistrationStateName, RegistrationStatusName } from '../events/catalog.js';
+import type { Vault } from '../vault/vault.js';
+import { CALL_HANDLERS, DEFAULT_CALL_HANDLER, type CallHandler } from './call-handler.js';
+import type { Clock, IdSource } from './ids.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
+import { domainEvent } from './events.js';
+import type { AgentMove, PhoneNumberRepository, PhoneNumberService } from './numbers.js';
 import type { Scope } from './principal.js';
-import { SIP_TRANSPORTS, parseRegistrarUri } from './registrar-uri.js';
+import { SIP_TRANSPORTS, parseRegistrar } from './sip-addresses.js';
 import { assertPublicSipTarget } from './sip-target.js';
 import { isE164, requireE164, requireObject, requireOneOf, requireText } from './validate.js';
 
-export type RegistrationStatus = 'active' | 'failed' | 'disabled';
-export type RegistrationState = 'initial' | 'registering' | 'registered' | 'failed';
+export type RegistrationStatus = RegistrationStatusName;
+export type RegistrationState = RegistrationStateName;
 export const REGISTRATION_STATES: readonly RegistrationState[] = ['initial', 'registering', 'registered', 'failed'];
-
-/** Who answers calls arriving on a registration; `livekit` when the client does not say. */
-export const REGISTRATION_HANDLERS = ['livekit', 'dialtone', 'relay', 'sip'] as const;
-export type RegistrationHandler = (typeof REGISTRATION_HANDLERS)[number];
-export const DEFAULT_HANDLER: RegistrationHandler = 'livekit';
 
 export const LIMITS = { name: 200, username: 128, password: 256, optionsJson: 4096, authUsername: 128 } as const;
 
@@ -24,7 +23,7 @@ export interface Registration {
   id: string;
   tenantId: string;
   name: string | null;
-  handler: string;
+  handler: CallHandler;
   outbound: boolean;
   registrar: string;
   username: string;
@@ -46,7 +45,7 @@ export interface NumberEndpoint {
   number: string;
   name: string | null;
   agentId: string | null;
-  agentHandler: string | null;
+  agentHandler: CallHandler | null;
   createdAt: string;
 }
 
@@ -56,7 +55,7 @@ export type PhoneEndpoint =
 
 export interface NewRegistration {
   name?: string | null;
-  handler?: string;
+  handler?: CallHandler;
   outbound?: boolean;
   registrar?: string;
   username?: string;
@@ -89,34 +88,85 @@ export interface StateChange {
 
 export const PAGE_SIZE = { default: 50, max: 200 } as const;
 
-function toRegistration(r: RegistrationTable): Registration {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    name: r.name,
-    handler: r.handler,
-    outbound: r.outbound === 1,
-    registrar: r.registrar,
-    username: r.username,
-    options: JSON.parse(r.options) as Record<string, unknown>,
-    status: r.status as RegistrationStatus,
-    state: r.state as RegistrationState,
-    error: r.error,
-    listenerAgentId: r.listener_agent_id,
-    generation: r.generation,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
+/** A registration as stored: with its SIP password sealed by the vault. */
+export interface StoredRegistration extends Registration {
+  sealedPassword: string;
 }
 
-type NumberRow = Pick<PhoneNumberTable, 'id' | 'tenant_id' | 'e164' | 'friendly_name' | 'agent_id' | 'created_at'> & { agent_handler: string | null };
-
-function toNumberEndpoint(r: NumberRow): NumberEndpoint {
-  return {
-    id: r.id, tenantId: r.tenant_id, number: r.e164, name: r.friendly_name,
-    agentId: r.agent_id, agentHandler: r.agent_handler, createdAt: r.created_at,
-  };
+/** A partial update; `restart` also moves the generation on, in the same statement. */
+export interface RegistrationChanges {
+  name?: string | null;
+  handler?: CallHandler;
+  outbound?: boolean;
+  registrar?: string;
+  username?: string;
+  sealedPassword?: string;
+  options?: Record<string, unknown>;
+  state?: RegistrationState;
+  error?: null;
+  restart: boolean;
+  updatedAt: string;
 }
+
+/** The engine's report, as applied. */
+export interface AppliedState {
+  tenantId: string;
+  status: RegistrationStatus;
+  state: RegistrationState;
+  error: string | null;
+}
+
+/** Where registrations are kept; the only writer of the registrations table (leases aside). */
+export interface RegistrationRepository {
+  /** False when the tenant has a registration for that username at that registrar already. */
+  insert(tx: Tx | undefined, registration: StoredRegistration): Promise<boolean>;
+  get(scope: Scope, id: string, tx?: Tx): Promise<StoredRegistration | null>;
+  /** Oldest first, keyset-paged over (created_at, id). */
+  listAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<Registration[]>;
+  /** False on the same duplicate as `insert`. */
+  update(tx: Tx | undefined, scope: Scope, id: string, changes: RegistrationChanges): Promise<boolean>;
+  /** Active again from `initial`, with a new generation counted from the stored one. */
+  activate(tx: Tx | undefined, scope: Scope, id: string, at: string): Promise<void>;
+  disable(tx: Tx | undefined, scope: Scope, id: string, at: string): Promise<void>;
+  delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
+  /** Makes `agentId` the listener unless another agent is. */
+  bindListener(tx: Tx | undefined, scope: Scope, id: string, agentId: string, at: string): Promise<AgentMove>;
+  /** The agent's handler (null: it takes any); null when the tenant has no such agent. */
+  agentHandler(scope: Scope, agentId: string): Promise<{ handler: CallHandler | null } | null>;
+  /** Across tenants, oldest first. */
+  listActive(): Promise<StoredRegistration[]>;
+  /** Across tenants. */
+  find(id: string): Promise<StoredRegistration | null>;
+  /** Applies a state report only for that generation of a still active registration; null when it moved on. */
+  applyState(tx: Tx | undefined, id: string, generation: number, change: { state: RegistrationState; error?: string | null; failed: boolean; at: string }): Promise<AppliedState | null>;
+}
+
+/** The tenant's numbers as phone endpoints: read from where numbers are kept. */
+export interface NumberEndpointReader {
+  endpoint(scope: Scope, by: { id: string } | { e164: string }): Promise<NumberEndpoint | null>;
+  /** Oldest first, keyset-paged over (created_at, id). */
+  endpointsAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<NumberEndpoint[]>;
+}
+
+export interface RegistrationServiceDeps {
+  registrations: RegistrationRepository;
+  numberEndpoints: NumberEndpointReader;
+  /** For binding a listener to a number; adding and removing numbers goes through `numberService`. */
+  numbers: PhoneNumberRepository;
+  numberService: PhoneNumberService;
+  vault: Vault;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
+  config: Config;
+}
+
+function withoutSecret({ sealedPassword: _, ...registration }: StoredRegistration): Registration {
+  return registration;
+}
+
+const duplicateRegistration = (username: string, registrar: string) =>
+  conflict(`a registration for username ${username} at registrar ${registrar} already exists`, 'registrar');
 
 /** Known option keys are checked; unknown ones are kept as the client sent them. */
 function validateOptions(value: unknown): Record<string, unknown> {
@@ -170,26 +220,22 @@ function endpointKey(e: PhoneEndpoint): [string, string] {
  * (listActive, getForEngine, reportState, findListener) work across tenants.
  */
 export class RegistrationService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: RegistrationServiceDeps) {}
 
   private now(): string {
     return this.deps.clock.now().toISOString();
   }
 
-  private async publish<T extends EventType>(type: T, tenantId: string, data: EventPayloads[T]): Promise<void> {
-    await this.deps.bus.publish(event(this.deps, type, tenantId, data) as DomainEvent);
-  }
-
   /** Parses and normalizes the registrar, and refuses private targets unless the operator allows them. */
   private async checkRegistrar(value: unknown): Promise<string> {
     const text = requireText('registrar', value, { max: 512 });
-    const uri = parseRegistrarUri(text);
+    const uri = parseRegistrar(text);
     await assertPublicSipTarget('registrar', uri.host, this.deps.config);
     return uri.text;
   }
 
   private checkTransportAgreement(registrar: string, options: Record<string, unknown>): void {
-    const inUri = parseRegistrarUri(registrar).params.transport;
+    const inUri = parseRegistrar(registrar).transport;
     if (inUri && typeof options.transport === 'string' && options.transport !== inUri) {
       throw invalid('options.transport', `options.transport ${options.transport} contradicts transport=${inUri} in the registrar`);
     }
@@ -199,103 +245,65 @@ export class RegistrationService {
     const registrar = await this.checkRegistrar(required('registrar', input.registrar));
     const username = requireText('username', required('username', input.username), { max: LIMITS.username });
     const password = requireText('password', required('password', input.password), { max: LIMITS.password });
-    const handler = input.handler === undefined ? DEFAULT_HANDLER : requireOneOf('handler', input.handler, REGISTRATION_HANDLERS);
+    const handler = input.handler === undefined ? DEFAULT_CALL_HANDLER : requireOneOf('handler', input.handler, CALL_HANDLERS);
     const options = input.options === undefined ? {} : validateOptions(input.options);
     this.checkTransportAgreement(registrar, options);
     if (input.outbound !== undefined && typeof input.outbound !== 'boolean') throw invalid('outbound', 'outbound must be a boolean');
     const now = this.now();
-    const row: RegistrationTable = {
+    const registration: StoredRegistration = {
       id: this.deps.ids.uuid(),
-      tenant_id: scope.tenantId,
+      tenantId: scope.tenantId,
       name: validateName(input.name),
       handler,
-      outbound: input.outbound ? 1 : 0,
+      outbound: input.outbound === true,
       registrar,
       username,
-      sealed_password: this.deps.vault.seal(password),
-      options: JSON.stringify(options),
+      sealedPassword: this.deps.vault.seal(password),
+      options,
       status: 'disabled',
       state: 'initial',
       error: null,
-      listener_agent_id: null,
+      listenerAgentId: null,
       generation: 0,
-      lease_owner: null,
-      lease_expires_at: null,
-      created_at: now,
-      updated_at: now,
+      createdAt: now,
+      updatedAt: now,
     };
-    try {
-      await this.deps.db.insertInto('registrations').values(row).execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`a registration for username ${username} at registrar ${registrar} already exists`, 'registrar');
-      throw err;
-    }
-    await this.publish('registration.created', scope.tenantId, { registration_id: row.id, generation: row.generation });
-    return toRegistration(row);
+    await this.deps.uow.run(async (tx) => {
+      if (!(await this.deps.registrations.insert(tx, registration))) throw duplicateRegistration(username, registrar);
+      tx.emit(domainEvent(this.deps.clock, 'registration.created', scope.tenantId, { registration_id: registration.id, generation: registration.generation }));
+    });
+    return withoutSecret(registration);
   }
 
   /** Adds a phone number to the tenant, as the telephony API would without a carrier. */
   async addNumber(scope: Scope, input: NewNumberEndpoint): Promise<NumberEndpoint> {
-    const number = requireE164('number', required('number', input.number));
-    const now = this.now();
-    const row: PhoneNumberTable = {
-      id: this.deps.ids.uuid(),
-      tenant_id: scope.tenantId,
-      e164: number,
-      provider: null,
-      credentials_id: null,
-      agent_id: null,
-      inbound_enabled: 1,
-      outbound_enabled: 1,
-      friendly_name: validateName(input.name),
-      carrier_sid: null,
-      capabilities: '["voice"]',
-      created_at: now,
-      updated_at: now,
-    };
-    try {
-      await this.deps.db.insertInto('phone_numbers').values(row).execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`number ${number} is already registered`, 'number');
-      throw err;
-    }
-    await this.publish('phone_number.created', scope.tenantId, { phone_number_id: row.id, phone_number: number, agent_id: null });
-    return toNumberEndpoint({ ...row, agent_handler: null });
-  }
-
-  private async findRow(scope: Scope, id: string): Promise<RegistrationTable | undefined> {
-    return this.deps.db.selectFrom('registrations').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
+    const e164 = requireE164('number', required('number', input.number));
+    const n = await this.deps.numberService.create(scope, { e164, friendlyName: validateName(input.name) });
+    return { id: n.id, tenantId: n.tenantId, number: n.e164, name: n.friendlyName, agentId: n.agentId, agentHandler: null, createdAt: n.createdAt };
   }
 
   async get(scope: Scope, id: string): Promise<Registration> {
-    const row = await this.findRow(scope, id);
-    if (!row) throw notFound('registration');
-    return toRegistration(row);
+    return withoutSecret(await this.stored(scope, id));
   }
 
-  private numbersQuery(scope: Scope) {
-    return this.deps.db.selectFrom('phone_numbers')
-      .leftJoin('agents', 'agents.id', 'phone_numbers.agent_id')
-      .select([
-        'phone_numbers.id', 'phone_numbers.tenant_id', 'phone_numbers.e164', 'phone_numbers.friendly_name',
-        'phone_numbers.agent_id', 'phone_numbers.created_at', 'agents.handler as agent_handler',
-      ])
-      .where('phone_numbers.tenant_id', '=', scope.tenantId);
+  private async stored(scope: Scope, id: string, tx?: Tx): Promise<StoredRegistration> {
+    const found = await this.deps.registrations.get(scope, id, tx);
+    if (!found) throw notFound('registration');
+    return found;
   }
 
   /** A registration by id, or a tenant number by its id or its E.164 text. */
   async getEndpoint(scope: Scope, idOrNumber: string): Promise<PhoneEndpoint> {
     if (isE164(idOrNumber)) {
-      const n = await this.numbersQuery(scope).where('phone_numbers.e164', '=', idOrNumber).executeTakeFirst();
+      const n = await this.deps.numberEndpoints.endpoint(scope, { e164: idOrNumber });
       if (!n) throw notFound('phone endpoint');
-      return { kind: 'number', number: toNumberEndpoint(n) };
+      return { kind: 'number', number: n };
     }
-    const r = await this.findRow(scope, idOrNumber);
-    if (r) return { kind: 'registration', registration: toRegistration(r) };
-    const n = await this.numbersQuery(scope).where('phone_numbers.id', '=', idOrNumber).executeTakeFirst();
+    const r = await this.deps.registrations.get(scope, idOrNumber);
+    if (r) return { kind: 'registration', registration: withoutSecret(r) };
+    const n = await this.deps.numberEndpoints.endpoint(scope, { id: idOrNumber });
     if (!n) throw notFound('phone endpoint');
-    return { kind: 'number', number: toNumberEndpoint(n) };
+    return { kind: 'number', number: n };
   }
 
   /** Registrations and numbers together, oldest first, keyset-paged over (created_at, id). */
@@ -305,24 +313,14 @@ export class RegistrationService {
       throw invalid('page_size', `page_size must be an integer from 1 to ${PAGE_SIZE.max}`);
     }
     const after = page.pageToken ? decodePageToken(page.pageToken) : null;
-    let rq = this.deps.db.selectFrom('registrations').selectAll().where('tenant_id', '=', scope.tenantId);
-    let nq = this.numbersQuery(scope);
-    if (after) {
-      const [at, id] = after;
-      rq = rq.where((eb) => eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])]));
-      nq = nq.where((eb) => eb.or([
-        eb('phone_numbers.created_at', '>', at),
-        eb.and([eb('phone_numbers.created_at', '=', at), eb('phone_numbers.id', '>', id)]),
-      ]));
-    }
     // One more than a page from each side is enough to know whether another page follows.
     const [regs, nums] = await Promise.all([
-      rq.orderBy('created_at').orderBy('id').limit(size + 1).execute(),
-      nq.orderBy('phone_numbers.created_at').orderBy('phone_numbers.id').limit(size + 1).execute(),
+      this.deps.registrations.listAfter(scope, after, size + 1),
+      this.deps.numberEndpoints.endpointsAfter(scope, after, size + 1),
     ]);
     const merged: PhoneEndpoint[] = [
-      ...regs.map((r) => ({ kind: 'registration' as const, registration: toRegistration(r) })),
-      ...nums.map((n) => ({ kind: 'number' as const, number: toNumberEndpoint(n) })),
+      ...regs.map((registration) => ({ kind: 'registration' as const, registration })),
+      ...nums.map((number) => ({ kind: 'number' as const, number })),
     ].sort((a, b) => {
       const [ac, ai] = endpointKey(a);
       const [bc, bi] = endpointKey(b);
@@ -339,85 +337,77 @@ export class RegistrationService {
    * options) starts over: state initial, no error, a new generation the engine must pick up.
    */
   async update(scope: Scope, id: string, patch: RegistrationPatch): Promise<Registration> {
-    const current = await this.findRow(scope, id);
-    if (!current) throw notFound('registration');
-    const set: Partial<RegistrationTable> = {};
-    if (patch.name !== undefined) set.name = validateName(patch.name);
+    const current = await this.stored(scope, id);
+    const changes: RegistrationChanges = { restart: false, updatedAt: this.now() };
+    let changed = false;
+    if (patch.name !== undefined) { changes.name = validateName(patch.name); changed = true; }
     if (patch.outbound !== undefined) {
       if (typeof patch.outbound !== 'boolean') throw invalid('outbound', 'outbound must be a boolean');
-      set.outbound = patch.outbound ? 1 : 0;
+      changes.outbound = patch.outbound;
+      changed = true;
     }
     if (patch.handler !== undefined) {
-      const handler = requireOneOf('handler', patch.handler, REGISTRATION_HANDLERS);
-      if (handler !== current.handler && current.listener_agent_id) {
-        await this.assertAgentHandles(scope, current.listener_agent_id, handler);
+      const handler = requireOneOf('handler', patch.handler, CALL_HANDLERS);
+      if (handler !== current.handler && current.listenerAgentId) {
+        await this.assertAgentHandles(scope, current.listenerAgentId, handler);
       }
-      set.handler = handler;
+      changes.handler = handler;
+      changed = true;
     }
-    let moved = false;
     if (patch.registrar !== undefined) {
       const registrar = await this.checkRegistrar(patch.registrar);
-      if (registrar !== current.registrar) { set.registrar = registrar; moved = true; }
+      if (registrar !== current.registrar) { changes.registrar = registrar; changes.restart = true; }
     }
     if (patch.username !== undefined) {
       const username = requireText('username', patch.username, { max: LIMITS.username });
-      if (username !== current.username) { set.username = username; moved = true; }
+      if (username !== current.username) { changes.username = username; changes.restart = true; }
     }
     if (patch.password !== undefined) {
       const password = requireText('password', patch.password, { max: LIMITS.password });
-      if (password !== this.deps.vault.open(current.sealed_password)) { set.sealed_password = this.deps.vault.seal(password); moved = true; }
+      if (password !== this.deps.vault.open(current.sealedPassword)) { changes.sealedPassword = this.deps.vault.seal(password); changes.restart = true; }
     }
     if (patch.options !== undefined) {
-      const options = JSON.stringify(validateOptions(patch.options));
-      if (options !== current.options) { set.options = options; moved = true; }
+      const options = validateOptions(patch.options);
+      if (JSON.stringify(options) !== JSON.stringify(current.options)) { changes.options = options; changes.restart = true; }
     }
-    this.checkTransportAgreement(set.registrar ?? current.registrar, JSON.parse(set.options ?? current.options) as Record<string, unknown>);
-    if (moved) {
-      set.state = 'initial';
-      set.error = null;
+    this.checkTransportAgreement(changes.registrar ?? current.registrar, changes.options ?? current.options);
+    if (changes.restart) {
+      changes.state = 'initial';
+      changes.error = null;
     }
-    if (Object.keys(set).length === 0) return toRegistration(current);
-    set.updated_at = this.now();
-    try {
-      // The generation moves in SQL so two concurrent edits cannot hand out the same one.
-      await this.deps.db.updateTable('registrations')
-        .set((eb) => (moved ? { ...set, generation: eb('generation', '+', 1) } : set))
-        .where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw conflict(`a registration for username ${set.username ?? current.username} at registrar ${set.registrar ?? current.registrar} already exists`, 'registrar');
+    if (!changed && !changes.restart) return withoutSecret(current);
+    return this.deps.uow.run(async (tx) => {
+      if (!(await this.deps.registrations.update(tx, scope, id, changes))) {
+        throw duplicateRegistration(changes.username ?? current.username, changes.registrar ?? current.registrar);
       }
-      throw err;
-    }
-    const updated = await this.get(scope, id);
-    if (moved && updated.status === 'active') {
-      await this.publish('registration.updated', scope.tenantId, { registration_id: id, generation: updated.generation });
-    }
-    return updated;
+      const updated = withoutSecret(await this.stored(scope, id, tx));
+      if (changes.restart && updated.status === 'active') {
+        tx.emit(domainEvent(this.deps.clock, 'registration.updated', scope.tenantId, { registration_id: id, generation: updated.generation }));
+      }
+      return updated;
+    });
   }
 
   /** (Re)starts registering, also after the engine gave up (`failed`). */
   async activate(scope: Scope, id: string): Promise<Registration> {
-    const current = await this.findRow(scope, id);
-    if (!current) throw notFound('registration');
-    // Bumping from the stored value in SQL keeps two concurrent activations from reusing a generation.
-    await this.deps.db.updateTable('registrations')
-      .set((eb) => ({ status: 'active', state: 'initial', error: null, generation: eb('generation', '+', 1), updated_at: this.now() }))
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-    const reg = await this.get(scope, id);
-    await this.publish('registration.activated', scope.tenantId, { registration_id: id, generation: reg.generation });
-    return reg;
+    await this.stored(scope, id);
+    return this.deps.uow.run(async (tx) => {
+      await this.deps.registrations.activate(tx, scope, id, this.now());
+      const reg = withoutSecret(await this.stored(scope, id, tx));
+      tx.emit(domainEvent(this.deps.clock, 'registration.activated', scope.tenantId, { registration_id: id, generation: reg.generation }));
+      return reg;
+    });
   }
 
   /** Stops registering; the listener binding stays. */
   async disable(scope: Scope, id: string): Promise<Registration> {
-    if (!(await this.findRow(scope, id))) throw notFound('registration');
-    await this.deps.db.updateTable('registrations')
-      .set({ status: 'disabled', state: 'initial', error: null, updated_at: this.now() })
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-    const reg = await this.get(scope, id);
-    await this.publish('registration.disabled', scope.tenantId, { registration_id: id, generation: reg.generation });
-    return reg;
+    await this.stored(scope, id);
+    return this.deps.uow.run(async (tx) => {
+      await this.deps.registrations.disable(tx, scope, id, this.now());
+      const reg = withoutSecret(await this.stored(scope, id, tx));
+      tx.emit(domainEvent(this.deps.clock, 'registration.disabled', scope.tenantId, { registration_id: id, generation: reg.generation }));
+      return reg;
+    });
   }
 
   /** Removes a registration (the engine de-registers on the event) or a tenant number. */
@@ -425,25 +415,24 @@ export class RegistrationService {
     const endpoint = await this.getEndpoint(scope, idOrNumber);
     if (endpoint.kind === 'registration') {
       const reg = endpoint.registration;
-      await this.deps.db.deleteFrom('registrations').where('tenant_id', '=', scope.tenantId).where('id', '=', reg.id).execute();
-      await this.publish('registration.deleted', scope.tenantId, { registration_id: reg.id, generation: reg.generation });
+      await this.deps.uow.run(async (tx) => {
+        await this.deps.registrations.delete(tx, scope, reg.id);
+        tx.emit(domainEvent(this.deps.clock, 'registration.deleted', scope.tenantId, { registration_id: reg.id, generation: reg.generation }));
+      });
     } else {
-      const n = endpoint.number;
-      await this.deps.db.deleteFrom('phone_numbers').where('tenant_id', '=', scope.tenantId).where('id', '=', n.id).execute();
-      await this.publish('phone_number.deleted', scope.tenantId, { phone_number_id: n.id, phone_number: n.number });
+      await this.deps.numberService.delete(scope, endpoint.number.id);
     }
     return endpoint;
   }
 
-  private async agentHandler(scope: Scope, agentId: string): Promise<{ handler: string | null }> {
-    const agent = await this.deps.db.selectFrom('agents').select(['handler'])
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', agentId).executeTakeFirst();
+  private async agentHandler(scope: Scope, agentId: string): Promise<{ handler: CallHandler | null }> {
+    const agent = await this.deps.registrations.agentHandler(scope, agentId);
     if (!agent) throw notFound('agent');
     return agent;
   }
 
   /** An agent without a handler takes calls from any handler. */
-  private async assertAgentHandles(scope: Scope, agentId: string, handler: string): Promise<void> {
+  private async assertAgentHandles(scope: Scope, agentId: string, handler: CallHandler): Promise<void> {
     const agent = await this.agentHandler(scope, agentId);
     if (agent.handler !== null && agent.handler !== handler) {
       throw new DomainError('precondition', `agent handler ${agent.handler} does not match the endpoint's handler ${handler}`, 'handler');
@@ -462,55 +451,41 @@ export class RegistrationService {
     const endpoint = target.number !== undefined
       ? await this.getEndpoint(scope, requireE164('number', target.number))
       : await this.getEndpoint(scope, requireText('id', target.id, { max: 128 }));
+    const at = this.now();
 
     if (endpoint.kind === 'registration') {
       const reg = endpoint.registration;
       if (agent.handler !== null && agent.handler !== reg.handler) {
         throw new DomainError('precondition', `agent handler ${agent.handler} does not match the registration's handler ${reg.handler}`, 'handler');
       }
-      const changed = await this.bindOnce(scope, agentId, this.deps.db.updateTable('registrations')
-        .set({ listener_agent_id: agentId, updated_at: this.now() })
-        .where('tenant_id', '=', scope.tenantId).where('id', '=', reg.id)
-        .where((eb) => eb.or([eb('listener_agent_id', 'is', null), eb('listener_agent_id', '=', agentId)])));
-      if (!changed) throw conflict('the registration already has another listening agent', 'id');
-      await this.publish('registration.listener_bound', scope.tenantId, { registration_id: reg.id, agent_id: agentId, previous_agent_id: reg.listenerAgentId });
+      await this.deps.uow.run(async (tx) => {
+        const move = await this.deps.registrations.bindListener(tx, scope, reg.id, agentId, at);
+        if (move === 'no_agent') throw notFound('agent');
+        if (move === 'taken') throw conflict('the registration already has another listening agent', 'id');
+        tx.emit(domainEvent(this.deps.clock, 'registration.listener_bound', scope.tenantId, { registration_id: reg.id, agent_id: agentId, previous_agent_id: reg.listenerAgentId }));
+      });
       return { agentId, endpoint: { kind: 'registration', registration: { ...reg, listenerAgentId: agentId } } };
     }
     const n = endpoint.number;
-    const changed = await this.bindOnce(scope, agentId, this.deps.db.updateTable('phone_numbers')
-      .set({ agent_id: agentId, updated_at: this.now() })
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', n.id)
-      .where((eb) => eb.or([eb('agent_id', 'is', null), eb('agent_id', '=', agentId)])));
-    if (!changed) throw conflict(`number ${n.number} is already answered by another agent`, target.number !== undefined ? 'number' : 'id');
-    // Same event the telephony and deployment APIs publish when they move a number's agent.
-    await this.publish('phone_number.updated', scope.tenantId, { phone_number_id: n.id, phone_number: n.number, agent_id: agentId, previous_agent_id: n.agentId });
+    await this.deps.uow.run(async (tx) => {
+      const move = await this.deps.numbers.setAgent(tx, scope, n.id, agentId, { at, onlyIfFreeFor: agentId });
+      if (move === 'no_agent') throw notFound('agent');
+      if (move === 'taken') throw conflict(`number ${n.number} is already answered by another agent`, target.number !== undefined ? 'number' : 'id');
+      // Same event the telephony and deployment APIs publish when they move a number's agent.
+      tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, { phone_number_id: n.id, phone_number: n.number, agent_id: agentId, previous_agent_id: n.agentId }));
+    });
     return { agentId, endpoint: { kind: 'number', number: { ...n, agentId, agentHandler: agent.handler } } };
-  }
-
-  /**
-   * Runs a conditional bind: false when the endpoint belongs to another agent. The agent being
-   * deleted meanwhile surfaces as a foreign-key error, reported as the agent not being found.
-   */
-  private async bindOnce(scope: Scope, agentId: string, update: { executeTakeFirst(): Promise<{ numUpdatedRows: bigint }> }): Promise<boolean> {
-    try {
-      return (await update.executeTakeFirst()).numUpdatedRows > 0n;
-    } catch (err) {
-      await this.agentHandler(scope, agentId);
-      throw err;
-    }
   }
 
   // ---- engine-facing: across tenants ----
 
   async listActive(): Promise<Registration[]> {
-    const rows = await this.deps.db.selectFrom('registrations').selectAll()
-      .where('status', '=', 'active').orderBy('created_at').orderBy('id').execute();
-    return rows.map(toRegistration);
+    return (await this.deps.registrations.listActive()).map(withoutSecret);
   }
 
   async getForEngine(id: string): Promise<(Registration & { password: string }) | null> {
-    const row = await this.deps.db.selectFrom('registrations').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? { ...toRegistration(row), password: this.deps.vault.open(row.sealed_password) } : null;
+    const found = await this.deps.registrations.find(id);
+    return found ? { ...withoutSecret(found), password: this.deps.vault.open(found.sealedPassword) } : null;
   }
 
   /**
@@ -519,23 +494,20 @@ export class RegistrationService {
    * late report can never overwrite a newer state. Returns false when nothing was applied.
    */
   async reportState(id: string, generation: number, change: StateChange): Promise<boolean> {
-    requireOneOf('state', change.state, REGISTRATION_STATES);
-    const set: Partial<RegistrationTable> = { state: change.state, updated_at: this.now() };
-    if (change.error !== undefined) set.error = change.error === null ? null : change.error.slice(0, 1000);
-    if (change.status === 'failed') set.status = 'failed';
-    const row = await this.deps.db.updateTable('registrations').set(set)
-      .where('id', '=', id).where('generation', '=', generation).where('status', '=', 'active')
-      .returning(['tenant_id', 'status', 'state', 'error'])
-      .executeTakeFirst();
-    if (!row) return false;
-    await this.publish('registration.state', row.tenant_id, { registration_id: id, status: row.status as RegistrationStatusName, state: row.state as RegistrationStateName, error: row.error });
-    return true;
+    const state = requireOneOf('state', change.state, REGISTRATION_STATES);
+    const error = change.error === undefined ? undefined : change.error === null ? null : change.error.slice(0, 1000);
+    return this.deps.uow.run(async (tx) => {
+      const applied = await this.deps.registrations.applyState(tx, id, generation, { state, error, failed: change.status === 'failed', at: this.now() });
+      if (!applied) return false;
+      tx.emit(domainEvent(this.deps.clock, 'registration.state', applied.tenantId, { registration_id: id, status: applied.status, state: applied.state, error: applied.error }));
+      return true;
+    });
   }
 
   async findListener(id: string): Promise<{ registration: Registration; agentId: string | null } | null> {
-    const row = await this.deps.db.selectFrom('registrations').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) return null;
-    const registration = toRegistration(row);
+    const found = await this.deps.registrations.find(id);
+    if (!found) return null;
+    const registration = withoutSecret(found);
     return { registration, agentId: registration.listenerAgentId };
   }
 }

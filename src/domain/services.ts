@@ -5,16 +5,20 @@ import { AccessKeyDirectory } from './access-keys.js';
 import { TagService, type TagRepository } from './tags.js';
 import { AnalyticsService } from './analytics.js';
 import { CallService } from './calls.js';
-import { ProviderCredentialService } from './credentials.js';
+import { ProviderCredentialService, type ProviderCredentialRepository } from './credentials.js';
 import { KeyService } from './keys.js';
-import { PhoneNumberService } from './numbers.js';
-import { RegistrationService } from './registrations.js';
+import { PhoneNumberService, type PhoneNumberRepository } from './numbers.js';
+import { RegistrationService, type NumberEndpointReader, type RegistrationRepository } from './registrations.js';
 import { TenantService } from './tenants.js';
-import { TrunkService } from './trunks.js';
+import { TrunkService, type TrunkRepository } from './trunks.js';
 
 /** The repositories services are built on (the store implements them; tests may fake them). */
 export interface ServiceRepositories {
   tags: TagRepository;
+  phoneNumbers: PhoneNumberRepository & NumberEndpointReader;
+  registrations: RegistrationRepository;
+  trunks: TrunkRepository;
+  providerCredentials: ProviderCredentialRepository;
 }
 
 /** Every domain service, built over the same deps; dialects and runtimes receive this. */
@@ -35,6 +39,8 @@ export interface Services {
 }
 
 export function createServices(deps: ServiceDeps): Services {
+  const { repos, uow, clock, ids, vault, config } = deps;
+  const numbers = new PhoneNumberService({ numbers: repos.phoneNumbers, credentials: repos.providerCredentials, uow, clock, ids });
   return {
     deps,
     tenants: new TenantService(deps),
@@ -43,10 +49,13 @@ export function createServices(deps: ServiceDeps): Services {
     directory: new AgentDirectoryService(deps),
     tags: new TagService({ tags: deps.repos.tags, uow: deps.uow, clock: deps.clock, ids: deps.ids }),
     accessKeys: new AccessKeyDirectory(deps),
-    numbers: new PhoneNumberService(deps),
-    credentials: new ProviderCredentialService(deps),
-    registrations: new RegistrationService(deps),
-    trunks: new TrunkService(deps),
+    numbers,
+    credentials: new ProviderCredentialService({ credentials: repos.providerCredentials, vault, uow, clock, ids }),
+    registrations: new RegistrationService({
+      registrations: repos.registrations, numberEndpoints: repos.phoneNumbers, numbers: repos.phoneNumbers, numberService: numbers,
+      vault, uow, clock, ids, config,
+    }),
+    trunks: new TrunkService({ trunks: repos.trunks, vault, uow, clock, ids, config }),
     calls: new CallService(deps),
     analytics: new AnalyticsService(deps),
   };

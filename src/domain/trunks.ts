@@ -1,9 +1,11 @@
-import { isIP } from 'node:net';
-import type { TrunkTable } from '../store/schema.js';
-import type { ServiceDeps } from './deps.js';
-import { event } from './deps.js';
+import type { Config } from '../config.js';
+import type { Vault } from '../vault/vault.js';
+import type { Clock, IdSource } from './ids.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { invalid, notFound } from './errors.js';
+import { domainEvent } from './events.js';
 import type { Scope } from './principal.js';
+import { parseTrunkAddress } from './sip-addresses.js';
 import { assertPublicSipTarget } from './sip-target.js';
 import { requireE164, requireOneOf, requireText } from './validate.js';
 
@@ -34,42 +36,32 @@ export interface NewTrunk {
   type: unknown;
 }
 
-export interface SipTarget {
-  host: string;
-  port: number | null;
+/** A trunk as stored: with its SIP password sealed by the vault. */
+export interface StoredTrunk extends Trunk {
+  sealedPassword: string;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
-
-/**
- * Reads a trunk address: a hostname, an IPv4 address or a bracketed IPv6 address, with an
- * optional `:port` and an optional `sip:` scheme. Returns null when it is none of these.
- */
-export function parseSipTarget(address: string): SipTarget | null {
-  const rest = address.trim().replace(/^sip:/i, '');
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(rest);
-  if (!m) return null;
-  const host = m[1];
-  const port = m[2] === undefined ? null : Number(m[2]);
-  if (port !== null && (port < 1 || port > 65535)) return null;
-  if (host.startsWith('[')) return isIP(host.slice(1, -1)) === 6 ? { host, port } : null;
-  // Dotted digits must be a real IPv4 address, not a hostname that happens to look like one.
-  if (/^[\d.]+$/.test(host)) return isIP(host) === 4 ? { host, port } : null;
-  return HOSTNAME.test(host) ? { host, port } : null;
+/** Where trunks are kept; the only writer of the trunks table. */
+export interface TrunkRepository {
+  insert(tx: Tx | undefined, trunk: StoredTrunk): Promise<void>;
+  get(scope: Scope, id: string): Promise<StoredTrunk | null>;
+  /** Newest first. */
+  list(scope: Scope): Promise<StoredTrunk[]>;
+  delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
 }
 
-function toTrunk(r: TrunkTable): Trunk {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    name: r.name,
-    address: r.address,
-    numbers: JSON.parse(r.numbers) as string[],
-    authUsername: r.auth_username,
-    type: r.type as TrunkType,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
+export interface TrunkServiceDeps {
+  trunks: TrunkRepository;
+  vault: Vault;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
+  /** Whether private SIP targets are allowed, and how names are resolved for that check. */
+  config: Config;
+}
+
+function withoutSecret({ sealedPassword: _, ...trunk }: StoredTrunk): Trunk {
+  return trunk;
 }
 
 function requireNumbers(value: unknown): string[] {
@@ -87,12 +79,12 @@ function requireNumbers(value: unknown): string[] {
 }
 
 export class TrunkService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: TrunkServiceDeps) {}
 
   async create(scope: Scope, input: NewTrunk): Promise<Trunk> {
     const name = requireText('trunk_name', input.name, { max: 100 });
     const address = requireText('trunk_address', input.address, { max: 260 }).trim();
-    const target = parseSipTarget(address);
+    const target = parseTrunkAddress(address);
     if (!target) throw invalid('trunk_address', 'trunk_address must be a SIP host: a hostname or IP address, optionally with :port or a sip: prefix');
     const numbers = requireNumbers(input.numbers);
     const authUsername = requireText('trunk_auth_username', input.authUsername, { max: 256 });
@@ -101,50 +93,51 @@ export class TrunkService {
     await assertPublicSipTarget('trunk_address', target.host, this.deps.config);
 
     const now = this.deps.clock.now().toISOString();
-    const row: TrunkTable = {
+    const trunk: StoredTrunk = {
       id: this.deps.ids.hex('ST_', 12),
-      tenant_id: scope.tenantId,
+      tenantId: scope.tenantId,
       name,
       address,
-      numbers: JSON.stringify(numbers),
-      auth_username: authUsername,
-      sealed_password: this.deps.vault.seal(authPassword),
+      numbers,
+      authUsername,
+      sealedPassword: this.deps.vault.seal(authPassword),
       type,
-      created_at: now,
-      updated_at: now,
+      createdAt: now,
+      updatedAt: now,
     };
-    await this.deps.db.insertInto('trunks').values(row).execute();
-    await this.deps.bus.publish(event(this.deps, 'trunk.created', scope.tenantId, { trunk_id: row.id, trunk_type: type }));
-    return toTrunk(row);
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.trunks.insert(tx, trunk);
+      tx.emit(domainEvent(this.deps.clock, 'trunk.created', scope.tenantId, { trunk_id: trunk.id, trunk_type: type }));
+    });
+    return withoutSecret(trunk);
   }
 
   /** Newest first. */
   async list(scope: Scope): Promise<Trunk[]> {
-    const rows = await this.deps.db.selectFrom('trunks').selectAll().where('tenant_id', '=', scope.tenantId)
-      .orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
-    return rows.map(toTrunk);
+    return (await this.deps.trunks.list(scope)).map(withoutSecret);
   }
 
   async get(scope: Scope, id: string): Promise<Trunk> {
-    return toTrunk(await this.row(scope, id));
+    return withoutSecret(await this.stored(scope, id));
   }
 
   /** The SIP digest credentials, unsealed, for placing calls through the trunk. Never for a response. */
   async getCredentials(scope: Scope, id: string): Promise<{ username: string; password: string }> {
-    const row = await this.row(scope, id);
-    return { username: row.auth_username, password: this.deps.vault.open(row.sealed_password) };
+    const trunk = await this.stored(scope, id);
+    return { username: trunk.authUsername, password: this.deps.vault.open(trunk.sealedPassword) };
   }
 
   async delete(scope: Scope, id: string): Promise<void> {
-    await this.row(scope, id);
-    await this.deps.db.deleteFrom('trunks').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-    await this.deps.bus.publish(event(this.deps, 'trunk.deleted', scope.tenantId, { trunk_id: id }));
+    await this.stored(scope, id);
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.trunks.delete(tx, scope, id);
+      tx.emit(domainEvent(this.deps.clock, 'trunk.deleted', scope.tenantId, { trunk_id: id }));
+    });
   }
 
-  private async row(scope: Scope, id: string): Promise<TrunkTable> {
-    const row = await this.deps.db.selectFrom('trunks').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound(`trunk ${id}`);
-    return row;
+  private async stored(scope: Scope, id: string): Promise<StoredTrunk> {
+    const trunk = await this.deps.trunks.get(scope, id);
+    if (!trunk) throw notFound(`trunk ${id}`);
+    return trunk;
   }
 }

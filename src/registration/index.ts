@@ -4,16 +4,16 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { EventBus } from '../events/bus.js';
-import type { Db } from '../store/db.js';
 import { createSipStack, type ListeningPorts, type SipStack } from '../sip/index.js';
 import { RegistrationEngine } from './engine.js';
 import { createIncomingHandler } from './incoming.js';
-import { DbLeases } from './lease.js';
+import type { LeaseFactory } from './lease.js';
 import type { RegistrationStore } from './store.js';
 
 export { RegistrationEngine } from './engine.js';
 export type { RegistrationEngineOptions, RegistrationTuning, EngineStats } from './engine.js';
 export type { RegistrationStore, EngineRegistration, StateChange } from './store.js';
+export type { LeasePort, LeaseFactory } from './lease.js';
 
 export interface SipEdge {
   sip: SipStack;
@@ -23,7 +23,8 @@ export interface SipEdge {
   stop(): Promise<void>;
 }
 
-export function createSipEdge(config: Config, store: RegistrationStore, bus: EventBus, logger: Logger, db?: Db): SipEdge {
+/** Without `leases` this instance registers every active line itself (a single-instance setup). */
+export function createSipEdge(config: Config, store: RegistrationStore, bus: EventBus, logger: Logger, leases?: LeaseFactory): SipEdge {
   const log = logger.child({ component: 'sip' });
   const tlsCa = config.sip.tlsCaFile ? readFileSync(config.sip.tlsCaFile) : undefined;
   const tls = config.sip.tls;
@@ -38,9 +39,9 @@ export function createSipEdge(config: Config, store: RegistrationStore, bus: Eve
   });
   const r = config.registration;
   const owner = r.instanceId ?? (config.sip.port ? `${hostname()}:${config.sip.port}` : undefined);
-  const leases = db && r.leaseMs > 0 ? { port: new DbLeases(db, r.leaseMs, undefined, owner), ttlMs: r.leaseMs } : undefined;
+  const leasing = leases && r.leaseMs > 0 ? { port: leases(owner, r.leaseMs), ttlMs: r.leaseMs } : undefined;
   const engine = new RegistrationEngine({
-    ...(leases ? { leases } : {}),
+    ...(leasing ? { leases: leasing } : {}),
     sip,
     store,
     tuning: config.registration,

@@ -2,8 +2,9 @@
  * What the engine needs from the rest of the product, as a narrow port: the registration
  * service implements it, unit tests fake it. Nothing here touches the database directly.
  */
+import type { RegistrationStateName, RegistrationStatusName } from '../events/catalog.js';
 
-export type EngineRegistrationState = 'initial' | 'registering' | 'registered' | 'failed';
+export type EngineRegistrationState = RegistrationStateName;
 
 /** The fields of a registration the engine reads; the domain's Registration is a superset. */
 export interface EngineRegistration {
@@ -12,7 +13,7 @@ export interface EngineRegistration {
   registrar: string;
   username: string;
   options: Record<string, unknown>;
-  status: 'active' | 'failed' | 'disabled';
+  status: RegistrationStatusName;
   state: EngineRegistrationState;
   generation: number;
 }

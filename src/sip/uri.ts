@@ -92,6 +92,8 @@ export function parseHostPort(s: string, what: string): { host: string; port?: n
     if (!m) throw new SipParseError(`missing host in ${what}`);
     host = m[0];
     if (!HOSTNAME_RE.test(host)) throw new SipParseError(`invalid host "${host}" in ${what}`);
+    // A top label is never all digits (RFC 3261 toplabel), so dotted digits must be a real IPv4 address.
+    if (/^[0-9.]+$/.test(host) && isIP(host) !== 4) throw new SipParseError(`invalid IPv4 address "${host}" in ${what}`);
     i = host.length;
   }
   if (s[i] === ':') {

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { DomainEvent } from '../../src/events/bus.js';
-import { REGISTRATION_HANDLERS } from '../../src/domain/registrations.js';
+import { CALL_HANDLERS } from '../../src/domain/call-handler.js';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
 
 type Tenant = { id: string; key: string };
@@ -45,7 +45,8 @@ for (const db of testDbs()) {
     };
     const newAgent = async (t: Tenant, handler: string | null = null) =>
       (await s.server.services.agents.create({ tenantId: t.id }, { name: `agent ${randomBytes(3).toString('hex')}`, handler })).id;
-    const eventsOf = (type: string, id: string) => events.filter((e) => e.type === type && e.data.registration_id === id);
+    const eventsOf = (type: string, id: string) => events
+      .filter((e) => e.type === type && (e.data as { registration_id?: string }).registration_id === id) as Array<DomainEvent & { data: Record<string, unknown> }>;
 
     before(async () => {
       s = await startTestServer(db);
@@ -229,7 +230,7 @@ for (const db of testDbs()) {
     });
 
     test('every known handler is accepted, and unknown option keys are kept', async () => {
-      for (const handler of REGISTRATION_HANDLERS) {
+      for (const handler of CALL_HANDLERS) {
         const id = await newReg(a, { handler, outbound: true, options: { transport: 'tcp', auth_username: 'auth-1', vendor: { x: 1 } } });
         const g = await s.request('GET', `/phone-endpoints/${id}`, { key: a.key });
         assert.equal(g.body.handler, handler);

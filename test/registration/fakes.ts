@@ -2,6 +2,7 @@
 import { SipResponse, SipTimeoutError, type Clock, type OutgoingRequest, type RequestResult } from '../../src/sip/index.js';
 import type { EngineRegistration, RegistrationStore, StateChange } from '../../src/registration/store.js';
 import { RegistrationEngine, type RegistrationTuning } from '../../src/registration/engine.js';
+import type { DomainEvent } from '../../src/events/catalog.js';
 
 export class FakeClock implements Clock {
   private t = 0;
@@ -105,13 +106,13 @@ export function makeEngine(over: Partial<RegistrationTuning> = {}, random = () =
   const clock = new FakeClock();
   const sip = new FakeSip(clock);
   const store = new FakeStore();
-  let handler: ((e: { type: string; data: Record<string, unknown> }) => void) | null = null;
+  let handler: ((e: DomainEvent) => void) | null = null;
   const engine = new RegistrationEngine({
     sip, store, clock, random, tuning: { ...TUNING, ...over },
     subscribe: (h) => { handler = h; return () => { handler = null; }; },
   });
   const emit = async (type: string, id: string, generation: number) => {
-    handler?.({ type, data: { registration_id: id, generation } });
+    handler?.({ type, tenantId: 't1', timestamp: new Date(0).toISOString(), data: { registration_id: id, generation } } as DomainEvent);
     await flush();
     await engine.settled();
   };

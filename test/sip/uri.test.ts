@@ -85,6 +85,8 @@ describe('parseUri', () => {
     'sip:%zz@host',
     'sip:user@host junk',
     'sip:user@-host-',
+    'sip:user@999.1.1.1',
+    'sip:10.0.0',
     'tel:abc!',
   ]) {
     it(`rejects ${JSON.stringify(bad)} with SipParseError`, () => {

@@ -5,6 +5,7 @@ import { SqlApiKeyRepository } from './api-keys.js';
 import { SqlCallRepository } from './calls.js';
 import { SqlPhoneNumberRepository } from './phone-numbers.js';
 import { SqlProviderCredentialRepository } from './provider-credentials.js';
+import { SqlRegistrationLeases } from './registration-leases.js';
 import { SqlRegistrationRepository } from './registrations.js';
 import { SqlTagRepository } from './tags.js';
 import { SqlTenantRepository } from './tenants.js';
@@ -23,6 +24,8 @@ export function createRepositories(store: StoreHandle) {
     providerCredentials: new SqlProviderCredentialRepository(store),
     calls: new SqlCallRepository(store),
     analytics: new SqlAnalyticsRepository(store),
+    /** Lease keepers for the registration engine, one per instance. */
+    registrationLeases: (owner: string | undefined, ttlMs: number) => new SqlRegistrationLeases(store, ttlMs, undefined, owner),
   };
 }
 

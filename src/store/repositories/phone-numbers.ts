@@ -1,6 +1,135 @@
-import type { StoreHandle } from '../transactions.js';
+import type { CallHandler } from '../../domain/call-handler.js';
+import type { Provider } from '../../domain/credentials.js';
+import { duplicateNumber, type AgentMove, type PhoneNumber, type PhoneNumberRepository } from '../../domain/numbers.js';
+import type { Scope } from '../../domain/principal.js';
+import type { NumberEndpoint, NumberEndpointReader } from '../../domain/registrations.js';
+import type { Tx } from '../../domain/unit-of-work.js';
+import type { PhoneNumberTable } from '../schema.js';
+import { on, type StoreHandle } from '../transactions.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../violations.js';
+
+function toPhoneNumber(r: PhoneNumberTable): PhoneNumber {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    e164: r.e164,
+    provider: r.provider as Provider | null,
+    credentialsId: r.credentials_id,
+    agentId: r.agent_id,
+    inboundEnabled: r.inbound_enabled === 1,
+    outboundEnabled: r.outbound_enabled === 1,
+    friendlyName: r.friendly_name,
+    carrierSid: r.carrier_sid,
+    capabilities: JSON.parse(r.capabilities) as string[],
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+type EndpointRow = Pick<PhoneNumberTable, 'id' | 'tenant_id' | 'e164' | 'friendly_name' | 'agent_id' | 'created_at'> & { agent_handler: string | null };
+
+function toNumberEndpoint(r: EndpointRow): NumberEndpoint {
+  return {
+    id: r.id, tenantId: r.tenant_id, number: r.e164, name: r.friendly_name,
+    agentId: r.agent_id, agentHandler: r.agent_handler as CallHandler | null, createdAt: r.created_at,
+  };
+}
 
 /** The `phone_numbers` table: its only writer. */
-export class SqlPhoneNumberRepository {
+export class SqlPhoneNumberRepository implements PhoneNumberRepository, NumberEndpointReader {
   constructor(private readonly store: StoreHandle) {}
+
+  async insert(tx: Tx | undefined, n: PhoneNumber): Promise<boolean> {
+    try {
+      await on(this.store, tx).insertInto('phone_numbers').values({
+        id: n.id, tenant_id: n.tenantId, e164: n.e164, provider: n.provider, credentials_id: n.credentialsId, agent_id: n.agentId,
+        inbound_enabled: n.inboundEnabled ? 1 : 0, outbound_enabled: n.outboundEnabled ? 1 : 0, friendly_name: n.friendlyName,
+        carrier_sid: n.carrierSid, capabilities: JSON.stringify(n.capabilities), created_at: n.createdAt, updated_at: n.updatedAt,
+      }).execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw duplicateNumber(n.e164);
+      if (isForeignKeyViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(scope: Scope, id: string, tx?: Tx): Promise<PhoneNumber | null> {
+    const row = await on(this.store, tx).selectFrom('phone_numbers').selectAll()
+      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
+    return row ? toPhoneNumber(row) : null;
+  }
+
+  async getByE164(scope: Scope, e164: string): Promise<PhoneNumber | null> {
+    const row = await this.store.db.selectFrom('phone_numbers').selectAll()
+      .where('tenant_id', '=', scope.tenantId).where('e164', '=', e164).executeTakeFirst();
+    return row ? toPhoneNumber(row) : null;
+  }
+
+  async findByE164(e164: string): Promise<PhoneNumber | null> {
+    const row = await this.store.db.selectFrom('phone_numbers').selectAll().where('e164', '=', e164).executeTakeFirst();
+    return row ? toPhoneNumber(row) : null;
+  }
+
+  async list(scope: Scope, filter: { agentId?: string; unassigned?: boolean } = {}): Promise<PhoneNumber[]> {
+    let q = this.store.db.selectFrom('phone_numbers').selectAll().where('tenant_id', '=', scope.tenantId);
+    if (filter.agentId !== undefined) q = q.where('agent_id', '=', filter.agentId);
+    if (filter.unassigned) q = q.where('agent_id', 'is', null);
+    return (await q.orderBy('created_at').orderBy('id').execute()).map(toPhoneNumber);
+  }
+
+  async setAgent(tx: Tx | undefined, scope: Scope, id: string, agentId: string | null, opts: { at: string; onlyIfFreeFor?: string }): Promise<AgentMove> {
+    let q = on(this.store, tx).updateTable('phone_numbers').set({ agent_id: agentId, updated_at: opts.at })
+      .where('tenant_id', '=', scope.tenantId).where('id', '=', id);
+    const owner = opts.onlyIfFreeFor;
+    if (owner !== undefined) q = q.where((eb) => eb.or([eb('agent_id', 'is', null), eb('agent_id', '=', owner)]));
+    try {
+      return (await q.executeTakeFirst()).numUpdatedRows > 0n ? 'moved' : 'taken';
+    } catch (err) {
+      // The agent was deleted between the caller's check and this update.
+      if (isForeignKeyViolation(err)) return 'no_agent';
+      throw err;
+    }
+  }
+
+  async delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void> {
+    await on(this.store, tx).deleteFrom('phone_numbers').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
+  }
+
+  async agentExists(scope: Scope, agentId: string): Promise<boolean> {
+    const row = await this.store.db.selectFrom('agents').select('id')
+      .where('tenant_id', '=', scope.tenantId).where('id', '=', agentId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  // Numbers as the registrations API shows them: with the handler of the agent answering each.
+
+  private endpoints(scope: Scope) {
+    return this.store.db.selectFrom('phone_numbers')
+      .leftJoin('agents', 'agents.id', 'phone_numbers.agent_id')
+      .select([
+        'phone_numbers.id', 'phone_numbers.tenant_id', 'phone_numbers.e164', 'phone_numbers.friendly_name',
+        'phone_numbers.agent_id', 'phone_numbers.created_at', 'agents.handler as agent_handler',
+      ])
+      .where('phone_numbers.tenant_id', '=', scope.tenantId);
+  }
+
+  async endpoint(scope: Scope, by: { id: string } | { e164: string }): Promise<NumberEndpoint | null> {
+    const q = 'id' in by ? this.endpoints(scope).where('phone_numbers.id', '=', by.id) : this.endpoints(scope).where('phone_numbers.e164', '=', by.e164);
+    const row = await q.executeTakeFirst();
+    return row ? toNumberEndpoint(row) : null;
+  }
+
+  async endpointsAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<NumberEndpoint[]> {
+    let q = this.endpoints(scope);
+    if (after) {
+      const [at, id] = after;
+      q = q.where((eb) => eb.or([
+        eb('phone_numbers.created_at', '>', at),
+        eb.and([eb('phone_numbers.created_at', '=', at), eb('phone_numbers.id', '>', id)]),
+      ]));
+    }
+    const rows = await q.orderBy('phone_numbers.created_at').orderBy('phone_numbers.id').limit(limit).execute();
+    return rows.map(toNumberEndpoint);
+  }
 }

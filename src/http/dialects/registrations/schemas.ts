@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { LIMITS, PAGE_SIZE, REGISTRATION_HANDLERS } from '../../../domain/registrations.js';
+import { CALL_HANDLERS } from '../../../domain/call-handler.js';
+import { LIMITS, PAGE_SIZE } from '../../../domain/registrations.js';
 
 export const ENDPOINT_TYPES = ['phone-registration', 'e164-ddi'] as const;
 export type EndpointType = (typeof ENDPOINT_TYPES)[number];
@@ -14,7 +15,7 @@ const Options = Type.Object({}, { additionalProperties: true });
 
 /** What a registration's create and update bodies share; all optional at the shape level (the service decides what is required). */
 const registrationFields = {
-  handler: Type.Optional(stringEnum(REGISTRATION_HANDLERS)),
+  handler: Type.Optional(stringEnum(CALL_HANDLERS)),
   outbound: Type.Optional(Type.Boolean()),
   name: Type.Optional(Name),
   registrar: Type.Optional(Type.String({ maxLength: 512 })),

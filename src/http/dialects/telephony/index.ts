@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppOptions } from '../../app.js';
 import { requireAuth } from '../../auth.js';
 import { useErrorEnvelope } from '../../errors.js';
+import { DomainError } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { PhoneNumber } from '../../../domain/numbers.js';
 import type { ProviderCredential } from '../../../domain/credentials.js';
@@ -60,6 +61,10 @@ async function telephonyRoutes(root: FastifyInstance, opts: AppOptions): Promise
       agentId: b.agent_id,
       inboundEnabled: b.inbound_enabled,
       outboundEnabled: b.outbound_enabled,
+    }).catch((err: unknown) => {
+      // This document answers a number that exists already with 400, not 409.
+      if (err instanceof DomainError && err.kind === 'conflict') throw new DomainError('invalid', err.message, err.field);
+      throw err;
     });
     return reply.status(201).send(renderNumber(n));
   });
