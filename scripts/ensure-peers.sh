@@ -14,16 +14,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing test peers: $pkgs"
+    running_before=" $( (pgrep -x kamailio || true) | tr '\n' ' ') "
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+    # The package may start the distribution's Kamailio (on 5060, /etc/kamailio's config). The
+    # tests start their own, so stop that one: only processes this install started, by pid.
+    for pid in $(pgrep -x kamailio || true); do
+      case "$running_before" in *" $pid "*) continue ;; esac
+      if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q /etc/kamailio; then
+        kill "$pid" 2>/dev/null || true
+      fi
+    done
   else
     echo "missing test peers: run 'apt-get install $pkgs' as root" >&2
     exit 1
   fi
-fi
-# A distribution-started Kamailio would hold 5060; the tests start their own on other ports.
-if pgrep -x kamailio >/dev/null && [ -f /etc/kamailio/kamailio.cfg ] && pgrep -af 'kamailio.*/etc/kamailio' >/dev/null; then
-  pkill -f 'kamailio.*/etc/kamailio' || true
 fi
 pg_url="${DIALTONE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 node -e "

@@ -27,6 +27,11 @@ export interface Config {
   llm: { baseUrl: string | null; apiKey: string | null; model: string };
   twilioApiBaseUrl: string;
   logLevel: string;
+  /**
+   * Which peers may set the client address through X-Forwarded-For, as Fastify's `trustProxy`
+   * takes it. Off by default: trusting every peer lets any client pick its own address.
+   */
+  trustProxy: boolean | number | string;
   rateLimit: { perHour: number; perMinute: number };
   /** Registration engine tuning; see docs/decisions.md for why these numbers. */
   registration: {
@@ -67,6 +72,15 @@ function tlsListener(env: NodeJS.ProcessEnv): Config['sip']['tls'] {
   return { port: int(env.SIP_TLS_PORT, 5061, 'SIP_TLS_PORT'), certFile, keyFile };
 }
 
+/** `true`/`false`, a hop count, or comma-separated addresses and CIDRs. */
+function trustProxy(value: string | undefined): Config['trustProxy'] {
+  const v = value?.trim() ?? '';
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((a) => a.trim()).filter(Boolean).join(',');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env.PORT, 8080, 'PORT');
   return {
@@ -95,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     twilioApiBaseUrl: (env.TWILIO_API_BASE_URL || 'https://api.twilio.com').replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL || 'info',
+    trustProxy: trustProxy(env.TRUST_PROXY),
     rateLimit: {
       perHour: int(env.RATE_LIMIT_PER_HOUR, 1000, 'RATE_LIMIT_PER_HOUR'),
       perMinute: int(env.RATE_LIMIT_PER_MINUTE, 50, 'RATE_LIMIT_PER_MINUTE'),

@@ -18,6 +18,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     const deadline = setTimeout(() => process.exit(1), 10_000);
     deadline.unref();
-    server.close().then(() => process.exit(0), () => process.exit(1));
+    server.close().then(() => {
+      console.log('Dialtone stopped');
+      process.exit(0);
+    }, () => process.exit(1));
   });
 }

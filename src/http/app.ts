@@ -31,7 +31,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-    trustProxy: true,
+    // Fastify takes a hop count too (documented), though its typings leave numbers out.
+    trustProxy: opts.config.trustProxy as boolean | string,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
 

@@ -66,6 +66,8 @@ export class RawUdpPeer {
     const peer = new RawUdpPeer(socket);
     socket.on('message', (buf, rinfo) => {
       const text = buf.toString('utf8');
+      // The stack's CRLF keep-alive that watches for ICMP refusals is not a SIP message.
+      if (text === '\r\n\r\n') return;
       peer.received.push({ text, rinfo });
       peer.onMessage(text, rinfo);
     });

@@ -17,6 +17,7 @@ import { StreamConnection } from './connection.js';
 import { describeDestination, toTransportError } from './socket-errors.js';
 import type { Destination, MessageSource, TransportName } from './types.js';
 import { UdpTransport } from './udp.js';
+import { UdpRefusalWatch } from './udp-refusals.js';
 
 export interface TlsServerOptions {
   port?: number;
@@ -83,6 +84,7 @@ export class TransportLayer {
   readonly counters = { connectionsOpened: 0, connectionsAccepted: 0 };
 
   private readonly udp: UdpTransport;
+  private readonly refusals = new UdpRefusalWatch();
   private tcpServer: net.Server | undefined;
   private tlsServer: tls.Server | undefined;
   private readonly connections = new Map<string, StreamConnection>();
@@ -144,6 +146,7 @@ export class TransportLayer {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.refusals.closeAll();
     for (const c of [...this.connections.values()]) c.close();
     this.outbound.clear();
     await Promise.all([closeServer(this.tcpServer), closeServer(this.tlsServer), this.udp.close()]);
@@ -210,16 +213,25 @@ export class TransportLayer {
   /** Sends a message to a resolved destination, opening (or reusing) a connection for TCP/TLS. */
   async send(msg: SipMessage, dest: Destination): Promise<void> {
     const buf = msg.serialize();
-    if (dest.transport === 'udp') {
-      await this.udp.send(buf, dest.address, dest.port).catch((err) => {
-        throw toTransportError(err, dest);
-      });
-      return;
-    }
+    if (dest.transport === 'udp') return this.sendUdp(buf, dest, msg instanceof SipRequest && msg.method !== 'ACK');
     const conn = await this.getConnection(dest);
     await conn.write(buf).catch((err) => {
       throw toTransportError(err, dest);
     });
+  }
+
+  /**
+   * A request's send settles only after the refusal window (see UdpRefusalWatch): the client
+   * transaction does not wait for it, and fails as soon as it rejects. Responses and ACKs are
+   * not watched: nothing waits on them.
+   */
+  private async sendUdp(buf: Buffer, dest: Destination, watchRefusal: boolean): Promise<void> {
+    try {
+      await this.udp.send(buf, dest.address, dest.port);
+      if (watchRefusal && !this.stopping) await this.refusals.watch(dest.address, dest.port);
+    } catch (err) {
+      throw toTransportError(err, dest);
+    }
   }
 
   /** RFC 3261 §18.2.2 (+ RFC 3581 rport): where a response to a request from `src` must go. */
