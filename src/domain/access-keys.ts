@@ -1,6 +1,6 @@
-import type { ServiceDeps } from './deps.js';
 import { forbidden } from './errors.js';
-import { KeyService, type AccessKey } from './keys.js';
+import type { Clock } from './ids.js';
+import type { AccessKey, KeyService } from './keys.js';
 import { pageByCreation, type Page } from './paging.js';
 import { Permission, scopeOf, type Principal, type Scope } from './principal.js';
 import { requireText } from './validate.js';
@@ -17,16 +17,21 @@ export interface AccessKeyInput {
  * besides tenant keys and the platform admin only an agent holding admin may see or mint them;
  * a manager could otherwise mint its way to admin.
  */
+export interface AccessKeyDirectoryDeps {
+  keys: KeyService;
+  clock: Clock;
+}
+
 export class AccessKeyDirectory {
   private readonly keys: KeyService;
 
-  constructor(private readonly deps: ServiceDeps) {
-    this.keys = new KeyService(deps);
+  constructor(private readonly deps: AccessKeyDirectoryDeps) {
+    this.keys = deps.keys;
   }
 
   async list(actor: Principal, page: { pageSize: number; before?: string }): Promise<Page<AccessKey>> {
     const scope = requireKeyManager(actor);
-    return pageByCreation(page.pageSize, (limit) => this.keys.listAccessKeys(scope, { pageSize: limit, pageToken: page.before }));
+    return pageByCreation(page.pageSize, (limit) => this.keys.listAccessKeys(scope, { pageSize: limit, before: page.before }));
   }
 
   /** The token is returned here only; afterwards just its prefix is known. */

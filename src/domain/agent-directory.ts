@@ -1,15 +1,13 @@
-import { sql } from 'kysely';
-import type { Db } from '../store/db.js';
-import type { AgentAddressTable } from '../store/schema.js';
-import { AgentService, PRESENCES, RING_METHODS, type Agent, type Presence } from './agents.js';
-import type { ServiceDeps } from './deps.js';
-import { event, isUniqueViolation } from './deps.js';
-import { DomainError, conflict, forbidden, invalid, notFound } from './errors.js';
-import { KeyService } from './keys.js';
+import { PRESENCES, RING_METHODS, type Agent, type AgentLimits, type AgentService, type Presence } from './agents.js';
+import { DomainError, conflict, forbidden, invalid } from './errors.js';
+import { domainEvent } from './events.js';
+import type { Clock, IdSource } from './ids.js';
+import type { KeyService } from './keys.js';
 import { pageByCreation, type Page } from './paging.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { Permission, canManageAgents, scopeOf, type Principal, type Scope } from './principal.js';
-import { TagService } from './tags.js';
+import type { TagService } from './tags.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { requireE164, requireOneOf, requireText } from './validate.js';
 
 export type AddressType = 'tel' | 'extension' | 'sip';
@@ -53,6 +51,39 @@ export interface LoginResult {
   token: string;
 }
 
+/** What the directory adds to an agent. */
+export interface AgentDetails {
+  addresses: AgentAddress[];
+  tagIds: string[];
+}
+
+/** Agents' addresses and tags, and the agent-row writes only the directory makes (the agents repository). */
+export interface AgentDirectoryRepository {
+  /** One of `addresses` that an agent other than `ownerId` (any agent when null) already has. */
+  takenAddress(tx: Tx | undefined, scope: Scope, ownerId: string | null, addresses: readonly AgentAddress[]): Promise<AgentAddress | null>;
+  /** 'address taken' (a concurrent writer won) leaves `tx` unusable: the caller ends it by throwing. */
+  replaceAddresses(tx: Tx, scope: Scope, agentId: string, addresses: ReadonlyArray<AgentAddress & { id: string }>): Promise<'replaced' | 'address taken'>;
+  replaceTags(tx: Tx, scope: Scope, agentId: string, tagIds: readonly string[]): Promise<void>;
+  /** Every agent id given is in the map, with empty lists when it has nothing. */
+  details(scope: Scope, agentIds: readonly string[]): Promise<Map<string, AgentDetails>>;
+  touch(tx: Tx, scope: Scope, id: string, at: string): Promise<void>;
+  /** Agents of the tenant other than `except` holding any of `bits`. */
+  countHolding(tx: Tx, scope: Scope, bits: number, opts: { except: string }): Promise<number>;
+}
+
+export interface AgentDirectoryDeps {
+  agents: AgentService;
+  keys: KeyService;
+  tags: TagService;
+  directory: AgentDirectoryRepository;
+  /** Only to hold the tenant row while the last-admin rule is checked. */
+  limits: AgentLimits;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
+  sipDomain: string;
+}
+
 const USERNAME = /^[A-Za-z0-9._@+-]{1,100}$/;
 const EXTENSION = /^\d{1,20}$/;
 const SIP_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
@@ -63,6 +94,12 @@ const ROLE_BITS = Permission.agent | Permission.admin | Permission.manager;
 export function isValidPermission(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0
     && (value === Permission.all || (value & ~ROLE_BITS) === 0);
+}
+
+function addressTaken(address: AgentAddress | null): DomainError {
+  return conflict(address
+    ? `address ${address.type} ${address.target} already belongs to another agent`
+    : 'one of the addresses already belongs to another agent', 'addresses');
 }
 
 function holdsAdmin(permission: number): boolean {
@@ -130,11 +167,10 @@ export class AgentDirectoryService {
   private readonly tags: TagService;
   private dummyHash: Promise<string> | null = null;
 
-  constructor(private readonly deps: ServiceDeps) {
-    // Stateless over deps, so private instances behave exactly like the shared ones.
-    this.agents = new AgentService(deps);
-    this.keys = new KeyService(deps);
-    this.tags = new TagService({ tags: deps.repos.tags, uow: deps.uow, clock: deps.clock, ids: deps.ids });
+  constructor(private readonly deps: AgentDirectoryDeps) {
+    this.agents = deps.agents;
+    this.keys = deps.keys;
+    this.tags = deps.tags;
   }
 
   async list(actor: Principal, page: { pageSize: number; before?: string }): Promise<Page<DirectoryAgent>> {
@@ -163,23 +199,13 @@ export class AgentDirectoryService {
     if (!covers(actor, permission)) throw forbidden('only an admin may grant the admin permission');
     const addresses = requireAddresses(input.addresses ?? []);
     const tagIds = await this.tags.requireAll(scope, input.tagIds ?? []);
-    await this.assertAddressesFree(this.deps.db, scope, null, addresses);
-
-    const agent = await this.agents.create(scope, {
-      name, detail, ringMethod, permission, username, passwordHash: await hashPassword(password),
+    await this.assertAddressesFree(undefined, scope, null, addresses);
+    const passwordHash = await hashPassword(password);
+    // Addresses and tags go in with the agent, so a taken address leaves no half-made agent.
+    const agent = await this.agents.create(scope, { name, detail, ringMethod, permission, username, passwordHash }, async (tx, made) => {
+      await this.writeAddresses(tx, scope, made.id, addresses);
+      if (tagIds.length) await this.deps.directory.replaceTags(tx, scope, made.id, tagIds);
     });
-    if (addresses.length || tagIds.length) {
-      try {
-        await this.deps.db.transaction().execute(async (trx) => {
-          await this.writeAddresses(trx, scope, agent.id, addresses);
-          await this.writeTags(trx, scope, agent.id, tagIds);
-        });
-      } catch (err) {
-        // Someone took an address between the check and the insert: undo the half-made agent.
-        await this.agents.delete(scope, agent.id);
-        throw err;
-      }
-    }
     return this.load(scope, agent.id);
   }
 
@@ -197,10 +223,9 @@ export class AgentDirectoryService {
   async delete(actor: Principal, id: string): Promise<DirectoryAgent> {
     const { scope } = await this.requireManagerOf(actor, id);
     const before = await this.load(scope, id);
-    await this.agents.delete(scope, id, async (trx, agent) => {
-      if (holdsAdmin(agent.permission)) await this.assertAnotherAdmin(trx, scope, id, 'deleted');
+    await this.agents.delete(scope, id, async (tx, agent) => {
+      if (holdsAdmin(agent.permission)) await this.assertAnotherAdmin(tx, scope, id, 'deleted');
     });
-    await this.keys.revokeAgentTokens(scope, id);
     return { ...before, deletedAt: this.deps.clock.now().toISOString() };
   }
 
@@ -220,25 +245,23 @@ export class AgentDirectoryService {
   async setAddresses(actor: Principal, id: string, list: Array<{ type: string; target: string }>): Promise<DirectoryAgent> {
     const { scope } = await this.requireManagerOf(actor, id);
     const addresses = requireAddresses(list);
-    await this.deps.db.transaction().execute(async (trx) => {
-      await this.assertAddressesFree(trx, scope, id, addresses);
-      await trx.deleteFrom('agent_addresses').where('tenant_id', '=', scope.tenantId).where('agent_id', '=', id).execute();
-      await this.writeAddresses(trx, scope, id, addresses);
-      await this.touch(trx, scope, id);
+    await this.deps.uow.run(async (tx) => {
+      await this.assertAddressesFree(tx, scope, id, addresses);
+      await this.writeAddresses(tx, scope, id, addresses);
+      await this.changed(tx, scope, id);
     });
-    return this.changed(scope, id);
+    return this.load(scope, id);
   }
 
   /** Replaces the agent's tags; every id must be a tag of this tenant. */
   async setTagIds(actor: Principal, id: string, tagIds: string[]): Promise<DirectoryAgent> {
     const { scope } = await this.requireManagerOf(actor, id);
     const ids = await this.tags.requireAll(scope, tagIds);
-    await this.deps.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('agent_tags').where('tenant_id', '=', scope.tenantId).where('agent_id', '=', id).execute();
-      await this.writeTags(trx, scope, id, ids);
-      await this.touch(trx, scope, id);
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.directory.replaceTags(tx, scope, id, ids);
+      await this.changed(tx, scope, id);
     });
-    return this.changed(scope, id);
+    return this.load(scope, id);
   }
 
   /**
@@ -249,18 +272,15 @@ export class AgentDirectoryService {
     const { scope } = await this.requireManagerOf(actor, id);
     const permission = requirePermission(value);
     if (!covers(actor, permission)) throw forbidden('only an admin may grant the admin permission');
-    await this.deps.db.transaction().execute(async (trx) => {
-      await this.lockTenant(trx, scope);
-      const current = await trx.selectFrom('agents').select('permission').where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
-      if (!current) throw notFound('agent');
-      if (holdsAdmin(current.permission) && !holdsAdmin(permission)) await this.assertAnotherAdmin(trx, scope, id, 'demoted');
-      await trx.updateTable('agents').set({ permission, updated_at: this.deps.clock.now().toISOString() })
-        .where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-      if (current.permission !== permission) {
-        await trx.deleteFrom('api_keys').where('tenant_id', '=', scope.tenantId).where('agent_id', '=', id).execute();
-      }
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.limits.lockLimits(tx, scope);
+      const current = await this.agents.get(scope, id, tx);
+      if (holdsAdmin(current.permission) && !holdsAdmin(permission)) await this.assertAnotherAdmin(tx, scope, id, 'demoted');
+      await this.agents.setPermission(tx, scope, id, permission);
+      if (current.permission !== permission) await this.keys.revokeAgentTokens(scope, id, tx);
+      tx.emit(domainEvent(this.deps.clock, 'agent.updated', scope.tenantId, { agent_id: id }));
     });
-    return this.changed(scope, id);
+    return this.load(scope, id);
   }
 
   /** A new password logs the agent out everywhere. */
@@ -276,7 +296,8 @@ export class AgentDirectoryService {
   async regenerateDirectHash(actor: Principal, id: string): Promise<DirectoryAgent> {
     const { scope } = await this.requireManagerOf(actor, id);
     await this.agents.regenerateDirectHash(scope, id);
-    return this.changed(scope, id);
+    await this.deps.uow.publish(domainEvent(this.deps.clock, 'agent.updated', scope.tenantId, { agent_id: id }));
+    return this.load(scope, id);
   }
 
   /**
@@ -297,7 +318,7 @@ export class AgentDirectoryService {
   }
 
   directUri(hash: string | null): string | null {
-    return hash ? `sip:direct.${hash}@${this.deps.config.sip.domain}` : null;
+    return hash ? `sip:direct.${hash}@${this.deps.sipDomain}` : null;
   }
 
   private timingHash(): Promise<string> {
@@ -320,57 +341,28 @@ export class AgentDirectoryService {
     return { scope, agent };
   }
 
-  private async lockTenant(trx: Db, scope: Scope): Promise<void> {
-    if (this.deps.dbKind !== 'postgres') return; // SQLite runs one writer at a time
-    await trx.selectFrom('tenants').select('id').where('id', '=', scope.tenantId).forNoKeyUpdate().executeTakeFirst();
-  }
-
-  private async assertAnotherAdmin(trx: Db, scope: Scope, id: string, verb: string): Promise<void> {
-    await this.lockTenant(trx, scope);
-    const { n } = await trx.selectFrom('agents').select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('tenant_id', '=', scope.tenantId).where('id', '!=', id)
-      .where(sql<boolean>`(permission & ${sql.lit(Permission.admin)}) <> 0`)
-      .executeTakeFirstOrThrow();
-    if (Number(n) === 0) {
+  /** Holds the tenant row first (PostgreSQL), so two demotions or deletions cannot both pass. */
+  private async assertAnotherAdmin(tx: Tx, scope: Scope, id: string, verb: string): Promise<void> {
+    await this.deps.limits.lockLimits(tx, scope);
+    if ((await this.deps.directory.countHolding(tx, scope, Permission.admin, { except: id })) === 0) {
       throw conflict(`this is the last agent with admin permission in the tenant and cannot be ${verb}`, 'permission');
     }
   }
 
-  private async assertAddressesFree(db: Db, scope: Scope, ownerId: string | null, addresses: AgentAddress[]): Promise<void> {
-    if (addresses.length === 0) return;
-    let q = db.selectFrom('agent_addresses').select(['type', 'target']).where('tenant_id', '=', scope.tenantId)
-      .where((eb) => eb.or(addresses.map((a) => eb.and([eb('type', '=', a.type), eb('target', '=', a.target)]))));
-    if (ownerId) q = q.where('agent_id', '!=', ownerId);
-    const taken = await q.executeTakeFirst();
-    if (taken) throw conflict(`address ${taken.type} ${taken.target} already belongs to another agent`, 'addresses');
+  private async assertAddressesFree(tx: Tx | undefined, scope: Scope, ownerId: string | null, addresses: AgentAddress[]): Promise<void> {
+    const taken = await this.deps.directory.takenAddress(tx, scope, ownerId, addresses);
+    if (taken) throw addressTaken(taken);
   }
 
-  private async writeAddresses(trx: Db, scope: Scope, agentId: string, addresses: AgentAddress[]): Promise<void> {
-    if (addresses.length === 0) return;
-    const rows: AgentAddressTable[] = addresses.map((a, position) => ({
-      id: this.deps.ids.uuid(), tenant_id: scope.tenantId, agent_id: agentId, type: a.type, target: a.target, position,
-    }));
-    try {
-      await trx.insertInto('agent_addresses').values(rows).execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict('one of the addresses already belongs to another agent', 'addresses');
-      throw err;
-    }
+  /** Replaces the agent's addresses; a writer racing past the check still loses on the unique index. */
+  private async writeAddresses(tx: Tx, scope: Scope, agentId: string, addresses: AgentAddress[]): Promise<void> {
+    const rows = addresses.map((a) => ({ ...a, id: this.deps.ids.uuid() }));
+    if ((await this.deps.directory.replaceAddresses(tx, scope, agentId, rows)) === 'address taken') throw addressTaken(null);
   }
 
-  private async writeTags(trx: Db, scope: Scope, agentId: string, tagIds: string[]): Promise<void> {
-    if (tagIds.length === 0) return;
-    await trx.insertInto('agent_tags').values(tagIds.map((tagId) => ({ tenant_id: scope.tenantId, agent_id: agentId, tag_id: tagId }))).execute();
-  }
-
-  private async touch(trx: Db, scope: Scope, id: string): Promise<void> {
-    await trx.updateTable('agents').set({ updated_at: this.deps.clock.now().toISOString() })
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-  }
-
-  private async changed(scope: Scope, id: string): Promise<DirectoryAgent> {
-    await this.deps.bus.publish(event(this.deps, 'agent.updated', scope.tenantId, { agent_id: id }));
-    return this.load(scope, id);
+  private async changed(tx: Tx, scope: Scope, id: string): Promise<void> {
+    await this.deps.directory.touch(tx, scope, id, this.deps.clock.now().toISOString());
+    tx.emit(domainEvent(this.deps.clock, 'agent.updated', scope.tenantId, { agent_id: id }));
   }
 
   private async load(scope: Scope, id: string): Promise<DirectoryAgent> {
@@ -380,17 +372,11 @@ export class AgentDirectoryService {
   /** Addresses and tags for a page of agents in two queries. */
   private async withDetails(scope: Scope, agents: Agent[]): Promise<DirectoryAgent[]> {
     if (agents.length === 0) return [];
-    const ids = agents.map((a) => a.id);
-    const [addressRows, tagRows] = await Promise.all([
-      this.deps.db.selectFrom('agent_addresses').select(['agent_id', 'type', 'target'])
-        .where('tenant_id', '=', scope.tenantId).where('agent_id', 'in', ids).orderBy('position').execute(),
-      this.deps.db.selectFrom('agent_tags').select(['agent_id', 'tag_id'])
-        .where('tenant_id', '=', scope.tenantId).where('agent_id', 'in', ids).orderBy('tag_id').execute(),
-    ]);
+    const details = await this.deps.directory.details(scope, agents.map((a) => a.id));
     return agents.map((a) => ({
       ...a,
-      addresses: addressRows.filter((r) => r.agent_id === a.id).map((r) => ({ type: r.type as AddressType, target: r.target })),
-      tagIds: tagRows.filter((r) => r.agent_id === a.id).map((r) => r.tag_id),
+      addresses: details.get(a.id)?.addresses ?? [],
+      tagIds: details.get(a.id)?.tagIds ?? [],
       directUri: this.directUri(a.directHash),
     }));
   }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { AgentTable } from '../store/schema.js';
-import type { Db } from '../store/db.js';
-import type { ServiceDeps } from './deps.js';
-import { event, isUniqueViolation } from './deps.js';
 import { DomainError, conflict, notFound } from './errors.js';
+import { domainEvent } from './events.js';
+import type { Clock, IdSource } from './ids.js';
 import { Permission, scopeOf, type Principal, type Scope } from './principal.js';
+import type { TenantLimits } from './tenants.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 
 export type AgentKind = 'inbound' | 'outbound';
 export type DeployStatus = 'active' | 'inactive';
@@ -73,178 +73,190 @@ export interface AgentFilter {
   pageToken?: string;
 }
 
-export function toAgent(r: AgentTable): Agent {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    name: r.name,
-    detail: r.detail,
-    kind: r.kind as AgentKind,
-    systemPrompt: r.system_prompt,
-    voice: r.voice,
-    language: r.language,
-    greeting: r.greeting,
-    llmModel: r.llm_model,
-    contextData: JSON.parse(r.context_data) as Record<string, unknown>,
-    deployStatus: r.deploy_status as DeployStatus,
-    username: r.username,
-    presence: r.presence as Presence,
-    ringMethod: r.ring_method as RingMethod,
-    permission: r.permission,
-    directHash: r.direct_hash,
-    handler: r.handler,
-    totalCalls: r.total_calls,
-    totalMinutes: r.total_minutes,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
+/** An agent with the password hash login checks; never leaves the domain. */
+export type AgentWithPassword = Agent & { passwordHash: string | null };
+
+/** The columns an update may set; `updatedAt` always. */
+export type AgentChanges = Partial<Omit<Agent, 'id' | 'tenantId' | 'createdAt' | 'updatedAt' | 'totalCalls' | 'totalMinutes'>>
+  & { passwordHash?: string | null; updatedAt: string };
+
+/** Where agents are kept; the only writer of the agents table. */
+export interface AgentRepository {
+  /** 'username taken' leaves `tx` unusable: the caller ends it by throwing. */
+  insert(tx: Tx, agent: AgentWithPassword): Promise<'inserted' | 'username taken'>;
+  count(tx: Tx, scope: Scope): Promise<number>;
+  get(scope: Scope, id: string, tx?: Tx): Promise<Agent | null>;
+  findByUsername(scope: Scope, username: string): Promise<AgentWithPassword | null>;
+  /** Across tenants, for login where only a username is given. */
+  findByUsernameAnyTenant(username: string): Promise<AgentWithPassword[]>;
+  findByDirectHash(hash: string): Promise<Agent | null>;
+  /** Newest first; `before` continues after that (createdAt, id); a null scope spans tenants. */
+  listNewestFirst(scope: Scope | null, opts: {
+    deployStatus?: DeployStatus; kind?: AgentKind; before?: { createdAt: string; id: string }; limit?: number;
+  }): Promise<Agent[]>;
+  /** 'username taken' leaves `tx` (when given) unusable. */
+  update(tx: Tx | undefined, scope: Scope, id: string, changes: AgentChanges): Promise<'updated' | 'username taken'>;
+  /** With its addresses and tags. */
+  delete(tx: Tx, scope: Scope, id: string): Promise<void>;
+}
+
+/** The tenant's limits, held for the rest of the transaction (the tenants repository). */
+export interface AgentLimits {
+  lockLimits(tx: Tx, scope: Scope): Promise<TenantLimits | null>;
+}
+
+/** The phone numbers linked to agents (the phone-numbers repository). */
+export interface AgentNumbers {
+  /** Unlinks every number from the agent. */
+  releaseAgent(tx: Tx, scope: Scope, agentId: string): Promise<void>;
+  /** Agent id → its first linked number, for many agents at once. */
+  primaryNumbers(agents: Array<Pick<Agent, 'id' | 'tenantId'>>): Promise<Map<string, string>>;
+  primaryNumber(scope: Scope, agentId: string): Promise<string | null>;
+}
+
+/** Registrations agents listen on (the registrations repository). */
+export interface AgentListeners {
+  /** Stops the agent listening on any registration. */
+  releaseListener(tx: Tx, scope: Scope, agentId: string): Promise<void>;
+}
+
+/** Keys acting as an agent: its login tokens (the api-keys repository). */
+export interface AgentTokens {
+  deleteForAgent(tx: Tx, scope: Scope, agentId: string): Promise<void>;
+}
+
+export interface AgentServiceDeps {
+  agents: AgentRepository;
+  limits: AgentLimits;
+  numbers: AgentNumbers;
+  listeners: AgentListeners;
+  tokens: AgentTokens;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
 }
 
 export function newDirectHash(): string {
   return randomBytes(6).toString('hex');
 }
 
-export class AgentService {
-  constructor(private readonly deps: ServiceDeps) {}
+function usernameTaken(username: string | null | undefined): DomainError {
+  return conflict(`username ${username} is already taken`, 'username');
+}
 
-  async create(scope: Scope, input: NewAgent): Promise<Agent> {
+export class AgentService {
+  constructor(private readonly deps: AgentServiceDeps) {}
+
+  /** `within` runs in the creating transaction, so whatever it adds is made with the agent or not at all. */
+  async create(scope: Scope, input: NewAgent, within?: (tx: Tx, agent: Agent) => Promise<void>): Promise<Agent> {
     const now = this.deps.clock.now().toISOString();
-    const row: AgentTable = {
+    const agent: Agent = {
       id: this.deps.ids.uuid(),
-      tenant_id: scope.tenantId,
+      tenantId: scope.tenantId,
       name: input.name,
       detail: input.detail ?? '',
       kind: input.kind ?? 'inbound',
-      system_prompt: input.systemPrompt ?? '',
+      systemPrompt: input.systemPrompt ?? '',
       voice: input.voice ?? 'alloy',
       language: input.language ?? 'en-US',
       greeting: input.greeting ?? '',
-      llm_model: input.llmModel ?? null,
-      context_data: JSON.stringify(input.contextData ?? {}),
-      deploy_status: input.deployStatus ?? 'active',
+      llmModel: input.llmModel ?? null,
+      contextData: input.contextData ?? {},
+      deployStatus: input.deployStatus ?? 'active',
       username: input.username ?? null,
-      password_hash: input.passwordHash ?? null,
       presence: 'offline',
-      ring_method: input.ringMethod ?? 'ringall',
+      ringMethod: input.ringMethod ?? 'ringall',
       permission: input.permission ?? Permission.none,
-      direct_hash: newDirectHash(),
+      directHash: newDirectHash(),
       handler: input.handler ?? null,
-      total_calls: 0,
-      total_minutes: 0,
-      created_at: now,
-      updated_at: now,
+      totalCalls: 0,
+      totalMinutes: 0,
+      createdAt: now,
+      updatedAt: now,
     };
-    try {
-      await this.deps.db.transaction().execute(async (trx) => {
-        await this.assertBelowAgentLimit(trx, scope);
-        await trx.insertInto('agents').values(row).execute();
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`username ${input.username} is already taken`, 'username');
-      throw err;
-    }
-    const agent = toAgent(row);
-    await this.deps.bus.publish(event(this.deps, 'agent.created', scope.tenantId, { agent_id: agent.id }));
+    await this.deps.uow.run(async (tx) => {
+      await this.assertBelowAgentLimit(tx, scope);
+      const inserted = await this.deps.agents.insert(tx, { ...agent, passwordHash: input.passwordHash ?? null });
+      if (inserted === 'username taken') throw usernameTaken(input.username);
+      if (within) await within(tx, agent);
+      tx.emit(domainEvent(this.deps.clock, 'agent.created', scope.tenantId, { agent_id: agent.id }));
+    });
     return agent;
   }
 
-  /** Counts under the tenant row's lock (PostgreSQL) or SQLite's single writer, so two creates cannot both squeeze in. */
-  private async assertBelowAgentLimit(trx: Db, scope: Scope): Promise<void> {
-    let tq = trx.selectFrom('tenants').select(['max_agents', 'status']).where('id', '=', scope.tenantId);
-    if (this.deps.dbKind === 'postgres') tq = tq.forNoKeyUpdate();
-    const tenant = await tq.executeTakeFirst();
+  /** Counts with the tenant row held (PostgreSQL) or under SQLite's single writer, so two creates cannot both squeeze in. */
+  private async assertBelowAgentLimit(tx: Tx, scope: Scope): Promise<void> {
+    const tenant = await this.deps.limits.lockLimits(tx, scope);
     if (!tenant) throw notFound('tenant');
     if (tenant.status === 'suspended') throw new DomainError('forbidden', 'tenant is suspended');
-    const { n } = await trx.selectFrom('agents').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', scope.tenantId).executeTakeFirstOrThrow();
-    if (Number(n) >= tenant.max_agents) {
-      throw new DomainError('limit', `tenant agent limit reached (max_agents ${tenant.max_agents})`, 'max_agents');
+    if ((await this.deps.agents.count(tx, scope)) >= tenant.maxAgents) {
+      throw new DomainError('limit', `tenant agent limit reached (max_agents ${tenant.maxAgents})`, 'max_agents');
     }
   }
 
-  async get(scope: Scope, id: string): Promise<Agent> {
-    const row = await this.deps.db.selectFrom('agents').selectAll().where('tenant_id', '=', scope.tenantId).where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound('agent');
-    return toAgent(row);
+  async get(scope: Scope, id: string, tx?: Tx): Promise<Agent> {
+    const agent = await this.deps.agents.get(scope, id, tx);
+    if (!agent) throw notFound('agent');
+    return agent;
   }
 
-  async findByUsername(scope: Scope, username: string): Promise<(Agent & { passwordHash: string | null }) | null> {
-    const row = await this.deps.db.selectFrom('agents').selectAll().where('tenant_id', '=', scope.tenantId).where('username', '=', username).executeTakeFirst();
-    return row ? { ...toAgent(row), passwordHash: row.password_hash } : null;
+  async findByUsername(scope: Scope, username: string): Promise<AgentWithPassword | null> {
+    return this.deps.agents.findByUsername(scope, username);
   }
 
   /** Across tenants, for login where only a username is given. */
-  async findLoginCandidates(username: string): Promise<Array<Agent & { passwordHash: string | null }>> {
-    const rows = await this.deps.db.selectFrom('agents').selectAll().where('username', '=', username).execute();
-    return rows.map((r) => ({ ...toAgent(r), passwordHash: r.password_hash }));
+  async findLoginCandidates(username: string): Promise<AgentWithPassword[]> {
+    return this.deps.agents.findByUsernameAnyTenant(username);
   }
 
   async findByDirectHash(hash: string): Promise<Agent | null> {
-    const row = await this.deps.db.selectFrom('agents').selectAll().where('direct_hash', '=', hash).executeTakeFirst();
-    return row ? toAgent(row) : null;
+    return this.deps.agents.findByDirectHash(hash);
   }
 
   async list(scope: Scope | null, filter: AgentFilter = {}): Promise<Agent[]> {
-    let q = this.deps.db.selectFrom('agents').selectAll();
-    if (scope) q = q.where('tenant_id', '=', scope.tenantId);
-    if (filter.deployStatus) q = q.where('deploy_status', '=', filter.deployStatus);
-    if (filter.kind) q = q.where('kind', '=', filter.kind);
-    if (filter.pageToken) {
-      const [at, id] = splitPageToken(filter.pageToken);
-      q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
-    }
-    q = q.orderBy('created_at', 'desc').orderBy('id', 'desc');
-    if (filter.pageSize) q = q.limit(filter.pageSize);
-    return (await q.execute()).map(toAgent);
+    return this.deps.agents.listNewestFirst(scope, {
+      deployStatus: filter.deployStatus,
+      kind: filter.kind,
+      before: filter.pageToken ? splitPageToken(filter.pageToken) : undefined,
+      limit: filter.pageSize,
+    });
   }
 
   async update(scope: Scope, id: string, patch: AgentPatch): Promise<Agent> {
     await this.get(scope, id);
-    const set: Partial<AgentTable> = { updated_at: this.deps.clock.now().toISOString() };
-    if (patch.name !== undefined) set.name = patch.name;
-    if (patch.detail !== undefined) set.detail = patch.detail;
-    if (patch.kind !== undefined) set.kind = patch.kind;
-    if (patch.systemPrompt !== undefined) set.system_prompt = patch.systemPrompt;
-    if (patch.voice !== undefined) set.voice = patch.voice;
-    if (patch.language !== undefined) set.language = patch.language;
-    if (patch.greeting !== undefined) set.greeting = patch.greeting;
-    if (patch.llmModel !== undefined) set.llm_model = patch.llmModel;
-    if (patch.contextData !== undefined) set.context_data = JSON.stringify(patch.contextData);
-    if (patch.deployStatus !== undefined) set.deploy_status = patch.deployStatus;
-    if (patch.username !== undefined) set.username = patch.username;
-    if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
-    if (patch.ringMethod !== undefined) set.ring_method = patch.ringMethod;
-    if (patch.permission !== undefined) set.permission = patch.permission;
-    if (patch.presence !== undefined) set.presence = patch.presence;
-    if (patch.handler !== undefined) set.handler = patch.handler;
-    try {
-      await this.deps.db.updateTable('agents').set(set).where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`username ${patch.username} is already taken`, 'username');
-      throw err;
-    }
-    const agent = await this.get(scope, id);
-    await this.deps.bus.publish(event(this.deps, 'agent.updated', scope.tenantId, { agent_id: id }));
-    return agent;
+    const changes: AgentChanges = { ...patch, updatedAt: this.deps.clock.now().toISOString() };
+    await this.deps.uow.run(async (tx) => {
+      if ((await this.deps.agents.update(tx, scope, id, changes)) === 'username taken') throw usernameTaken(patch.username);
+      tx.emit(domainEvent(this.deps.clock, 'agent.updated', scope.tenantId, { agent_id: id }));
+    });
+    return this.get(scope, id);
+  }
+
+  /** Inside the caller's transaction, which also decides what else a permission change implies. */
+  async setPermission(tx: Tx, scope: Scope, id: string, permission: number): Promise<void> {
+    await this.deps.agents.update(tx, scope, id, { permission, updatedAt: this.deps.clock.now().toISOString() });
   }
 
   async regenerateDirectHash(scope: Scope, id: string): Promise<Agent> {
     await this.get(scope, id);
-    await this.deps.db.updateTable('agents').set({ direct_hash: newDirectHash(), updated_at: this.deps.clock.now().toISOString() })
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
+    await this.deps.agents.update(undefined, scope, id, { directHash: newDirectHash(), updatedAt: this.deps.clock.now().toISOString() });
     return this.get(scope, id);
   }
 
-  /** `guard` runs inside the deleting transaction, so a rule it checks cannot be raced (e.g. last admin). */
-  async delete(scope: Scope, id: string, guard?: (trx: Db, agent: Agent) => Promise<void>): Promise<Agent> {
+  /**
+   * Also revokes the agent's login tokens and unlinks its numbers and registrations. `guard` runs
+   * inside the deleting transaction, so a rule it checks cannot be raced (e.g. last admin).
+   */
+  async delete(scope: Scope, id: string, guard?: (tx: Tx, agent: Agent) => Promise<void>): Promise<Agent> {
     const agent = await this.get(scope, id);
-    await this.deps.db.transaction().execute(async (trx) => {
-      if (guard) await guard(trx, agent);
-      await trx.deleteFrom('api_keys').where('tenant_id', '=', scope.tenantId).where('agent_id', '=', id).execute();
-      await trx.updateTable('phone_numbers').set({ agent_id: null }).where('tenant_id', '=', scope.tenantId).where('agent_id', '=', id).execute();
-      await trx.updateTable('registrations').set({ listener_agent_id: null }).where('tenant_id', '=', scope.tenantId).where('listener_agent_id', '=', id).execute();
-      await trx.deleteFrom('agents').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
+    await this.deps.uow.run(async (tx) => {
+      if (guard) await guard(tx, agent);
+      await this.deps.tokens.deleteForAgent(tx, scope, id);
+      await this.deps.numbers.releaseAgent(tx, scope, id);
+      await this.deps.listeners.releaseListener(tx, scope, id);
+      await this.deps.agents.delete(tx, scope, id);
+      tx.emit(domainEvent(this.deps.clock, 'agent.deleted', scope.tenantId, { agent_id: id }));
     });
-    await this.deps.bus.publish(event(this.deps, 'agent.deleted', scope.tenantId, { agent_id: id }));
     return agent;
   }
 
@@ -263,21 +275,13 @@ export class AgentService {
 
   /** `primaryNumber` for many agents in one query: agent id → first linked number. */
   async primaryNumbers(agents: Array<Pick<Agent, 'id' | 'tenantId'>>): Promise<Map<string, string>> {
-    const result = new Map<string, string>();
-    if (agents.length === 0) return result;
-    const tenantIds = [...new Set(agents.map((a) => a.tenantId))];
-    const rows = await this.deps.db.selectFrom('phone_numbers').select(['agent_id', 'e164'])
-      .where('tenant_id', 'in', tenantIds).where('agent_id', 'in', agents.map((a) => a.id))
-      .orderBy('created_at', 'desc').execute();
-    // Newest first, so the oldest number per agent is written last and wins.
-    for (const r of rows) if (r.agent_id) result.set(r.agent_id, r.e164);
-    return result;
+    if (agents.length === 0) return new Map();
+    return this.deps.numbers.primaryNumbers(agents);
   }
 
   /** The first number linked to the agent, for dialects that show one `phone_number`. */
   async primaryNumber(scope: Scope, agentId: string): Promise<string | null> {
-    const row = await this.deps.db.selectFrom('phone_numbers').select('e164').where('tenant_id', '=', scope.tenantId).where('agent_id', '=', agentId).orderBy('created_at').limit(1).executeTakeFirst();
-    return row?.e164 ?? null;
+    return this.deps.numbers.primaryNumber(scope, agentId);
   }
 }
 
@@ -285,7 +289,7 @@ export function pageTokenOf(a: Pick<Agent, 'createdAt' | 'id'>): string {
   return `${a.createdAt}|${a.id}`;
 }
 
-function splitPageToken(token: string): [string, string] {
+function splitPageToken(token: string): { createdAt: string; id: string } {
   const i = token.lastIndexOf('|');
-  return i < 0 ? [token, '\uffff'] : [token.slice(0, i), token.slice(i + 1)];
+  return i < 0 ? { createdAt: token, id: '\uffff' } : { createdAt: token.slice(0, i), id: token.slice(i + 1) };
 }

@@ -1,22 +1,25 @@
 import type { ServiceDeps } from './deps.js';
-import { AgentService } from './agents.js';
-import { AgentDirectoryService } from './agent-directory.js';
+import { AgentService, type AgentListeners, type AgentNumbers, type AgentRepository } from './agents.js';
+import { AgentDirectoryService, type AgentDirectoryRepository } from './agent-directory.js';
 import { AccessKeyDirectory } from './access-keys.js';
 import { TagService, type TagRepository } from './tags.js';
 import { AnalyticsService } from './analytics.js';
 import { CallService } from './calls.js';
 import { ProviderCredentialService, type ProviderCredentialRepository } from './credentials.js';
-import { KeyService } from './keys.js';
+import { AuthCache, KeyService, type ApiKeyRepository } from './keys.js';
 import { PhoneNumberService, type PhoneNumberRepository } from './numbers.js';
 import { RegistrationService, type NumberEndpointReader, type RegistrationRepository } from './registrations.js';
-import { TenantService } from './tenants.js';
+import { KnownTenants, TenantService, type TenantRepository } from './tenants.js';
 import { TrunkService, type TrunkRepository } from './trunks.js';
 
 /** The repositories services are built on (the store implements them; tests may fake them). */
 export interface ServiceRepositories {
   tags: TagRepository;
-  phoneNumbers: PhoneNumberRepository & NumberEndpointReader;
-  registrations: RegistrationRepository;
+  tenants: TenantRepository;
+  apiKeys: ApiKeyRepository;
+  agents: AgentRepository & AgentDirectoryRepository;
+  phoneNumbers: PhoneNumberRepository & NumberEndpointReader & AgentNumbers;
+  registrations: RegistrationRepository & AgentListeners;
   trunks: TrunkRepository;
   providerCredentials: ProviderCredentialRepository;
 }
@@ -40,15 +43,24 @@ export interface Services {
 
 export function createServices(deps: ServiceDeps): Services {
   const { repos, uow, clock, ids, vault, config } = deps;
+  const tags = new TagService({ tags: repos.tags, uow, clock, ids });
+  const tenants = new TenantService({ tenants: repos.tenants, known: new KnownTenants(), uow, clock, ids });
+  const keys = new KeyService({ keys: repos.apiKeys, authCache: new AuthCache(), clock, ids });
+  const agents = new AgentService({
+    agents: repos.agents, limits: repos.tenants, numbers: repos.phoneNumbers, listeners: repos.registrations,
+    tokens: repos.apiKeys, uow, clock, ids,
+  });
   const numbers = new PhoneNumberService({ numbers: repos.phoneNumbers, credentials: repos.providerCredentials, uow, clock, ids });
   return {
     deps,
-    tenants: new TenantService(deps),
-    keys: new KeyService(deps),
-    agents: new AgentService(deps),
-    directory: new AgentDirectoryService(deps),
-    tags: new TagService({ tags: deps.repos.tags, uow: deps.uow, clock: deps.clock, ids: deps.ids }),
-    accessKeys: new AccessKeyDirectory(deps),
+    tenants,
+    keys,
+    agents,
+    directory: new AgentDirectoryService({
+      agents, keys, tags, directory: repos.agents, limits: repos.tenants, uow, clock, ids, sipDomain: config.sip.domain,
+    }),
+    tags,
+    accessKeys: new AccessKeyDirectory({ keys, clock }),
     numbers,
     credentials: new ProviderCredentialService({ credentials: repos.providerCredentials, vault, uow, clock, ids }),
     registrations: new RegistrationService({

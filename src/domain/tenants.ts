@@ -1,8 +1,8 @@
-import type { TenantTable } from '../store/schema.js';
-import type { ServiceDeps } from './deps.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
-import { event, isUniqueViolation } from './deps.js';
+import { domainEvent } from './events.js';
+import type { Clock, IdSource } from './ids.js';
 import type { Principal, Scope } from './principal.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 
 export type TenantStatus = 'trial' | 'active' | 'suspended';
 export const TENANT_STATUSES: readonly TenantStatus[] = ['trial', 'active', 'suspended'];
@@ -36,17 +36,32 @@ export interface TenantPatch {
 
 export const DEFAULT_LIMITS = { maxAgents: 10, maxConcurrentCalls: 10 };
 
-function toTenant(r: TenantTable): Tenant {
-  return {
-    id: r.id,
-    name: r.name,
-    subdomain: r.subdomain,
-    status: r.status as TenantStatus,
-    billingEmail: r.billing_email,
-    limits: { maxAgents: r.max_agents, maxConcurrentCalls: r.max_concurrent_calls },
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
+/** The limits a create must stay under, read while the tenant row is held. */
+export interface TenantLimits {
+  status: TenantStatus;
+  maxAgents: number;
+  maxConcurrentCalls: number;
+}
+
+export interface TenantChanges {
+  name?: string;
+  status?: TenantStatus;
+  maxAgents?: number;
+  maxConcurrentCalls?: number;
+  billingEmail?: string | null;
+  updatedAt: string;
+}
+
+/** Where tenants are kept; the only writer of the tenants table. A tenant's scope is its own id. */
+export interface TenantRepository {
+  /** 'subdomain taken' leaves `tx` unusable: the caller ends it by throwing. */
+  insert(tx: Tx, tenant: Tenant): Promise<'inserted' | 'subdomain taken'>;
+  get(scope: Scope, tx?: Tx): Promise<Tenant | null>;
+  exists(scope: Scope): Promise<boolean>;
+  listOldestFirst(): Promise<Tenant[]>;
+  update(tx: Tx, scope: Scope, changes: TenantChanges): Promise<void>;
+  /** Reads the limits and holds the tenant row until `tx` ends, so limit checks cannot race. */
+  lockLimits(tx: Tx, scope: Scope): Promise<TenantLimits | null>;
 }
 
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -81,15 +96,50 @@ function requirePlatformAdmin(principal: Principal, action: string): void {
 }
 
 /**
- * Tenants known to exist, per database: the platform admin's X-Account-ID is checked on every
- * request. Tenants are never deleted, so a positive answer cannot go stale; unknown ids are not
- * remembered (a tenant made on another instance is found at once). Bounded, oldest out.
+ * Tenants known to exist: the platform admin's X-Account-ID is checked on every request. Tenants
+ * are never deleted, so a positive answer cannot go stale; unknown ids are not remembered (a
+ * tenant made on another instance is found at once). Bounded, oldest out.
  */
-const knownTenants = new WeakMap<object, Set<string>>();
-const KNOWN_TENANTS_MAX = 10_000;
+export class KnownTenants {
+  private readonly ids = new Set<string>();
+  constructor(private readonly max = 10_000) {}
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  add(id: string): void {
+    if (this.ids.has(id)) return;
+    if (this.ids.size >= this.max) this.ids.delete(this.ids.values().next().value as string);
+    this.ids.add(id);
+  }
+}
+
+export interface TenantServiceDeps {
+  tenants: TenantRepository;
+  known: KnownTenants;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
+}
+
+/**
+ * What `AnalyticsService` still hands over while it builds its own TenantService; goes away once
+ * it receives the shared one from createServices.
+ */
+interface LegacyTenantDeps {
+  repos: { tenants: TenantRepository };
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
+}
 
 export class TenantService {
-  constructor(private readonly deps: ServiceDeps) {}
+  private readonly deps: TenantServiceDeps;
+
+  constructor(deps: TenantServiceDeps | LegacyTenantDeps) {
+    this.deps = 'repos' in deps ? { ...deps, tenants: deps.repos.tenants, known: new KnownTenants() } : deps;
+  }
 
   async create(input: NewTenant): Promise<Tenant> {
     checkName(input.name);
@@ -100,25 +150,26 @@ export class TenantService {
       throw invalid('subdomain', 'subdomain must be lowercase letters, digits and hyphens (1-63)');
     }
     const now = this.deps.clock.now().toISOString();
-    const row: TenantTable = {
+    const tenant: Tenant = {
       id: this.deps.ids.uuid(),
       name: input.name,
       subdomain: input.subdomain ?? null,
       status: 'trial',
-      max_agents: input.maxAgents ?? DEFAULT_LIMITS.maxAgents,
-      max_concurrent_calls: input.maxConcurrentCalls ?? DEFAULT_LIMITS.maxConcurrentCalls,
-      billing_email: input.billingEmail ?? null,
-      created_at: now,
-      updated_at: now,
+      billingEmail: input.billingEmail ?? null,
+      limits: {
+        maxAgents: input.maxAgents ?? DEFAULT_LIMITS.maxAgents,
+        maxConcurrentCalls: input.maxConcurrentCalls ?? DEFAULT_LIMITS.maxConcurrentCalls,
+      },
+      createdAt: now,
+      updatedAt: now,
     };
-    try {
-      await this.deps.db.insertInto('tenants').values(row).execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`subdomain ${input.subdomain} is taken`, 'subdomain');
-      throw err;
-    }
-    await this.deps.bus.publish(event(this.deps, 'tenant.created', row.id, { tenant_id: row.id }));
-    return toTenant(row);
+    await this.deps.uow.run(async (tx) => {
+      if ((await this.deps.tenants.insert(tx, tenant)) === 'subdomain taken') {
+        throw conflict(`subdomain ${input.subdomain} is taken`, 'subdomain');
+      }
+      tx.emit(domainEvent(this.deps.clock, 'tenant.created', tenant.id, { tenant_id: tenant.id }));
+    });
+    return tenant;
   }
 
   /** Creating tenants is the platform's business, not a tenant's. */
@@ -147,8 +198,7 @@ export class TenantService {
   }
 
   async list(): Promise<Tenant[]> {
-    const rows = await this.deps.db.selectFrom('tenants').selectAll().orderBy('created_at').orderBy('id').execute();
-    return rows.map(toTenant);
+    return this.deps.tenants.listOldestFirst();
   }
 
   /** Platform admin sees any tenant; everyone else only their own (others are 404). */
@@ -158,18 +208,15 @@ export class TenantService {
   }
 
   async get(id: string): Promise<Tenant> {
-    const row = await this.deps.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound('tenant');
-    return toTenant(row);
+    const tenant = await this.deps.tenants.get({ tenantId: id });
+    if (!tenant) throw notFound('tenant');
+    return tenant;
   }
 
   async exists(id: string): Promise<boolean> {
-    let known = knownTenants.get(this.deps.db);
-    if (!known) knownTenants.set(this.deps.db, (known = new Set()));
-    if (known.has(id)) return true;
-    if (!(await this.deps.db.selectFrom('tenants').select('id').where('id', '=', id).executeTakeFirst())) return false;
-    if (known.size >= KNOWN_TENANTS_MAX) known.delete(known.values().next().value as string);
-    known.add(id);
+    if (this.deps.known.has(id)) return true;
+    if (!(await this.deps.tenants.exists({ tenantId: id }))) return false;
+    this.deps.known.add(id);
     return true;
   }
 
@@ -186,19 +233,10 @@ export class TenantService {
     checkLimit('max_concurrent_calls', patch.maxConcurrentCalls);
     checkEmail(patch.billingEmail);
     const now = this.deps.clock.now().toISOString();
-    await this.deps.db
-      .updateTable('tenants')
-      .set({
-        ...(patch.name !== undefined && { name: patch.name }),
-        ...(patch.status !== undefined && { status: patch.status }),
-        ...(patch.maxAgents !== undefined && { max_agents: patch.maxAgents }),
-        ...(patch.maxConcurrentCalls !== undefined && { max_concurrent_calls: patch.maxConcurrentCalls }),
-        ...(patch.billingEmail !== undefined && { billing_email: patch.billingEmail }),
-        updated_at: now,
-      })
-      .where('id', '=', id)
-      .execute();
-    await this.deps.bus.publish(event(this.deps, 'tenant.updated', id, { tenant_id: id }));
+    await this.deps.uow.run(async (tx) => {
+      await this.deps.tenants.update(tx, { tenantId: id }, { ...patch, updatedAt: now });
+      tx.emit(domainEvent(this.deps.clock, 'tenant.updated', id, { tenant_id: id }));
+    });
     return this.get(id);
   }
 }

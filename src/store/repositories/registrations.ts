@@ -155,4 +155,10 @@ export class SqlRegistrationRepository implements RegistrationRepository {
       .executeTakeFirst();
     return row ? { tenantId: row.tenant_id, status: row.status as RegistrationStatus, state: row.state as RegistrationState, error: row.error } : null;
   }
+
+  // On behalf of agents (identity area).
+  async releaseListener(tx: Tx, scope: Scope, agentId: string): Promise<void> {
+    await on(this.store, tx).updateTable('registrations').set({ listener_agent_id: null })
+      .where('tenant_id', '=', scope.tenantId).where('listener_agent_id', '=', agentId).execute();
+  }
 }
