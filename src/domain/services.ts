@@ -3,8 +3,8 @@ import { AgentService } from './agents.js';
 import { AgentDirectoryService } from './agent-directory.js';
 import { AccessKeyDirectory } from './access-keys.js';
 import { TagService, type TagRepository } from './tags.js';
-import { AnalyticsService } from './analytics.js';
-import { CallService } from './calls.js';
+import { AnalyticsService, type AnalyticsRepository } from './analytics.js';
+import { CallService, type AgentCallTotals, type CallLimits, type CallRepository } from './calls.js';
 import { ProviderCredentialService } from './credentials.js';
 import { KeyService } from './keys.js';
 import { PhoneNumberService } from './numbers.js';
@@ -15,6 +15,11 @@ import { TrunkService } from './trunks.js';
 /** The repositories services are built on (the store implements them; tests may fake them). */
 export interface ServiceRepositories {
   tags: TagRepository;
+  calls: CallRepository;
+  analytics: AnalyticsRepository;
+  /** Calls need the tenant's concurrent-call limit and the agents' call totals. */
+  tenants: CallLimits;
+  agents: AgentCallTotals;
 }
 
 /** Every domain service, built over the same deps; dialects and runtimes receive this. */
@@ -35,9 +40,10 @@ export interface Services {
 }
 
 export function createServices(deps: ServiceDeps): Services {
+  const tenants = new TenantService(deps);
   return {
     deps,
-    tenants: new TenantService(deps),
+    tenants,
     keys: new KeyService(deps),
     agents: new AgentService(deps),
     directory: new AgentDirectoryService(deps),
@@ -47,7 +53,9 @@ export function createServices(deps: ServiceDeps): Services {
     credentials: new ProviderCredentialService(deps),
     registrations: new RegistrationService(deps),
     trunks: new TrunkService(deps),
-    calls: new CallService(deps),
-    analytics: new AnalyticsService(deps),
+    calls: new CallService({
+      calls: deps.repos.calls, limits: deps.repos.tenants, agentTotals: deps.repos.agents, uow: deps.uow, clock: deps.clock, ids: deps.ids,
+    }),
+    analytics: new AnalyticsService({ analytics: deps.repos.analytics, tenants, clock: deps.clock }),
   };
 }

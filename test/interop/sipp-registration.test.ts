@@ -135,7 +135,9 @@ testDbs().forEach((db, i) => {
       const line = await createLine(ts, key, { registrar, username: 'u423b', password: 'pw', options: { expires: 60 } });
       // The state report in between is fast; the domain event stream shows it.
       const seen: string[] = [];
-      const off = ts.server.bus.subscribe((e) => { if (e.data.registration_id === line.id && typeof e.data.error === 'string') seen.push(e.data.error); });
+      const off = ts.server.bus.subscribe((e) => {
+        if (e.type === 'registration.state' && e.data.registration_id === line.id && typeof e.data.error === 'string') seen.push(e.data.error);
+      });
       await line.activate();
       await line.waitFor('registered', (r) => r.state === 'registered');
       off();
