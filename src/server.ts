@@ -58,7 +58,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   });
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
-  const app = await buildApp({ config, services, logger, runtime });
+  const app = await buildApp({ config, services, events: bus, logger, runtime });
   const sipEdge = createSipEdge(config, services.registrations, bus, logger, repos.registrationLeases);
 
   let closed = false;

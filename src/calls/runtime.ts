@@ -34,8 +34,7 @@ export class CallRuntime {
     // For the process's lifetime: the bus drops its subscribers when it closes.
     opts.bus?.subscribe((e) => {
       if (e.type !== 'context.updated' || !e.callSid) return;
-      const context = e.data.context;
-      if (context && typeof context === 'object') this.contextWatchers.get(e.callSid)?.(context as Record<string, unknown>);
+      this.contextWatchers.get(e.callSid)?.(e.data.context);
     });
   }
 

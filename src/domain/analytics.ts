@@ -1,9 +1,7 @@
-import { sql } from 'kysely';
-import type { ServiceDeps } from './deps.js';
 import { invalid, notFound } from './errors.js';
+import type { Clock } from './ids.js';
 import type { Principal, Scope } from './principal.js';
-import { FINAL_STATUSES } from './calls.js';
-import { TenantService } from './tenants.js';
+import { FINAL_STATUSES, type CallStatus } from './calls.js';
 
 export type Period = 'day' | 'week' | 'month' | 'year';
 export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'year'];
@@ -44,23 +42,63 @@ export interface AgentStats {
   dailyTrend: Array<{ date: string; calls: number; minutes: number }>;
 }
 
-const minutes = (seconds: unknown): number => Math.round((Number(seconds ?? 0) / 60) * 100) / 100;
+const minutes = (seconds: number): number => Math.round((seconds / 60) * 100) / 100;
 
-/** Calls grouped by hour of day and status (and agent, when the source has it). */
-interface Bucket { agent_id?: string | null; hour: string; status: string; n: unknown; seconds: unknown }
+/** Calls (and their talk time) grouped by UTC hour of day and status, and by agent when the source knows it. */
+export interface CallBucket {
+  agentId: string | null;
+  /** 0-23 */
+  hour: number;
+  status: CallStatus;
+  calls: number;
+  seconds: number;
+}
+
+export interface AgentTotal { agentId: string; calls: number; seconds: number }
+export interface DayTotal { date: string; calls: number; seconds: number }
+
+/**
+ * The analytics reads: running totals the database keeps of calls (migration 060) and aggregates
+ * over `calls` itself. A null scope is the whole platform.
+ */
+export interface AnalyticsRepository {
+  agentCount(scope: Scope | null): Promise<number>;
+  /** Agent names by id, for those of `ids` that still exist. */
+  agentNames(scope: Scope | null, ids: readonly string[]): Promise<Map<string, string>>;
+  agent(scope: Scope, agentId: string): Promise<{ id: string; name: string } | null>;
+  /** Rollup of whole days from `fromDay` (YYYY-MM-DD) on, by hour of day and status (agentId null). */
+  hourlyTotals(scope: Scope | null, fromDay: string): Promise<CallBucket[]>;
+  /** Rollup of whole days from `fromDay` on, per agent. */
+  agentTotals(scope: Scope | null, fromDay: string): Promise<AgentTotal[]>;
+  /** Buckets over the calls that started in [from, to). */
+  callBuckets(scope: Scope | null, range: { from: string; to: string }): Promise<CallBucket[]>;
+  /** Buckets over all of one agent's calls. */
+  agentCallBuckets(scope: Scope, agentId: string): Promise<CallBucket[]>;
+  /** One agent's calls per UTC day from `from` on; only days that had calls. */
+  agentDays(scope: Scope, agentId: string, from: string): Promise<DayTotal[]>;
+}
+
+/** Whose numbers a principal may read (the tenant service answers it). */
+export interface TenantScopes {
+  scopeFor(principal: Principal, requested: string | undefined): Promise<Scope>;
+}
+
+export interface AnalyticsServiceDeps {
+  analytics: AnalyticsRepository;
+  tenants: TenantScopes;
+  clock: Clock;
+}
 
 /** Adds up grouped rows: the database did the per-call work, these are a few thousand rows at most. */
-function fold(buckets: Bucket[]) {
+function fold(buckets: CallBucket[]) {
   let calls = 0; let seconds = 0; let completed = 0; let completedSeconds = 0; let finished = 0;
   const byHour = new Map<number, number>();
   for (const b of buckets) {
-    const n = Number(b.n); const s = Number(b.seconds ?? 0);
-    if (n === 0) continue;
-    calls += n; seconds += s;
-    if (b.status === 'completed') { completed += n; completedSeconds += s; }
-    if ((FINAL_STATUSES as string[]).includes(b.status)) finished += n;
-    const h = Number(b.hour);
-    byHour.set(h, (byHour.get(h) ?? 0) + n);
+    if (b.calls === 0) continue;
+    calls += b.calls; seconds += b.seconds;
+    if (b.status === 'completed') { completed += b.calls; completedSeconds += b.seconds; }
+    if (FINAL_STATUSES.includes(b.status)) finished += b.calls;
+    byHour.set(b.hour, (byHour.get(b.hour) ?? 0) + b.calls);
   }
   return {
     totals: {
@@ -74,22 +112,18 @@ function fold(buckets: Bucket[]) {
   };
 }
 
-function addAgents(into: Map<string, { calls: number; seconds: number }>, rows: Array<{ agent_id?: string | null; n: unknown; seconds: unknown }>): void {
+function addAgents(into: Map<string, { calls: number; seconds: number }>, rows: Array<{ agentId: string | null; calls: number; seconds: number }>): void {
   for (const r of rows) {
-    if (!r.agent_id || Number(r.n) === 0) continue;
-    const a = into.get(r.agent_id) ?? { calls: 0, seconds: 0 };
-    a.calls += Number(r.n); a.seconds += Number(r.seconds ?? 0);
-    into.set(r.agent_id, a);
+    if (!r.agentId || r.calls === 0) continue;
+    const a = into.get(r.agentId) ?? { calls: 0, seconds: 0 };
+    a.calls += r.calls; a.seconds += r.seconds;
+    into.set(r.agentId, a);
   }
 }
 
 /** Call statistics, computed with SQL aggregates over calls and the running totals the database keeps of them. */
 export class AnalyticsService {
-  private readonly tenants: TenantService;
-
-  constructor(private readonly deps: ServiceDeps) {
-    this.tenants = new TenantService(deps);
-  }
+  constructor(private readonly deps: AnalyticsServiceDeps) {}
 
   /**
    * Whose numbers a principal may read: its own tenant's; a tenant key naming another tenant finds
@@ -97,7 +131,7 @@ export class AnalyticsService {
    */
   async summaryFor(principal: Principal, opts: { period?: string; tenantId?: string }): Promise<Summary> {
     const platformWide = principal.isPlatformAdmin && !principal.tenantId && opts.tenantId === undefined;
-    const scope = platformWide ? null : await this.tenants.scopeFor(principal, opts.tenantId);
+    const scope = platformWide ? null : await this.deps.tenants.scopeFor(principal, opts.tenantId);
     return this.summary(scope, opts.period);
   }
 
@@ -111,42 +145,27 @@ export class AnalyticsService {
     const since = new Date(sinceMs).toISOString();
     const wholeDaysFrom = new Date((Math.floor(sinceMs / DAY_MS) + 1) * DAY_MS).toISOString();
     const firstWholeDay = wholeDaysFrom.slice(0, 10);
-    const db = this.deps.db;
-    let agents = db.selectFrom('agents');
-    let hourly = db.selectFrom('call_hourly_totals').where('hour', '>=', firstWholeDay);
-    let daily = db.selectFrom('call_agent_daily_totals').where('day', '>=', firstWholeDay);
-    let edge = db.selectFrom('calls').where('started_at', '>=', since).where('started_at', '<', wholeDaysFrom);
-    if (scope) {
-      agents = agents.where('tenant_id', '=', scope.tenantId);
-      hourly = hourly.where('tenant_id', '=', scope.tenantId);
-      daily = daily.where('tenant_id', '=', scope.tenantId);
-      edge = edge.where('tenant_id', '=', scope.tenantId);
-    }
-    const hourOfDay = sql<string>`substr(hour, 12, 2)`;
-    const startHour = sql<string>`substr(started_at, 12, 2)`;
-    const [agentCount, hours, agentDays, edgeRows] = await Promise.all([
-      agents.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
-      hourly.select([hourOfDay.as('hour'), 'status', sql<number>`sum(calls)`.as('n'), sql<number>`sum(seconds)`.as('seconds')])
-        .groupBy([hourOfDay, 'status']).execute(),
-      daily.select(['agent_id', sql<number>`sum(calls)`.as('n'), sql<number>`sum(seconds)`.as('seconds')]).groupBy('agent_id').execute(),
-      edge.select(['agent_id', startHour.as('hour'), 'status', sql<number>`count(*)`.as('n'), sql<number | null>`sum(duration_seconds)`.as('seconds')])
-        .groupBy(['agent_id', startHour, 'status']).execute(),
+    const repo = this.deps.analytics;
+    const [agentCount, hours, agentDays, edge] = await Promise.all([
+      repo.agentCount(scope),
+      repo.hourlyTotals(scope, firstWholeDay),
+      repo.agentTotals(scope, firstWholeDay),
+      repo.callBuckets(scope, { from: since, to: wholeDaysFrom }),
     ]);
-    const { totals, byHour } = fold([...hours, ...edgeRows]);
+    const { totals, byHour } = fold([...hours, ...edge]);
     let busiestHour: number | null = null;
     for (const [h, n] of byHour) {
       if (busiestHour === null || n > byHour.get(busiestHour)! || (n === byHour.get(busiestHour) && h < busiestHour)) busiestHour = h;
     }
     const byAgent = new Map<string, { calls: number; seconds: number }>();
     addAgents(byAgent, agentDays);
-    addAgents(byAgent, edgeRows);
+    addAgents(byAgent, edge);
     // Deleted agents keep their calls in the totals but are not listed; look a little further down for them.
     const ranked = [...byAgent].sort(([ia, a], [ib, b]) => b.calls - a.calls || (ia < ib ? -1 : 1)).slice(0, TOP_AGENTS * 4);
-    const names = ranked.length === 0 ? [] : await agents.select(['id', 'name']).where('id', 'in', ranked.map(([id]) => id)).execute();
-    const nameOf = new Map(names.map((a) => [a.id, a.name]));
+    const nameOf = ranked.length === 0 ? new Map<string, string>() : await repo.agentNames(scope, ranked.map(([id]) => id));
     const top = ranked.filter(([id]) => nameOf.has(id)).slice(0, TOP_AGENTS);
     return {
-      totalAgents: Number(agentCount.n),
+      totalAgents: agentCount,
       ...totals,
       busiestHour,
       topAgents: top.map(([agentId, a]) => ({ agentId, name: nameOf.get(agentId)!, calls: a.calls, minutes: minutes(a.seconds) })),
@@ -154,27 +173,17 @@ export class AnalyticsService {
   }
 
   async agent(scope: Scope, agentId: string): Promise<AgentStats> {
-    const db = this.deps.db;
-    const agent = await db.selectFrom('agents').select(['id', 'name'])
-      .where('tenant_id', '=', scope.tenantId).where('id', '=', agentId).executeTakeFirst();
+    const repo = this.deps.analytics;
+    const agent = await repo.agent(scope, agentId);
     if (!agent) throw notFound('agent');
-    const calls = db.selectFrom('calls').where('tenant_id', '=', scope.tenantId).where('agent_id', '=', agentId);
-    const hour = sql<string>`substr(started_at, 12, 2)`;
-    const day = sql<string>`substr(started_at, 1, 10)`;
     const today = new Date(Math.floor(this.deps.clock.now().getTime() / DAY_MS) * DAY_MS);
     const firstDay = new Date(today.getTime() - (TREND_DAYS - 1) * DAY_MS).toISOString();
-    const [buckets, days] = await Promise.all([
-      calls.select(['agent_id', hour.as('hour'), 'status', sql<number>`count(*)`.as('n'), sql<number | null>`sum(duration_seconds)`.as('seconds')])
-        .groupBy(['agent_id', hour, 'status']).execute(),
-      calls.where('started_at', '>=', firstDay)
-        .select([day.as('day'), sql<number>`count(*)`.as('n'), sql<number | null>`sum(duration_seconds)`.as('seconds')])
-        .groupBy(day).execute(),
-    ]);
-    const byDay = new Map(days.map((d) => [d.day, d]));
+    const [buckets, days] = await Promise.all([repo.agentCallBuckets(scope, agentId), repo.agentDays(scope, agentId, firstDay)]);
+    const byDay = new Map(days.map((d) => [d.date, d]));
     const dailyTrend = Array.from({ length: TREND_DAYS }, (_, i) => {
       const date = new Date(Date.parse(firstDay) + i * DAY_MS).toISOString().slice(0, 10);
       const d = byDay.get(date);
-      return { date, calls: Number(d?.n ?? 0), minutes: minutes(d?.seconds) };
+      return { date, calls: d?.calls ?? 0, minutes: minutes(d?.seconds ?? 0) };
     });
     const { totals, byHour } = fold(buckets);
     return {

@@ -1,9 +1,7 @@
-import { sql } from 'kysely';
-import type { CallTable } from '../store/schema.js';
-import type { Db } from '../store/db.js';
-import type { ServiceDeps } from './deps.js';
-import { event, isUniqueViolation } from './deps.js';
+import type { Clock, IdSource } from './ids.js';
+import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
+import { domainEvent } from './events.js';
 import type { Scope } from './principal.js';
 import { requireObject, requireOneOf } from './validate.js';
 
@@ -73,30 +71,77 @@ export interface HistoryFilter {
 export const isLive = (s: CallStatus): boolean => LIVE_STATUSES.includes(s);
 export const isFinal = (s: CallStatus): boolean => FINAL_STATUSES.includes(s);
 
-function parseJson<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
+/** The fields a status change writes; those left out keep their value. */
+export interface CallStatusUpdate {
+  status: CallStatus;
+  updatedAt: string;
+  answeredAt?: string;
+  endedAt?: string;
+  durationSeconds?: number;
+  cost?: number;
+  endReason?: string;
+  handoff?: Record<string, unknown>;
 }
 
-export function toCall(r: CallTable): Call {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    callSid: r.call_sid,
-    agentId: r.agent_id,
-    phoneNumber: r.phone_number,
-    direction: r.direction as CallDirection,
-    fromNumber: r.from_number,
-    toNumber: r.to_number,
-    status: r.status as CallStatus,
-    context: parseJson<Record<string, unknown>>(r.context) ?? {},
-    startedAt: r.started_at,
-    answeredAt: r.answered_at,
-    endedAt: r.ended_at,
-    durationSeconds: r.duration_seconds === null ? null : Number(r.duration_seconds),
-    cost: r.cost === null ? null : Number(r.cost),
-    endReason: r.end_reason,
-    handoff: parseJson<Record<string, unknown>>(r.handoff),
-  };
+/** What a late carrier callback may still fill in on a finished call. */
+export interface CallAmendment {
+  cost?: number;
+  durationSeconds?: number;
+  updatedAt: string;
+}
+
+/** History bounds as stored (ISO UTC text), both inclusive. */
+export interface HistoryQuery {
+  agentId?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Where calls and their turns are kept; the only writer of `calls` and `call_turns`. */
+export interface CallRepository {
+  /** False when the call sid is taken already (sids are unique across tenants). */
+  insert(tx: Tx, call: Call): Promise<boolean>;
+  countLive(tx: Tx, scope: Scope): Promise<number>;
+  /** The one lookup without a tenant: carrier callbacks and the relay know only the sid. */
+  findBySid(callSid: string, tx?: Tx): Promise<Call | null>;
+  get(scope: Scope, callSid: string, tx?: Tx): Promise<Call | null>;
+  /** Writes the change unless the call has ended meanwhile; false when it had. */
+  updateLive(tx: Tx, scope: Scope, callSid: string, update: CallStatusUpdate): Promise<boolean>;
+  /** Writes the amendment only if the call still has the cost and duration `read` has; false otherwise. */
+  amendFinished(tx: Tx, scope: Scope, read: Pick<Call, 'callSid' | 'cost' | 'durationSeconds'>, amendment: CallAmendment): Promise<boolean>;
+  /** The call's status and context, held until `tx` ends so concurrent merges apply one after another. */
+  lockContext(tx: Tx, scope: Scope, callSid: string): Promise<Pick<Call, 'status' | 'context'> | null>;
+  setContext(tx: Tx, scope: Scope, callSid: string, context: Record<string, unknown>, updatedAt: string): Promise<void>;
+  /** When the call's latest turn was recorded; null before the first. */
+  lastTurnAt(tx: Tx, scope: Scope, callId: string): Promise<string | null>;
+  insertTurn(tx: Tx, scope: Scope, callId: string, turn: CallTurn & { id: string }): Promise<void>;
+  /** The call's turns, oldest first. */
+  turns(scope: Scope, callId: string): Promise<CallTurn[]>;
+  /** Live calls, newest first. */
+  listLive(scope: Scope): Promise<Call[]>;
+  /** One page of calls, newest first, and how many match in all. */
+  history(scope: Scope, query: HistoryQuery): Promise<{ calls: Call[]; total: number }>;
+}
+
+/** The tenant's concurrent-call limit, read while its row is held until `tx` ends (null: no such tenant). */
+export interface CallLimits {
+  lockLimits(tx: Tx, scope: Scope): Promise<{ maxConcurrentCalls: number } | null>;
+}
+
+/** The running totals kept on each agent. */
+export interface AgentCallTotals {
+  addCallTotals(tx: Tx, scope: Scope, agentId: string, totals: { calls: number; seconds: number }): Promise<void>;
+}
+
+export interface CallServiceDeps {
+  calls: CallRepository;
+  limits: CallLimits;
+  agentTotals: AgentCallTotals;
+  uow: UnitOfWork;
+  clock: Clock;
+  ids: IdSource;
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
@@ -117,12 +162,12 @@ const TENANT_CACHE_MAX = 10_000;
 
 /**
  * Calls and their transcripts. The call runtime and the carrier webhooks drive state through this
- * service; every change is published on the bus for the events stream.
+ * service; every change is published, through the outbox, for the events stream.
  */
 export class CallService {
   private readonly tenantBySid = new Map<string, string>();
 
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: CallServiceDeps) {}
 
   private now(): string {
     return this.deps.clock.now().toISOString();
@@ -151,78 +196,55 @@ export class CallService {
     if (typeof input.toNumber !== 'string' || input.toNumber.length > 256) throw invalid('to_number', 'to_number must be a string of at most 256 characters');
   }
 
-  private baseRow(scope: Scope, input: Omit<NewCall, 'status'>, status: CallStatus, now: string): CallTable {
+  private newCall(scope: Scope, input: Omit<NewCall, 'status'>, status: CallStatus, now: string): Call {
     return {
       id: this.deps.ids.uuid(),
-      tenant_id: scope.tenantId,
-      call_sid: input.callSid ?? this.newSid(),
-      agent_id: input.agentId,
-      phone_number: input.phoneNumber,
+      tenantId: scope.tenantId,
+      callSid: input.callSid ?? this.newSid(),
+      agentId: input.agentId,
+      phoneNumber: input.phoneNumber,
       direction: input.direction,
-      from_number: input.fromNumber,
-      to_number: input.toNumber,
+      fromNumber: input.fromNumber,
+      toNumber: input.toNumber,
       status,
-      context: JSON.stringify(input.context ?? {}),
-      started_at: now,
-      answered_at: status === 'in-progress' ? now : null,
-      ended_at: null,
-      duration_seconds: null,
+      context: input.context ?? {},
+      startedAt: now,
+      answeredAt: status === 'in-progress' ? now : null,
+      endedAt: null,
+      durationSeconds: null,
       cost: null,
-      end_reason: null,
+      endReason: null,
       handoff: null,
-      created_at: now,
-      updated_at: now,
     };
   }
 
-  private async insert(row: CallTable, guard?: (trx: Db) => Promise<void>): Promise<void> {
-    try {
-      await this.deps.db.transaction().execute(async (trx) => {
-        if (guard) await guard(trx);
-        await trx.insertInto('calls').values(row).execute();
-        if (row.ended_at && row.agent_id) await this.addToAgentTotals(trx, row.tenant_id, row.agent_id, row.duration_seconds ?? 0);
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`call ${row.call_sid} already exists`, 'call_sid');
-      throw err;
-    }
+  private async insert(tx: Tx, scope: Scope, call: Call): Promise<void> {
+    if (!(await this.deps.calls.insert(tx, call))) throw conflict(`call ${call.callSid} already exists`, 'call_sid');
+    if (call.endedAt && call.agentId) await this.deps.agentTotals.addCallTotals(tx, scope, call.agentId, { calls: 1, seconds: call.durationSeconds ?? 0 });
   }
 
-  /**
-   * Counts live calls while holding the tenant row (PostgreSQL) or SQLite's single writer, so two
-   * calls arriving together cannot both take the last slot. FOR NO KEY UPDATE, not FOR UPDATE:
-   * it still excludes the other limit checks, but lets foreign-key checks against the tenant
-   * (the analytics triggers' inserts) through, which otherwise deadlocked with status updates.
-   */
-  private async assertBelowCallLimit(trx: Db, scope: Scope): Promise<void> {
-    let tq = trx.selectFrom('tenants').select(['max_concurrent_calls']).where('id', '=', scope.tenantId);
-    if (this.deps.dbKind === 'postgres') tq = tq.forNoKeyUpdate();
-    const tenant = await tq.executeTakeFirst();
-    if (!tenant) throw notFound('tenant');
-    const { n } = await trx.selectFrom('calls').select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('tenant_id', '=', scope.tenantId).where('status', 'in', LIVE_STATUSES).executeTakeFirstOrThrow();
-    if (Number(n) >= tenant.max_concurrent_calls) {
-      throw new DomainError('limit', `tenant concurrent call limit reached (max_concurrent_calls ${tenant.max_concurrent_calls})`, 'max_concurrent_calls');
+  /** Counted while the tenant row is held, so two calls arriving together cannot both take the last slot. */
+  private async assertBelowCallLimit(tx: Tx, scope: Scope): Promise<void> {
+    const limits = await this.deps.limits.lockLimits(tx, scope);
+    if (!limits) throw notFound('tenant');
+    if (await this.deps.calls.countLive(tx, scope) >= limits.maxConcurrentCalls) {
+      throw new DomainError('limit', `tenant concurrent call limit reached (max_concurrent_calls ${limits.maxConcurrentCalls})`, 'max_concurrent_calls');
     }
-  }
-
-  private async addToAgentTotals(trx: Db, tenantId: string, agentId: string, seconds: number): Promise<void> {
-    await trx.updateTable('agents')
-      .set({ total_calls: sql`total_calls + 1`, total_minutes: sql`total_minutes + ${seconds / 60}` })
-      .where('tenant_id', '=', tenantId).where('id', '=', agentId).execute();
   }
 
   async open(scope: Scope, input: NewCall): Promise<Call> {
     this.checkNew(input);
     requireOneOf('status', input.status, LIVE_STATUSES);
     if (input.context !== undefined) requireObject('context', input.context);
-    const row = this.baseRow(scope, input, input.status, this.now());
-    await this.insert(row, (trx) => this.assertBelowCallLimit(trx, scope));
-    const call = toCall(row);
+    const call = this.newCall(scope, input, input.status, this.now());
+    await this.deps.uow.run(async (tx) => {
+      await this.assertBelowCallLimit(tx, scope);
+      await this.insert(tx, scope, call);
+      tx.emit(domainEvent(this.deps.clock, 'call.started', scope.tenantId, {
+        agent_id: call.agentId, direction: call.direction, from_number: call.fromNumber, to_number: call.toNumber, status: call.status,
+      }, call.callSid));
+    });
     this.remember(call);
-    await this.deps.bus.publish(event(this.deps, 'call.started', scope.tenantId, {
-      agent_id: call.agentId, direction: call.direction, from_number: call.fromNumber, to_number: call.toNumber, status: call.status,
-    }, call.callSid));
     return call;
   }
 
@@ -230,19 +252,19 @@ export class CallService {
     this.checkNew(input);
     requireOneOf('status', input.status, ['busy', 'failed'] as const);
     const now = this.now();
-    const row: CallTable = { ...this.baseRow(scope, input, input.status, now), ended_at: now, duration_seconds: 0, end_reason: input.endReason };
-    await this.insert(row);
-    const call = toCall(row);
+    const call: Call = { ...this.newCall(scope, input, input.status, now), endedAt: now, durationSeconds: 0, endReason: input.endReason };
+    await this.deps.uow.run(async (tx) => {
+      await this.insert(tx, scope, call);
+      tx.emit(domainEvent(this.deps.clock, 'call.ended', scope.tenantId, {
+        agent_id: call.agentId, status: call.status, duration: 0, end_reason: call.endReason, cost: null,
+      }, call.callSid));
+    });
     this.remember(call);
-    await this.deps.bus.publish(event(this.deps, 'call.ended', scope.tenantId, {
-      agent_id: call.agentId, status: call.status, duration: 0, end_reason: call.endReason, cost: null,
-    }, call.callSid));
     return call;
   }
 
   async findBySid(callSid: string): Promise<Call | null> {
-    const row = await this.deps.db.selectFrom('calls').selectAll().where('call_sid', '=', callSid).executeTakeFirst();
-    return row ? toCall(row) : null;
+    return this.deps.calls.findBySid(callSid);
   }
 
   private withLiveDuration(call: Call): Call {
@@ -252,10 +274,9 @@ export class CallService {
   }
 
   async get(scope: Scope, callSid: string): Promise<Call> {
-    const row = await this.deps.db.selectFrom('calls').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('call_sid', '=', callSid).executeTakeFirst();
-    if (!row) throw notFound('call');
-    return this.withLiveDuration(toCall(row));
+    const call = await this.deps.calls.get(scope, callSid);
+    if (!call) throw notFound('call');
+    return this.withLiveDuration(call);
   }
 
   async updateStatus(callSid: string, change: StatusChange): Promise<Call> {
@@ -268,42 +289,41 @@ export class CallService {
     if (!current) throw notFound('call');
     if (isFinal(current.status)) return this.amendFinished(current, change);
 
+    const scope: Scope = { tenantId: current.tenantId };
     const now = this.now();
     const final = isFinal(change.status);
-    const set: Partial<CallTable> = { status: change.status, updated_at: now };
+    const update: CallStatusUpdate = { status: change.status, updatedAt: now };
     const answeredAt = current.answeredAt ?? (change.status === 'in-progress' ? now : null);
-    if (answeredAt !== current.answeredAt) set.answered_at = answeredAt;
-    if (change.cost !== undefined) set.cost = change.cost;
-    if (change.endReason !== undefined) set.end_reason = change.endReason;
-    if (change.handoff !== undefined) set.handoff = JSON.stringify(change.handoff);
+    if (answeredAt !== current.answeredAt && answeredAt !== null) update.answeredAt = answeredAt;
+    if (change.cost !== undefined) update.cost = change.cost;
+    if (change.endReason !== undefined) update.endReason = change.endReason;
+    if (change.handoff !== undefined) update.handoff = change.handoff;
     if (final) {
       const endedAt = current.endedAt ?? now;
-      set.ended_at = endedAt;
+      update.endedAt = endedAt;
       // Twilio counts from the answer; a call that never connected lasted nothing.
       const from = answeredAt ?? (change.status === 'completed' ? current.startedAt : null);
-      set.duration_seconds = Math.round(change.durationSeconds
+      update.durationSeconds = Math.round(change.durationSeconds
         ?? (from ? Math.max(0, (Date.parse(endedAt) - Date.parse(from)) / 1000) : 0));
     }
 
-    // The status guard in the WHERE makes the final transition (and the agent totals) happen once,
-    // even when the carrier callback and the relay session report the end together.
-    const applied = await this.deps.db.transaction().execute(async (trx) => {
-      const res = await trx.updateTable('calls').set(set).where('call_sid', '=', callSid)
-        .where('status', 'not in', FINAL_STATUSES).executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
-      if (final && current.agentId) await this.addToAgentTotals(trx, current.tenantId, current.agentId, set.duration_seconds ?? 0);
-      return true;
+    // The repository writes only while the call is live, so the final transition (and the agent
+    // totals) happen once even when the carrier callback and the relay session report the end together.
+    const call = await this.deps.uow.run(async (tx) => {
+      const applied = await this.deps.calls.updateLive(tx, scope, callSid, update);
+      const after = (await this.deps.calls.get(scope, callSid, tx))!;
+      if (!applied) return after;
+      if (final) {
+        if (current.agentId) await this.deps.agentTotals.addCallTotals(tx, scope, current.agentId, { calls: 1, seconds: update.durationSeconds ?? 0 });
+        tx.emit(domainEvent(this.deps.clock, 'call.ended', scope.tenantId, {
+          agent_id: after.agentId, status: after.status, duration: after.durationSeconds, end_reason: after.endReason, cost: after.cost,
+        }, callSid));
+      } else {
+        tx.emit(domainEvent(this.deps.clock, 'call.updated', scope.tenantId, { agent_id: after.agentId, status: after.status }, callSid));
+      }
+      return after;
     });
-    const call = (await this.findBySid(callSid))!;
-    if (!applied) return call;
-    if (final) {
-      this.tenantBySid.delete(callSid);
-      await this.deps.bus.publish(event(this.deps, 'call.ended', call.tenantId, {
-        agent_id: call.agentId, status: call.status, duration: call.durationSeconds, end_reason: call.endReason, cost: call.cost,
-      }, callSid));
-    } else {
-      await this.deps.bus.publish(event(this.deps, 'call.updated', call.tenantId, { agent_id: call.agentId, status: call.status }, callSid));
-    }
+    if (final) this.tenantBySid.delete(callSid);
     return call;
   }
 
@@ -312,109 +332,85 @@ export class CallService {
    * billed duration and price still belong on the record (the status and end reason stay).
    */
   private async amendFinished(current: Call, change: StatusChange): Promise<Call> {
-    const set: Partial<CallTable> = {};
-    if (change.cost !== undefined && current.cost === null) set.cost = change.cost;
+    const amendment: CallAmendment = { updatedAt: this.now() };
+    if (change.cost !== undefined && current.cost === null) amendment.cost = change.cost;
     const duration = change.durationSeconds === undefined ? undefined : Math.round(change.durationSeconds);
-    if (duration !== undefined && duration !== current.durationSeconds) set.duration_seconds = duration;
-    if (Object.keys(set).length === 0) return current;
-    set.updated_at = this.now();
-    const applied = await this.deps.db.transaction().execute(async (trx) => {
-      let q = trx.updateTable('calls').set(set).where('call_sid', '=', current.callSid);
+    if (duration !== undefined && duration !== current.durationSeconds) amendment.durationSeconds = duration;
+    if (amendment.cost === undefined && amendment.durationSeconds === undefined) return current;
+    const scope: Scope = { tenantId: current.tenantId };
+    return this.deps.uow.run(async (tx) => {
       // Conditioned on what was read, so two late callbacks cannot both shift the agent's minutes.
-      if (set.cost !== undefined) q = q.where('cost', 'is', null);
-      if (set.duration_seconds !== undefined) q = q.where('duration_seconds', current.durationSeconds === null ? 'is' : '=', current.durationSeconds);
-      const res = await q.executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
-      if (duration !== undefined && set.duration_seconds !== undefined && current.agentId) {
-        const delta = (duration - (current.durationSeconds ?? 0)) / 60;
-        await trx.updateTable('agents').set({ total_minutes: sql`total_minutes + ${delta}` })
-          .where('tenant_id', '=', current.tenantId).where('id', '=', current.agentId).execute();
+      const applied = await this.deps.calls.amendFinished(tx, scope, current, amendment);
+      if (applied && amendment.durationSeconds !== undefined && current.agentId) {
+        const seconds = amendment.durationSeconds - (current.durationSeconds ?? 0);
+        await this.deps.agentTotals.addCallTotals(tx, scope, current.agentId, { calls: 0, seconds });
       }
-      return true;
+      const call = (await this.deps.calls.get(scope, current.callSid, tx))!;
+      if (applied) {
+        tx.emit(domainEvent(this.deps.clock, 'call.updated', call.tenantId, {
+          agent_id: call.agentId, status: call.status, duration: call.durationSeconds, cost: call.cost,
+        }, call.callSid));
+      }
+      return call;
     });
-    const call = (await this.findBySid(current.callSid))!;
-    if (applied) {
-      await this.deps.bus.publish(event(this.deps, 'call.updated', call.tenantId, {
-        agent_id: call.agentId, status: call.status, duration: call.durationSeconds, cost: call.cost,
-      }, call.callSid));
-    }
-    return call;
   }
 
   async mergeContext(scope: Scope, callSid: string, patch: Record<string, unknown>): Promise<Call> {
     requireObject('context', patch);
-    const context = await this.deps.db.transaction().execute(async (trx) => {
-      let q = trx.selectFrom('calls').select(['status', 'context'])
-        .where('tenant_id', '=', scope.tenantId).where('call_sid', '=', callSid);
-      if (this.deps.dbKind === 'postgres') q = q.forNoKeyUpdate();
-      const row = await q.executeTakeFirst();
-      if (!row) throw notFound('call');
-      if (isFinal(row.status as CallStatus)) throw conflict(`call ${callSid} has ended; its context can no longer change`);
-      const merged = { ...(JSON.parse(row.context) as Record<string, unknown>), ...patch };
-      await trx.updateTable('calls').set({ context: JSON.stringify(merged), updated_at: this.now() })
-        .where('tenant_id', '=', scope.tenantId).where('call_sid', '=', callSid).execute();
-      return merged;
+    await this.deps.uow.run(async (tx) => {
+      const held = await this.deps.calls.lockContext(tx, scope, callSid);
+      if (!held) throw notFound('call');
+      if (isFinal(held.status)) throw conflict(`call ${callSid} has ended; its context can no longer change`);
+      const context = { ...held.context, ...patch };
+      await this.deps.calls.setContext(tx, scope, callSid, context, this.now());
+      tx.emit(domainEvent(this.deps.clock, 'context.updated', scope.tenantId, { context }, callSid));
     });
-    await this.deps.bus.publish(event(this.deps, 'context.updated', scope.tenantId, { context }, callSid));
     return this.get(scope, callSid);
   }
 
   async addTurn(callSid: string, turn: { role: TurnRole; text: string; interrupted?: boolean }): Promise<void> {
     requireOneOf('role', turn.role, TURN_ROLES);
     if (typeof turn.text !== 'string') throw invalid('text', 'text must be a string');
-    const call = await this.deps.db.selectFrom('calls').select(['id', 'tenant_id']).where('call_sid', '=', callSid).executeTakeFirst();
+    const call = await this.findBySid(callSid);
     if (!call) throw notFound('call');
-    const last = await this.deps.db.selectFrom('call_turns').select((eb) => eb.fn.max('created_at').as('at'))
-      .where('call_id', '=', call.id).executeTakeFirst();
-    // Turns are ordered by time; keep them strictly increasing so two turns in one millisecond keep their order.
-    let at = this.now();
-    if (last?.at && at <= last.at) at = new Date(Date.parse(last.at) + 1).toISOString();
+    const scope: Scope = { tenantId: call.tenantId };
     const interrupted = turn.interrupted ?? false;
-    await this.deps.db.insertInto('call_turns').values({
-      id: this.deps.ids.uuid(), tenant_id: call.tenant_id, call_id: call.id, role: turn.role, text: turn.text,
-      interrupted: interrupted ? 1 : 0, created_at: at,
-    }).execute();
-    await this.deps.bus.publish(event(this.deps, 'transcript.final', call.tenant_id, { role: turn.role, text: turn.text, interrupted }, callSid));
+    await this.deps.uow.run(async (tx) => {
+      const last = await this.deps.calls.lastTurnAt(tx, scope, call.id);
+      // Turns are ordered by time; keep them strictly increasing so two turns in one millisecond keep their order.
+      let at = this.now();
+      if (last && at <= last) at = new Date(Date.parse(last) + 1).toISOString();
+      await this.deps.calls.insertTurn(tx, scope, call.id, { id: this.deps.ids.uuid(), role: turn.role, text: turn.text, interrupted, createdAt: at });
+      tx.emit(domainEvent(this.deps.clock, 'transcript.final', scope.tenantId, { role: turn.role, text: turn.text, interrupted }, callSid));
+    });
   }
 
   async transcript(callSid: string): Promise<CallTurn[]> {
-    const rows = await this.deps.db.selectFrom('call_turns').innerJoin('calls', 'calls.id', 'call_turns.call_id')
-      .select(['call_turns.role', 'call_turns.text', 'call_turns.interrupted', 'call_turns.created_at'])
-      .where('calls.call_sid', '=', callSid).orderBy('call_turns.created_at').execute();
-    return rows.map((r) => ({ role: r.role as TurnRole, text: r.text, interrupted: Number(r.interrupted) === 1, createdAt: r.created_at }));
+    const call = await this.findBySid(callSid);
+    return call ? this.deps.calls.turns({ tenantId: call.tenantId }, call.id) : [];
   }
 
   async publishPartial(callSid: string, text: string): Promise<void> {
     const tenantId = await this.tenantOf(callSid);
-    await this.deps.bus.publish(event(this.deps, 'transcript.partial', tenantId, { text }, callSid));
+    await this.deps.uow.publish(domainEvent(this.deps.clock, 'transcript.partial', tenantId, { text }, callSid));
   }
 
   async publishError(callSid: string, message: string): Promise<void> {
     const tenantId = await this.tenantOf(callSid);
-    await this.deps.bus.publish(event(this.deps, 'error', tenantId, { message }, callSid));
+    await this.deps.uow.publish(domainEvent(this.deps.clock, 'error', tenantId, { message }, callSid));
   }
 
   async listActive(scope: Scope): Promise<Call[]> {
-    const rows = await this.deps.db.selectFrom('calls').selectAll()
-      .where('tenant_id', '=', scope.tenantId).where('status', 'in', LIVE_STATUSES)
-      .orderBy('started_at', 'desc').orderBy('id', 'desc').execute();
-    return rows.map((r) => this.withLiveDuration(toCall(r)));
+    return (await this.deps.calls.listLive(scope)).map((c) => this.withLiveDuration(c));
   }
 
   async history(scope: Scope, filter: HistoryFilter): Promise<{ calls: Call[]; total: number }> {
-    const start = filter.startDate !== undefined ? isoBound('start_date', filter.startDate, false) : undefined;
-    const end = filter.endDate !== undefined ? isoBound('end_date', filter.endDate, true) : undefined;
-    if (start && end && start > end) throw invalid('end_date', 'end_date must not be before start_date');
+    const from = filter.startDate !== undefined ? isoBound('start_date', filter.startDate, false) : undefined;
+    const to = filter.endDate !== undefined ? isoBound('end_date', filter.endDate, true) : undefined;
+    if (from && to && from > to) throw invalid('end_date', 'end_date must not be before start_date');
     if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 1000) throw invalid('limit', 'limit must be an integer from 1 to 1000');
     if (!Number.isInteger(filter.offset) || filter.offset < 0) throw invalid('offset', 'offset must be a non-negative integer');
-    let q = this.deps.db.selectFrom('calls').where('tenant_id', '=', scope.tenantId);
-    if (filter.agentId !== undefined) q = q.where('agent_id', '=', filter.agentId);
-    if (start) q = q.where('started_at', '>=', start);
-    if (end) q = q.where('started_at', '<=', end);
-    const [{ n }, rows] = await Promise.all([
-      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
-      q.selectAll().orderBy('started_at', 'desc').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute(),
-    ]);
-    return { calls: rows.map((r) => this.withLiveDuration(toCall(r))), total: Number(n) };
+    const page = await this.deps.calls.history(scope, { agentId: filter.agentId, from, to, limit: filter.limit, offset: filter.offset });
+    return { calls: page.calls.map((c) => this.withLiveDuration(c)), total: page.total };
   }
 }

@@ -3,8 +3,8 @@ import { AgentService, type AgentListeners, type AgentNumbers, type AgentReposit
 import { AgentDirectoryService, type AgentDirectoryRepository } from './agent-directory.js';
 import { AccessKeyDirectory } from './access-keys.js';
 import { TagService, type TagRepository } from './tags.js';
-import { AnalyticsService } from './analytics.js';
-import { CallService } from './calls.js';
+import { AnalyticsService, type AnalyticsRepository } from './analytics.js';
+import { CallService, type AgentCallTotals, type CallLimits, type CallRepository } from './calls.js';
 import { ProviderCredentialService, type ProviderCredentialRepository } from './credentials.js';
 import { AuthCache, KeyService, type ApiKeyRepository } from './keys.js';
 import { PhoneNumberService, type PhoneNumberRepository } from './numbers.js';
@@ -15,9 +15,11 @@ import { TrunkService, type TrunkRepository } from './trunks.js';
 /** The repositories services are built on (the store implements them; tests may fake them). */
 export interface ServiceRepositories {
   tags: TagRepository;
-  tenants: TenantRepository;
+  calls: CallRepository;
+  analytics: AnalyticsRepository;
+  tenants: TenantRepository & CallLimits;
   apiKeys: ApiKeyRepository;
-  agents: AgentRepository & AgentDirectoryRepository;
+  agents: AgentRepository & AgentDirectoryRepository & AgentCallTotals;
   phoneNumbers: PhoneNumberRepository & NumberEndpointReader & AgentNumbers;
   registrations: RegistrationRepository & AgentListeners;
   trunks: TrunkRepository;
@@ -68,7 +70,7 @@ export function createServices(deps: ServiceDeps): Services {
       vault, uow, clock, ids, config,
     }),
     trunks: new TrunkService({ trunks: repos.trunks, vault, uow, clock, ids, config }),
-    calls: new CallService(deps),
-    analytics: new AnalyticsService(deps),
+    calls: new CallService({ calls: repos.calls, limits: repos.tenants, agentTotals: repos.agents, uow, clock, ids }),
+    analytics: new AnalyticsService({ analytics: repos.analytics, tenants, clock }),
   };
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Services } from '../domain/services.js';
 import type { CallRuntime } from '../calls/runtime.js';
+import type { EventBus } from '../events/bus.js';
 import { toProblem } from './errors.js';
 import { registrationsDialect } from './dialects/registrations/index.js';
 import { agentsV1Dialect } from './dialects/agents-v1/index.js';
@@ -20,6 +21,8 @@ import { twilioEdge } from './twilio/index.js';
 export interface AppOptions {
   config: Config;
   services: Services;
+  /** Where the events stream listens; the services publish through their unit of work. */
+  events: Pick<EventBus, 'subscribe'>;
   logger: Logger;
   /** Call runtime hooks the deployment dialect reads for /healthz etc. */
   runtime?: CallRuntime;

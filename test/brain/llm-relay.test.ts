@@ -122,7 +122,7 @@ for (const db of testDbs()) {
       client.prompt('Hello?');
       const r = await client.reply(0);
       assert.match(r.text, /sorry/i);
-      const err = await eventually(async () => events.find((e) => e.callSid === callSid && e.type === 'error'), (e) => e !== undefined);
+      const err = await eventually(async () => events.find((e): e is DomainEvent<'error'> => e.callSid === callSid && e.type === 'error'), (e) => e !== undefined);
       assert.ok(err, 'an error event was published');
       assert.match(String(err.data.message), /brain/);
       llm.when('Hello again?', { tokens: ['Back again.'] });

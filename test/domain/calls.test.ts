@@ -2,12 +2,15 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
 import type { CallService, NewCall } from '../../src/domain/calls.js';
-import type { DomainEvent } from '../../src/events/bus.js';
+import type { DomainEvent, EventType } from '../../src/events/catalog.js';
 import { DomainError } from '../../src/domain/errors.js';
 
 const inbound = (agentId: string | null, extra: Partial<NewCall> = {}): NewCall => ({
   agentId, phoneNumber: '+15551230000', direction: 'inbound', fromNumber: '+15559990000', toNumber: '+15551230000', status: 'ringing', ...extra,
 });
+
+/** Narrows an event to one type, so its payload reads without a cast. */
+const ofType = <T extends EventType>(type: T) => (e: DomainEvent): e is Extract<DomainEvent, { type: T }> => e.type === type;
 
 function isKind(kind: string, field?: string) {
   return (err: unknown) => err instanceof DomainError && err.kind === kind && (field === undefined || err.field === field);
@@ -38,7 +41,7 @@ for (const db of testDbs()) {
       assert.equal(call.status, 'ringing');
       assert.deepEqual(call.context, { customer: 'Ann' });
       assert.equal(call.endedAt, null);
-      const started = events.find((e) => e.type === 'call.started' && e.callSid === call.callSid);
+      const started = events.filter(ofType('call.started')).find((e) => e.callSid === call.callSid);
       assert.equal(started?.tenantId, scope.tenantId);
       assert.equal(started?.data.direction, 'inbound');
       const given = await calls.open(scope, inbound(agentId, { callSid: 'CAgiven0001' }));
@@ -90,7 +93,7 @@ for (const db of testDbs()) {
       assert.equal(ended.cost, 0.052);
       assert.equal(ended.endReason, 'caller hung up');
       assert.ok(ended.endedAt);
-      const endedEvent = events.find((e) => e.type === 'call.ended' && e.callSid === call.callSid);
+      const endedEvent = events.filter(ofType('call.ended')).find((e) => e.callSid === call.callSid);
       assert.equal(endedEvent?.data.duration, 90);
       // A late or duplicated callback changes neither the status nor the known cost.
       const again = await calls.updateStatus(call.callSid, { status: 'failed', cost: 9, endReason: 'late' });
@@ -159,7 +162,7 @@ for (const db of testDbs()) {
       await assert.rejects(calls.mergeContext(other.scope, call.callSid, { c: 3 }), isKind('not_found'));
       const merged = await calls.mergeContext(scope, call.callSid, { b: { y: 2 }, c: 3 });
       assert.deepEqual(merged.context, { a: 1, b: { y: 2 }, c: 3 });
-      const ev = events.find((e) => e.type === 'context.updated' && e.callSid === call.callSid);
+      const ev = events.filter(ofType('context.updated')).find((e) => e.callSid === call.callSid);
       assert.deepEqual(ev?.data.context, { a: 1, b: { y: 2 }, c: 3 });
       await assert.rejects(calls.mergeContext(scope, call.callSid, [] as never), isKind('invalid', 'context'));
       await calls.updateStatus(call.callSid, { status: 'completed' });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { DomainEvent } from '../../src/events/bus.js';
+import type { DomainEvent, EventType } from '../../src/events/catalog.js';
 import { CALL_HANDLERS } from '../../src/domain/call-handler.js';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
 
@@ -45,8 +45,8 @@ for (const db of testDbs()) {
     };
     const newAgent = async (t: Tenant, handler: string | null = null) =>
       (await s.server.services.agents.create({ tenantId: t.id }, { name: `agent ${randomBytes(3).toString('hex')}`, handler })).id;
-    const eventsOf = (type: string, id: string) => events
-      .filter((e) => e.type === type && (e.data as { registration_id?: string }).registration_id === id) as Array<DomainEvent & { data: Record<string, unknown> }>;
+    const eventsOf = <T extends EventType>(type: T, id: string) =>
+      events.filter((e): e is Extract<DomainEvent, { type: T }> => e.type === type && 'registration_id' in e.data && e.data.registration_id === id);
 
     before(async () => {
       s = await startTestServer(db);

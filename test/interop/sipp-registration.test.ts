@@ -136,8 +136,7 @@ testDbs().forEach((db, i) => {
       // The state report in between is fast; the domain event stream shows it.
       const seen: string[] = [];
       const off = ts.server.bus.subscribe((e) => {
-        const data = e.data as { registration_id?: string; error?: unknown };
-        if (data.registration_id === line.id && typeof data.error === 'string') seen.push(data.error);
+        if (e.type === 'registration.state' && e.data.registration_id === line.id && typeof e.data.error === 'string') seen.push(e.data.error);
       });
       await line.activate();
       await line.waitFor('registered', (r) => r.state === 'registered');

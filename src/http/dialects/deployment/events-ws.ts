@@ -4,13 +4,18 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
 import type { AppOptions } from '../../app.js';
 import { requireAuth } from '../../auth.js';
-import type { DomainEvent } from '../../../events/bus.js';
+import type { DomainEvent, EventType } from '../../../events/catalog.js';
 import type { Scope } from '../../../domain/principal.js';
 
 /** What the document promises on this stream; other domain events (agents, registrations) stay off it. */
-export const CALL_EVENT_TYPES = new Set([
-  'call.started', 'call.updated', 'call.ended', 'transcript.partial', 'transcript.final', 'context.updated', 'error',
-]);
+const CALL_EVENT_TYPES = ['call.started', 'call.updated', 'call.ended', 'transcript.partial', 'transcript.final', 'context.updated', 'error'] as const;
+export type CallEventType = typeof CALL_EVENT_TYPES[number];
+export type CallEvent = DomainEvent<CallEventType>;
+const CALL_EVENTS: ReadonlySet<EventType> = new Set(CALL_EVENT_TYPES);
+
+export function isCallEvent(e: DomainEvent): e is CallEvent {
+  return CALL_EVENTS.has(e.type);
+}
 export const MAX_SOCKETS_PER_KEY = 10;
 /** A client that stops reading is cut off rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -22,10 +27,10 @@ const EventsQuery = Type.Object({
 });
 
 /** The wire shape: `{type, call_sid, timestamp, data}`, plus the two fields the document's example reads at the top. */
-export function renderEvent(e: DomainEvent): Record<string, unknown> {
+export function renderEvent(e: CallEvent): Record<string, unknown> {
   const out: Record<string, unknown> = { type: e.type, call_sid: e.callSid ?? null, timestamp: e.timestamp, data: e.data };
-  if (e.type.startsWith('transcript.') && 'text' in e.data) out.text = e.data.text;
-  if (e.type === 'call.ended' && 'duration' in e.data) out.duration = e.data.duration;
+  if (e.type === 'transcript.partial' || e.type === 'transcript.final') out.text = e.data.text;
+  if (e.type === 'call.ended') out.duration = e.data.duration;
   return out;
 }
 
@@ -35,7 +40,7 @@ function tooMany(): Error {
 
 /** `WS /events/ws`: a tenant's live call events, optionally for one call. */
 export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Promise<void> {
-  const { services } = opts;
+  const { services, events } = opts;
   const openByKey = new Map<string, number>();
   const scopes = new WeakMap<FastifyRequest, Scope>();
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -63,8 +68,8 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
     }
     openByKey.set(keyId, open + 1);
 
-    const unsubscribe = services.deps.bus.subscribe((e) => {
-      if (e.tenantId !== scope.tenantId || !CALL_EVENT_TYPES.has(e.type)) return;
+    const unsubscribe = events.subscribe((e) => {
+      if (e.tenantId !== scope.tenantId || !isCallEvent(e)) return;
       if (callSid && e.callSid !== callSid) return;
       if (socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
