@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../app.js';
+import { PUBLIC_ROUTE, type AppOptions } from '../context.js';
 import { useErrorEnvelope } from '../errors.js';
 import { answerInbound } from '../../calls/inbound.js';
 import { dialTwiml, emptyTwiml, hangupTwiml } from '../../calls/twiml.js';
@@ -26,13 +26,15 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }));
   const schema = { tags: ['twilio'], body: TwilioForm };
+  // Twilio carries no API key: every route here checks Twilio's request signature instead.
+  const unkeyed = PUBLIC_ROUTE;
 
   /** The URL Twilio called, as PUBLIC_URL makes it (read per request: it may be set after start). */
   const signedUrl = (req: FastifyRequest) => config.publicUrl + req.url;
   const signed = (req: FastifyRequest) => verifyTwilio(services, req, signedUrl(req), (req.body as Form).AccountSid, req.body as Form);
   const xml = <T>(reply: { type(t: string): T }) => reply.type('text/xml; charset=utf-8');
 
-  r.post('/twilio/voice', { schema: { ...schema, summary: "A Twilio number's voice webhook" } }, async (req, reply) => {
+  r.post('/twilio/voice', { config: unkeyed, schema: { ...schema, summary: "A Twilio number's voice webhook" } }, async (req, reply) => {
     const origin = await signed(req);
     const b = req.body as Form;
     const callSid = str(b.CallSid);
@@ -43,7 +45,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     return xml(reply).send(twiml);
   });
 
-  r.post('/twilio/status', { schema: { ...schema, summary: 'Twilio call status callbacks' } }, async (req, reply) => {
+  r.post('/twilio/status', { config: unkeyed, schema: { ...schema, summary: 'Twilio call status callbacks' } }, async (req, reply) => {
     const origin = await signed(req);
     const b = req.body as Form;
     const status = TWILIO_STATUSES[str(b.CallStatus)];
@@ -62,7 +64,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     return xml(reply).send(emptyTwiml());
   });
 
-  r.post('/twilio/relay-action', { schema: { ...schema, summary: 'Where Twilio goes when a relay session ends' } }, async (req, reply) => {
+  r.post('/twilio/relay-action', { config: unkeyed, schema: { ...schema, summary: 'Where Twilio goes when a relay session ends' } }, async (req, reply) => {
     const origin = await signed(req);
     const b = req.body as Form;
     const call = await services.calls.findBySid(str(b.CallSid));
@@ -80,6 +82,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
 
   r.get('/relay/ws', {
     websocket: true,
+    config: unkeyed,
     schema: { tags: ['twilio'], summary: 'ConversationRelay WebSocket', querystring: Type.Object({ account_sid: Type.Optional(Type.String({ maxLength: 64 })) }) },
     // Refused before the upgrade: an unsigned handshake never becomes a session.
     preValidation: async (req) => {

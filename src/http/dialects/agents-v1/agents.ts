@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ADDRESS_TYPES } from '../../../domain/agent-directory.js';
 import { PRESENCES, RING_METHODS } from '../../../domain/agents.js';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { pageTokenToIso, renderAgent, renderPage } from './render.js';
 import { IdParams, PageQuery, actor, schema, stringEnum } from './schemas.js';
 

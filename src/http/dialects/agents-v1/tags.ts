@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { pageTokenToIso, renderPage, renderTag } from './render.js';
 import { IdParams, PageQuery, actor, schema } from './schemas.js';
 

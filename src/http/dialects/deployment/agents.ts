@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
 import { forbidden } from '../../../domain/errors.js';
 import { canManageAgents, scopeOf, type Principal } from '../../../domain/principal.js';
@@ -113,7 +112,6 @@ const tags = ['deployment: agents'];
 export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { services } = opts;
-  app.addHook('onRequest', requireAuth(services));
 
   app.get('/api/agents', {
     schema: { tags, summary: 'List agents', querystring: ListQuery, response: { 200: Type.Array(AgentView), ...errors } },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { PERIODS, type AgentStats, type Summary } from '../../../domain/analytics.js';
 import { scopeOf } from '../../../domain/principal.js';
 

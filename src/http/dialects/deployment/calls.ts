@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { CALL_STATUSES, type Call, type CallTurn } from '../../../domain/calls.js';
 import { scopeOf } from '../../../domain/principal.js';
 import { analyticsRoutes } from './analytics.js';
@@ -96,7 +95,6 @@ function detailView(c: Call, turns: CallTurn[]): Static<typeof CallDetail> {
 /** Calls of the deployment API: live calls, history, one call with its transcript, and live context. */
 export async function callRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services } = opts;
-  app.addHook('onRequest', requireAuth(services));
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['calls'];
 

@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import type { DomainEvent } from '../../../events/bus.js';
 import type { Scope } from '../../../domain/principal.js';
 
@@ -40,8 +39,7 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
   const scopes = new WeakMap<FastifyRequest, Scope>();
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  // Hooks run before the upgrade, so a refused credential or tenant is an ordinary HTTP answer.
-  r.addHook('onRequest', requireAuth(services));
+  // Authentication and this hook run before the upgrade, so a refused credential or tenant is an ordinary HTTP answer.
   r.addHook('preHandler', async (req) => {
     const query = req.query as { tenant_id?: string };
     scopes.set(req, await services.tenants.scopeFor(req.principal!, query.tenant_id));

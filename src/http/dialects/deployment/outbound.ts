@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { dialOut } from '../../../calls/outbound.js';
 import { scopeOf } from '../../../domain/principal.js';
 

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 
@@ -33,7 +32,6 @@ export async function phoneNumberRoutes(root: FastifyInstance, opts: AppOptions)
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { numbers } = opts.services;
   useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }));
-  app.addHook('onRequest', requireAuth(opts.services));
 
   app.get('/api/phone-numbers/available', {
     schema: { tags, summary: 'Numbers not assigned to any agent', response: { 200: Type.Array(AvailableNumber), ...errors } },

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { LIMIT_RANGE, TENANT_STATUSES, type Tenant, type TenantStatus } from '../../../domain/tenants.js';
 
 const Status = Type.Unsafe<TenantStatus>({ type: 'string', enum: [...TENANT_STATUSES] });
@@ -64,7 +63,6 @@ const tags = ['deployment: tenants'];
 export async function tenantRoutes(plain: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { services } = opts;
-  app.addHook('onRequest', requireAuth(services));
 
   app.post('/tenants', {
     schema: { tags, summary: 'Create a tenant (platform admin)', body: CreateBody, response: { 201: TenantView, ...errors } },

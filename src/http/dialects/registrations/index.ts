@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { invalid } from '../../../domain/errors.js';
 import { scopeOf, type Principal } from '../../../domain/principal.js';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { endpointId, renderEndpoint, renderProblem, renderRegistration, renderStatus } from './render.js';
 import { AgentParams, CreateBody, ENDPOINT_TYPES, EndpointParams, FIELDS_OF, ListenBody, ListQuery, UpdateBody } from './schemas.js';
@@ -25,7 +24,6 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
   const registrations = services.registrations;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   useErrorEnvelope(app, renderProblem);
-  app.addHook('onRequest', requireAuth(services));
   const scope = (req: { principal: Principal | null }) => scopeOf(req.principal!);
 
   r.post('/phone-endpoints', { schema: { tags, body: CreateBody } }, async (req, reply) => {

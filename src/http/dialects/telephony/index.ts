@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { PhoneNumber } from '../../../domain/numbers.js';
@@ -40,7 +39,6 @@ async function telephonyRoutes(root: FastifyInstance, opts: AppOptions): Promise
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { numbers, credentials } = opts.services;
   useErrorEnvelope(app, (p) => p.message);
-  app.addHook('onRequest', requireAuth(opts.services));
 
   app.get('/numbers', {
     schema: { tags: numberTags, summary: 'List phone numbers', querystring: NumbersQuery, response: { 200: NumbersReply, ...errors } },

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { Trunk } from '../../../domain/trunks.js';
@@ -30,7 +29,6 @@ export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Pr
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { trunks } = opts.services;
   useErrorEnvelope(app, (p) => ({ success: false, message: p.message, data: null }));
-  app.addHook('onRequest', requireAuth(opts.services));
 
   app.post('/sip/create-outbound-trunk', {
     schema: { tags, summary: 'Create an outbound SIP trunk', body: CreateTrunkBody, response: { 200: CreatedReply, ...errorResponses } },
