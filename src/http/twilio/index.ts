@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PUBLIC_ROUTE, type AppOptions } from '../context.js';
 import { useErrorEnvelope } from '../errors.js';
 import { answerInbound } from '../../calls/inbound.js';
@@ -7,9 +7,8 @@ import { dialTwiml, emptyTwiml, hangupTwiml } from '../../calls/twiml.js';
 import type { CallStatus } from '../../domain/calls.js';
 import { RelaySession } from '../../relay/session.js';
 import { verifyTwilio, type TwilioOrigin } from './signature.js';
+import { RelayQuery, TwilioForm, TwimlReply, errors } from './schemas.js';
 
-/** Twilio posts form fields; every one is a string. Unknown fields are allowed: Twilio adds new ones. */
-const TwilioForm = Type.Record(Type.String(), Type.Unknown());
 type Form = Record<string, unknown>;
 
 const TWILIO_STATUSES: Record<string, CallStatus> = {
@@ -25,7 +24,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
   const runtime = opts.runtime;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }));
-  const schema = { tags: ['twilio'], body: TwilioForm };
+  const schema = { tags: ['twilio'], body: TwilioForm, response: { 200: TwimlReply, ...errors } };
   // Twilio carries no API key: every route here checks Twilio's request signature instead.
   const unkeyed = PUBLIC_ROUTE;
 
@@ -83,7 +82,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
   r.get('/relay/ws', {
     websocket: true,
     config: unkeyed,
-    schema: { tags: ['twilio'], summary: 'ConversationRelay WebSocket', querystring: Type.Object({ account_sid: Type.Optional(Type.String({ maxLength: 64 })) }) },
+    schema: { tags: ['twilio'], summary: 'ConversationRelay WebSocket', querystring: RelayQuery, response: errors },
     // Refused before the upgrade: an unsigned handshake never becomes a session.
     preValidation: async (req) => {
       const q = req.query as { account_sid?: string };

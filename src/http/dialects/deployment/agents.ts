@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
 import { forbidden } from '../../../domain/errors.js';
 import { canManageAgents, scopeOf, type Principal } from '../../../domain/principal.js';
@@ -103,8 +104,6 @@ function requireManager(p: Principal): void {
   if (!canManageAgents(p)) throw forbidden('this credential may not manage agents');
 }
 
-const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() }, { description: 'error code and a message naming the field' });
-const errors = Object.fromEntries([400, 401, 403, 404, 409, 429].map((code) => [code, ErrorReply]));
 
 const tags = ['deployment: agents'];
 

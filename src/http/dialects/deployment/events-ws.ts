@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
 import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import type { DomainEvent } from '../../../events/bus.js';
 import type { Scope } from '../../../domain/principal.js';
 
@@ -48,7 +49,8 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
 
   r.get('/events/ws', {
     websocket: true,
-    schema: { tags: ['events'], summary: 'Live call events (WebSocket)', querystring: EventsQuery },
+    // The error statuses are answers to the upgrade request, before any socket exists.
+    schema: { tags: ['events'], summary: 'Live call events (WebSocket)', querystring: EventsQuery, response: errors },
   }, (socket: WebSocket, req) => {
     const keyId = req.principal!.keyId;
     const scope = scopes.get(req)!;

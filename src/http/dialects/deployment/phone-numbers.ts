@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 
@@ -21,8 +22,6 @@ const AvailableNumber = Type.Object({
 });
 const AssignReply = Type.Object({ message: Type.String(), agent_id: Type.String(), phone_number: Type.String() });
 const ReleaseReply = Type.Object({ message: Type.String() });
-const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() });
-const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply };
 
 /**
  * Deployment API phone numbers. They are the telephony API's numbers: assign/release move the

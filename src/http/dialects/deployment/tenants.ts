@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { LIMIT_RANGE, TENANT_STATUSES, type Tenant, type TenantStatus } from '../../../domain/tenants.js';
 
 const Status = Type.Unsafe<TenantStatus>({ type: 'string', enum: [...TENANT_STATUSES] });
@@ -54,8 +55,6 @@ function view(t: Tenant): Static<typeof TenantView> {
   };
 }
 
-const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() }, { description: 'error code and a message naming the field' });
-const errors = Object.fromEntries([400, 401, 403, 404, 409, 429].map((code) => [code, ErrorReply]));
 
 const tags = ['deployment: tenants'];
 

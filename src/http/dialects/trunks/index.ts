@@ -22,7 +22,9 @@ function summary(t: Trunk) {
   };
 }
 
-const errorResponses = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 413: ErrorReply };
+// Every status a domain error can take here; 429 is the rate limiter's own body, shared by all dialects.
+const errorResponses = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 502, 503].map((s) => [s, ErrorReply])) as
+  Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 502 | 503, typeof ErrorReply>;
 
 /** The SIP trunks API: outbound trunks with sealed credentials, under /sip. */
 export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Promise<void> {
