@@ -3,7 +3,8 @@ import { createServer } from './server.js';
 
 const config = loadConfig();
 const server = await createServer(config);
-const { httpUrl, sip } = await server.listen();
+const { httpUrl } = await server.listen();
+const sip = await server.startSip();
 server.logger.info({ httpUrl, database: server.store.kind }, 'Dialtone HTTP API listening');
 console.log(`Dialtone listening: HTTP ${httpUrl} (bind ${config.host}:${config.port}), database ${server.store.kind}`);
 console.log(`SIP listening on ${config.sip.host}: UDP ${sip.udpPort}, TCP ${sip.tcpPort}${sip.tlsPort ? `, TLS ${sip.tlsPort}` : ''}; Contact host ${config.sip.publicHost}`);

@@ -21,13 +21,17 @@ export interface Server {
   store: OpenedDb;
   bus: EventBus;
   logger: Logger;
-  /** The SIP stack and the registration engine on it. */
-  sipEdge: SipEdge;
+  /** The SIP stack and the registration engine on it; null until `startSip()` (an HTTP-only server has none). */
+  sipEdge: SipEdge | null;
   /** Live relay sessions and the brains answering in them. */
   runtime: CallRuntime;
   /** Set only when this start generated the platform-admin key (printed once). */
   generatedAdminKey: string | null;
-  listen(): Promise<{ httpUrl: string; sip: ListeningPorts }>;
+  /** Starts the HTTP API only: no SIP socket is opened and no line registers. */
+  listen(): Promise<{ httpUrl: string }>;
+  /** Opens the SIP sockets and starts the registration engine (once; later calls give the same ports). */
+  startSip(): Promise<ListeningPorts>;
+  /** Stops whatever was started: the SIP edge first, while the database can still record line states. */
   close(): Promise<void>;
 }
 
@@ -39,7 +43,10 @@ export interface ServerOverrides {
   brain?: Brain;
 }
 
-/** The composition root: config → store → vault → bus → services → edges. */
+/**
+ * The composition root: config → store → vault → bus → services → HTTP, and the SIP edge as a
+ * part of its own, built only when `startSip()` asks for it.
+ */
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const store = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -59,23 +66,33 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
   const app = await buildApp({ config, services, events: bus, logger, runtime });
-  const sipEdge = createSipEdge(config, services.registrations, bus, logger, repos.registrationLeases);
+  let sipStarting: Promise<ListeningPorts> | null = null;
 
   let closed = false;
-  return {
-    config, app, services, store, bus, logger, sipEdge, runtime, generatedAdminKey,
+  const server: Server = {
+    config, app, services, store, bus, logger, sipEdge: null, runtime, generatedAdminKey,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
-      const sip = await sipEdge.start();
-      return { sip, httpUrl: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}` };
+      return { httpUrl: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}` };
+    },
+    startSip() {
+      if (closed) return Promise.reject(new Error('server is closed'));
+      if (!sipStarting) {
+        const edge = createSipEdge(config, services.registrations, bus, logger, repos.registrationLeases);
+        server.sipEdge = edge;
+        sipStarting = edge.start();
+      }
+      return sipStarting;
     },
     async close() {
       if (closed) return;
       closed = true;
       // First, while the database is still open: de-register the lines and report their states.
-      await sipEdge.stop();
+      // Let a start in progress finish, so stop() sees the sockets it opened (its failure went to its caller).
+      if (sipStarting) await sipStarting.catch(() => undefined);
+      await server.sipEdge?.stop();
       // Relay sessions record why their calls ended while the database is still open.
       await runtime.closeAll();
       await app.close();
@@ -83,4 +100,5 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await store.db.destroy();
     },
   };
+  return server;
 }

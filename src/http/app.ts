@@ -1,14 +1,11 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Logger } from 'pino';
-import type { Config } from '../config.js';
-import type { Services } from '../domain/services.js';
-import type { CallRuntime } from '../calls/runtime.js';
-import type { EventBus } from '../events/bus.js';
+import { authentication } from './auth.js';
+import { PUBLIC_ROUTE, type App, type AppOptions } from './context.js';
 import { toProblem } from './errors.js';
 import { registrationsDialect } from './dialects/registrations/index.js';
 import { agentsV1Dialect } from './dialects/agents-v1/index.js';
@@ -18,17 +15,7 @@ import { telephonyDialect } from './dialects/telephony/index.js';
 import { rateLimits } from './rate-limit.js';
 import { twilioEdge } from './twilio/index.js';
 
-export interface AppOptions {
-  config: Config;
-  services: Services;
-  /** Where the events stream listens; the services publish through their unit of work. */
-  events: Pick<EventBus, 'subscribe'>;
-  logger: Logger;
-  /** Call runtime hooks the deployment dialect reads for /healthz etc. */
-  runtime?: CallRuntime;
-}
-
-export type App = FastifyInstance;
+export type { App, AppOptions } from './context.js';
 
 export async function buildApp(opts: AppOptions): Promise<App> {
   const app = Fastify({
@@ -39,19 +26,24 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
 
-  app.decorateRequest('principal', null);
   await app.register(cookie);
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(swagger, {
     openapi: { info: { title: 'Dialtone', version: '0.1.0', description: 'Telephony control plane for voice-AI agents' } },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(async (docs) => {
+    // The docs pages are the plugin's own routes: marked public as they are added.
+    docs.addHook('onRoute', (route) => { route.config = { ...route.config, ...PUBLIC_ROUTE }; });
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
+  app.get('/openapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () => app.swagger());
   await rateLimits(app, opts);
+  // After the rate limiter: failed keys are counted too.
+  await app.register(authentication, opts);
 
   const startedAt = Date.now();
-  app.get('/healthz', async () => ({
+  app.get('/healthz', { config: PUBLIC_ROUTE }, async () => ({
     status: 'ok',
     uptime: Math.floor((Date.now() - startedAt) / 1000),
     activeCalls: opts.runtime?.activeCalls() ?? 0,

@@ -1,14 +1,9 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { DomainError, notFound } from '../domain/errors.js';
 import { hashToken } from '../domain/keys.js';
-import type { Principal } from '../domain/principal.js';
 import type { Services } from '../domain/services.js';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal: Principal | null;
-  }
-}
+import type { AppOptions } from './context.js';
 
 /** The credential, from wherever the operator contract allows it to be presented. */
 export function presentedToken(req: FastifyRequest): string | null {
@@ -44,21 +39,32 @@ export function presentedTokenDigest(req: FastifyRequest): string | null {
   return digest;
 }
 
-/** onRequest hook factory: resolves `req.principal` or answers 401 through the dialect's envelope. */
-export function requireAuth(services: Services) {
-  return async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    const token = presentedToken(req);
-    const accountHeader = req.headers['x-account-id'];
-    const accountId = typeof accountHeader === 'string' && accountHeader ? accountHeader : null;
-    const principal = token ? await services.keys.authenticate(token, accountId, presentedTokenDigest(req) ?? undefined) : null;
-    if (!principal) {
-      // A key sent as `Authorization: <key>` or `Token <key>` is not "missing": say what is expected.
-      const hint = req.headers.authorization ? 'the Authorization header must read "Bearer <key>"' : 'missing API key';
-      throw new DomainError('unauthenticated', token ? 'invalid or expired API key' : hint);
-    }
-    if (principal.isPlatformAdmin && principal.tenantId && !(await services.tenants.exists(principal.tenantId))) {
-      throw notFound('tenant');
-    }
-    req.principal = principal;
-  };
+/** Resolves the presented key to `req.principal`, or throws `unauthenticated` (each dialect renders it in its envelope). */
+async function authenticate(services: Services, req: FastifyRequest): Promise<void> {
+  const token = presentedToken(req);
+  const accountHeader = req.headers['x-account-id'];
+  const accountId = typeof accountHeader === 'string' && accountHeader ? accountHeader : null;
+  const principal = token ? await services.keys.authenticate(token, accountId, presentedTokenDigest(req) ?? undefined) : null;
+  if (!principal) {
+    // A key sent as `Authorization: <key>` or `Token <key>` is not "missing": say what is expected.
+    const hint = req.headers.authorization ? 'the Authorization header must read "Bearer <key>"' : 'missing API key';
+    throw new DomainError('unauthenticated', token ? 'invalid or expired API key' : hint);
+  }
+  if (principal.isPlatformAdmin && principal.tenantId && !(await services.tenants.exists(principal.tenantId))) {
+    throw notFound('tenant');
+  }
+  req.principal = principal;
 }
+
+/**
+ * API-key authentication for every route, installed once at the root (fastify-plugin lifts the
+ * hook out of this plugin's own context). Routes opt out with `config: PUBLIC_ROUTE`; an
+ * unknown path answers 404 without asking for a key.
+ */
+export const authentication = fp(async (app: FastifyInstance, opts: Pick<AppOptions, 'services'>) => {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config.public || req.is404) return;
+    await authenticate(opts.services, req);
+  });
+}, { name: 'dialtone-authentication' });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
-import type { AppOptions } from './app.js';
+import type { AppOptions } from './context.js';
 import { presentedTokenDigest } from './auth.js';
 
 /**

@@ -65,10 +65,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(
-  db: TestDb,
-  opts: { config?: (c: Config) => void; overrides?: ServerOverrides } = {},
-): Promise<TestServer> {
+export interface TestServerOptions {
+  config?: (c: Config) => void;
+  overrides?: ServerOverrides;
+  /** Also start the SIP edge (sockets and registration engine); HTTP suites run without it. */
+  sip?: boolean;
+}
+
+export async function startTestServer(db: TestDb, opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dialtone-test-'));
   const pgDb = db === 'postgres' ? await createPgDatabase() : null;
   const adminKey = `admin-${randomBytes(12).toString('hex')}`;
@@ -88,6 +92,7 @@ export async function startTestServer(
   opts.config?.(config);
   const server = await createServer(config, { logger: pino({ level: config.logLevel }), ...opts.overrides });
   const { httpUrl } = await server.listen();
+  if (opts.sip) await server.startSip();
   config.publicUrl = httpUrl;
 
   const request = async <T,>(method: string, path: string, o: RequestOptions = {}): Promise<Reply<T>> => {

@@ -26,7 +26,7 @@ testDbs().forEach((db, i) => {
 
     before(async () => {
       await kamailio.start();
-      ts = await startTestServer(db, { config: fastSip });
+      ts = await startTestServer(db, { config: fastSip, sip: true });
       key = (await ts.newTenant()).key;
     });
     after(async () => {
@@ -41,7 +41,7 @@ testDbs().forEach((db, i) => {
       assert.equal((await line.get()).state, 'initial');
       await line.activate();
       await line.waitFor('registered', (r) => r.state === 'registered');
-      const udpPort = ts.server.sipEdge.sip.listening().udpPort;
+      const udpPort = ts.server.sipEdge!.sip.listening().udpPort;
       const [binding] = await waitFor('alice bound', async () => { const b = await kamailio.lookup('alice'); return b.length ? b : null; });
       assert.equal(binding!.address, `sip:${contactToken(line.id)}@127.0.0.1:${udpPort}`);
       assert.ok(binding!.expires <= 10, 'the registrar capped the expiry at 10 s');
@@ -94,7 +94,7 @@ testDbs().forEach((db, i) => {
       const line = await createLine(ts, key, { registrar, username: 'dave', password: 'dave-pw' });
       await line.activate();
       await line.waitFor('registered', (r) => r.state === 'registered');
-      const udpPort = ts.server.sipEdge.sip.listening().udpPort;
+      const udpPort = ts.server.sipEdge!.sip.listening().udpPort;
       const contact = `sip:${contactToken(line.id)}@127.0.0.1:${udpPort}`;
 
       const options = await sendUdpRequest(udpPort, 'OPTIONS', contact);
@@ -143,6 +143,7 @@ testDbs().forEach((db, i) => {
 
       restarted = await createServer(ts.config, { logger: ts.server.logger });
       await restarted.listen();
+      await restarted.startSip();
       await waitFor('frank bound again after restart', async () => (await kamailio.lookup('frank')).length === 1, 10_000);
       const reg = await restarted.services.registrations.findListener(line.id);
       assert.equal(reg!.registration.state, 'registered');
@@ -150,24 +151,25 @@ testDbs().forEach((db, i) => {
 
     it('with two instances on one database only the lease holder registers a line, and the other takes over', async () => {
       const holder = restarted!;
-      const holderPort = holder.sipEdge.sip.listening().udpPort;
+      const holderPort = holder.sipEdge!.sip.listening().udpPort;
       await waitFor('frank held by the running instance', async () => (await kamailio.lookup('frank')).length === 1);
       second = await createServer(ts.config, { logger: ts.server.logger });
       await second.listen();
-      await second.sipEdge.engine.settled();
-      assert.equal(second.sipEdge.engine.stats().lines, 0, 'the second instance leaves a leased line alone');
+      await second.startSip();
+      await second.sipEdge!.engine.settled();
+      assert.equal(second.sipEdge!.engine.stats().lines, 0, 'the second instance leaves a leased line alone');
       const bindings = await kamailio.lookup('frank');
       assert.deepEqual(bindings.map((b) => b.address.replace(/.*:(\d+)$/, '$1')), [String(holderPort)]);
 
       await holder.close(); // de-registers and releases its leases
       restarted = null;
-      const secondPort = second.sipEdge.sip.listening().udpPort;
+      const secondPort = second.sipEdge!.sip.listening().udpPort;
       const taken = await waitFor('frank registered by the second instance', async () => {
         const b = await kamailio.lookup('frank');
         return b.length === 1 && b[0]!.address.endsWith(`:${secondPort}`) ? b : null;
       }, 10_000);
       assert.equal(taken.length, 1);
-      assert.equal(second.sipEdge.engine.stats().lines, 1);
+      assert.equal(second.sipEdge!.engine.stats().lines, 1);
     });
   });
 });

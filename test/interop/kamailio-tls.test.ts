@@ -32,8 +32,8 @@ testDbs().forEach((db, i) => {
 
     before(async () => {
       await kamailio.start();
-      trusting = await startTestServer(db, { config: (c) => { fastSip(c); c.sip.tlsCaFile = certFile; } });
-      untrusting = await startTestServer(db, { config: fastSip });
+      trusting = await startTestServer(db, { config: (c) => { fastSip(c); c.sip.tlsCaFile = certFile; }, sip: true });
+      untrusting = await startTestServer(db, { config: fastSip, sip: true });
     });
     after(async () => {
       await trusting?.close().catch(() => {});

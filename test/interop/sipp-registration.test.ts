@@ -110,6 +110,7 @@ testDbs().forEach((db, i) => {
           c.sip.tlsCaFile = caBundle;
           c.sip.tls = { port: 0, certFile: trusted.cert, keyFile: trusted.key };
         },
+        sip: true,
       });
       key = (await ts.newTenant()).key;
     });
@@ -174,7 +175,7 @@ testDbs().forEach((db, i) => {
       const line = await createLine(ts, key, { registrar, username: 'redirected', password: 'redirected-pw' });
       await line.activate();
       await line.waitFor('registered', (x) => x.state === 'registered');
-      const udpPort = ts.server.sipEdge.sip.listening().udpPort;
+      const udpPort = ts.server.sipEdge!.sip.listening().udpPort;
       const bindings = await kamailio.lookup('redirected');
       assert.deepEqual(bindings.map((b) => b.address), [`sip:${contactToken(line.id)}@127.0.0.1:${udpPort}`]);
       assert.equal(await run.done, 0, run.output());
@@ -188,7 +189,7 @@ testDbs().forEach((db, i) => {
       const line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${reg.port}`, username: 'tlsuser', password: 'pw', options: { transport: 'tls' } });
       await line.activate();
       await line.waitFor('registered', (x) => x.state === 'registered');
-      const ours = ts.server.sipEdge.sip.listening();
+      const ours = ts.server.sipEdge!.sip.listening();
       assert.ok(ours.tlsPort && ours.tlsPort !== ours.tcpPort, 'a TLS listener of its own');
       assert.equal(reg.bindings.get('tlsuser'), `${contactToken(line.id)}@127.0.0.1:${ours.tlsPort};transport=tls`);
       const qualify = await optionsTo(reg.stack, reg.contacts.get('tlsuser')!);
@@ -206,7 +207,7 @@ testDbs().forEach((db, i) => {
       await line.activate();
       await line.waitFor('registered', (x) => x.state === 'registered');
       const contact = reg.contacts.get('sipsuser')!;
-      assert.equal(formatUri(contact), `sips:${contactToken(line.id)}@127.0.0.1:${ts.server.sipEdge.sip.listening().tlsPort}`);
+      assert.equal(formatUri(contact), `sips:${contactToken(line.id)}@127.0.0.1:${ts.server.sipEdge!.sip.listening().tlsPort}`);
       assert.equal((await optionsTo(reg.stack, contact)).response.status, 200);
       await line.disable();
       await waitFor('sips binding gone', () => !reg.contacts.has('sipsuser'), 5_000);

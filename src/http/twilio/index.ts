@@ -1,15 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../app.js';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { PUBLIC_ROUTE, type AppOptions } from '../context.js';
 import { useErrorEnvelope } from '../errors.js';
 import { answerInbound } from '../../calls/inbound.js';
 import { dialTwiml, emptyTwiml, hangupTwiml } from '../../calls/twiml.js';
 import type { CallStatus } from '../../domain/calls.js';
 import { RelaySession } from '../../relay/session.js';
 import { verifyTwilio, type TwilioOrigin } from './signature.js';
+import { RelayQuery, TwilioForm, TwimlReply, errors } from './schemas.js';
 
-/** Twilio posts form fields; every one is a string. Unknown fields are allowed: Twilio adds new ones. */
-const TwilioForm = Type.Record(Type.String(), Type.Unknown());
 type Form = Record<string, unknown>;
 
 const TWILIO_STATUSES: Record<string, CallStatus> = {
@@ -25,14 +24,16 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
   const runtime = opts.runtime;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }));
-  const schema = { tags: ['twilio'], body: TwilioForm };
+  const schema = { tags: ['twilio'], body: TwilioForm, response: { 200: TwimlReply, ...errors } };
+  // Twilio carries no API key: every route here checks Twilio's request signature instead.
+  const unkeyed = PUBLIC_ROUTE;
 
   /** The URL Twilio called, as PUBLIC_URL makes it (read per request: it may be set after start). */
   const signedUrl = (req: FastifyRequest) => config.publicUrl + req.url;
   const signed = (req: FastifyRequest) => verifyTwilio(services, req, signedUrl(req), (req.body as Form).AccountSid, req.body as Form);
   const xml = <T>(reply: { type(t: string): T }) => reply.type('text/xml; charset=utf-8');
 
-  r.post('/twilio/voice', { schema: { ...schema, summary: "A Twilio number's voice webhook" } }, async (req, reply) => {
+  r.post('/twilio/voice', { config: unkeyed, schema: { ...schema, summary: "A Twilio number's voice webhook" } }, async (req, reply) => {
     const origin = await signed(req);
     const b = req.body as Form;
     const callSid = str(b.CallSid);
@@ -43,7 +44,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     return xml(reply).send(twiml);
   });
 
-  r.post('/twilio/status', { schema: { ...schema, summary: 'Twilio call status callbacks' } }, async (req, reply) => {
+  r.post('/twilio/status', { config: unkeyed, schema: { ...schema, summary: 'Twilio call status callbacks' } }, async (req, reply) => {
     const origin = await signed(req);
     const b = req.body as Form;
     const status = TWILIO_STATUSES[str(b.CallStatus)];
@@ -62,7 +63,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     return xml(reply).send(emptyTwiml());
   });
 
-  r.post('/twilio/relay-action', { schema: { ...schema, summary: 'Where Twilio goes when a relay session ends' } }, async (req, reply) => {
+  r.post('/twilio/relay-action', { config: unkeyed, schema: { ...schema, summary: 'Where Twilio goes when a relay session ends' } }, async (req, reply) => {
     const origin = await signed(req);
     const b = req.body as Form;
     const call = await services.calls.findBySid(str(b.CallSid));
@@ -80,7 +81,8 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
 
   r.get('/relay/ws', {
     websocket: true,
-    schema: { tags: ['twilio'], summary: 'ConversationRelay WebSocket', querystring: Type.Object({ account_sid: Type.Optional(Type.String({ maxLength: 64 })) }) },
+    config: unkeyed,
+    schema: { tags: ['twilio'], summary: 'ConversationRelay WebSocket', querystring: RelayQuery, response: errors },
     // Refused before the upgrade: an unsigned handshake never becomes a session.
     preValidation: async (req) => {
       const q = req.query as { account_sid?: string };

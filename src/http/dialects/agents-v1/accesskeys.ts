@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { pageTokenToIso, renderAccessKey, renderPage } from './render.js';
-import { IdParams, PageQuery, actor, schema } from './schemas.js';
+import { AccessKeyView, IdParams, PageQuery, actor, pageOf, replies, schema } from './schemas.js';
 
 const HUNDRED_YEARS = 100 * 365 * 24 * 3600;
 
@@ -22,16 +22,16 @@ export async function accessKeyRoutes(app: FastifyInstance, opts: AppOptions): P
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const keys = opts.services.accessKeys;
 
-  r.get('/accesskeys', { schema: schema({ querystring: PageQuery }) }, async (req) =>
+  r.get('/accesskeys', { schema: schema({ querystring: PageQuery, response: replies(pageOf(AccessKeyView)) }) }, async (req) =>
     renderPage(await keys.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), (k) => renderAccessKey(k)));
-  r.post('/accesskeys', { schema: schema({ body: NewKeyBody }) }, async (req) => {
+  r.post('/accesskeys', { schema: schema({ body: NewKeyBody, response: replies(AccessKeyView) }) }, async (req) => {
     const { key, token } = await keys.create(actor(req), { name: req.body.name, detail: req.body.detail, expireSeconds: req.body.expire });
     return renderAccessKey(key, token);
   });
-  r.get('/accesskeys/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+  r.get('/accesskeys/:id', { schema: schema({ params: IdParams, response: replies(AccessKeyView) }) }, async (req) =>
     renderAccessKey(await keys.get(actor(req), req.params.id)));
-  r.put('/accesskeys/:id', { schema: schema({ params: IdParams, body: KeyPatchBody }) }, async (req) =>
+  r.put('/accesskeys/:id', { schema: schema({ params: IdParams, body: KeyPatchBody, response: replies(AccessKeyView) }) }, async (req) =>
     renderAccessKey(await keys.update(actor(req), req.params.id, req.body)));
-  r.delete('/accesskeys/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+  r.delete('/accesskeys/:id', { schema: schema({ params: IdParams, response: replies(AccessKeyView) }) }, async (req) =>
     renderAccessKey(await keys.delete(actor(req), req.params.id)));
 }

@@ -3,9 +3,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ADDRESS_TYPES } from '../../../domain/agent-directory.js';
 import { PRESENCES, RING_METHODS } from '../../../domain/agents.js';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { pageTokenToIso, renderAgent, renderPage } from './render.js';
-import { IdParams, PageQuery, actor, schema, stringEnum } from './schemas.js';
+import { AgentView, IdParams, PageQuery, actor, pageOf, replies, schema, stringEnum } from './schemas.js';
 
 const Address = Type.Object({
   type: stringEnum(ADDRESS_TYPES),
@@ -25,6 +25,8 @@ const NewAgentBody = Type.Object({
   addresses: Type.Optional(Addresses),
 });
 
+const AgentReply = replies(AgentView);
+
 const AgentPatchBody = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 255 })),
   detail: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -36,10 +38,10 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const dir = opts.services.directory;
 
-  r.get('/agents', { schema: schema({ querystring: PageQuery }) }, async (req) =>
+  r.get('/agents', { schema: schema({ querystring: PageQuery, response: replies(pageOf(AgentView)) }) }, async (req) =>
     renderPage(await dir.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), renderAgent));
 
-  r.post('/agents', { schema: schema({ body: NewAgentBody }) }, async (req) => {
+  r.post('/agents', { schema: schema({ body: NewAgentBody, response: AgentReply }) }, async (req) => {
     const b = req.body;
     return renderAgent(await dir.create(actor(req), {
       username: b.username, password: b.password, name: b.name, detail: b.detail,
@@ -47,30 +49,30 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
     }));
   });
 
-  r.get('/agents/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+  r.get('/agents/:id', { schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.get(actor(req), req.params.id)));
 
-  r.put('/agents/:id', { schema: schema({ params: IdParams, body: AgentPatchBody }) }, async (req) =>
+  r.put('/agents/:id', { schema: schema({ params: IdParams, body: AgentPatchBody, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.update(actor(req), req.params.id, { name: req.body.name, detail: req.body.detail, ringMethod: req.body.ring_method })));
 
-  r.delete('/agents/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+  r.delete('/agents/:id', { schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.delete(actor(req), req.params.id)));
 
-  r.put('/agents/:id/status', { schema: schema({ params: IdParams, body: Type.Object({ status: stringEnum(PRESENCES) }) }) }, async (req) =>
+  r.put('/agents/:id/status', { schema: schema({ params: IdParams, body: Type.Object({ status: stringEnum(PRESENCES) }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setStatus(actor(req), req.params.id, req.body.status)));
 
-  r.put('/agents/:id/addresses', { schema: schema({ params: IdParams, body: Type.Object({ addresses: Addresses }) }) }, async (req) =>
+  r.put('/agents/:id/addresses', { schema: schema({ params: IdParams, body: Type.Object({ addresses: Addresses }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setAddresses(actor(req), req.params.id, req.body.addresses)));
 
-  r.put('/agents/:id/tag_ids', { schema: schema({ params: IdParams, body: Type.Object({ tag_ids: TagIds }) }) }, async (req) =>
+  r.put('/agents/:id/tag_ids', { schema: schema({ params: IdParams, body: Type.Object({ tag_ids: TagIds }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setTagIds(actor(req), req.params.id, req.body.tag_ids)));
 
-  r.put('/agents/:id/permission', { schema: schema({ params: IdParams, body: Type.Object({ permission: Type.Integer() }) }) }, async (req) =>
+  r.put('/agents/:id/permission', { schema: schema({ params: IdParams, body: Type.Object({ permission: Type.Integer() }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setPermission(actor(req), req.params.id, req.body.permission)));
 
-  r.put('/agents/:id/password', { schema: schema({ params: IdParams, body: Type.Object({ password: Type.String({ maxLength: 128 }) }) }) }, async (req) =>
+  r.put('/agents/:id/password', { schema: schema({ params: IdParams, body: Type.Object({ password: Type.String({ maxLength: 128 }) }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setPassword(actor(req), req.params.id, req.body.password)));
 
-  r.post('/agents/:id/direct-hash-regenerate', { schema: schema({ params: IdParams }) }, async (req) =>
+  r.post('/agents/:id/direct-hash-regenerate', { schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.regenerateDirectHash(actor(req), req.params.id)));
 }

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { accessKeyRoutes } from './accesskeys.js';
 import { agentRoutes } from './agents.js';
@@ -12,7 +11,6 @@ export async function agentsV1Dialect(app: FastifyInstance, opts: AppOptions): P
   useErrorEnvelope(app, (p) => ({ message: p.message }));
   await app.register(loginRoute, opts);
   await app.register(async (v1) => {
-    v1.addHook('onRequest', requireAuth(opts.services));
     v1.setNotFoundHandler((req, reply) => reply.status(404).send({ message: `no route ${req.method} ${req.url.split('?')[0]}` }));
     await v1.register(agentRoutes, opts);
     await v1.register(tagRoutes, opts);

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { pageTokenToIso, renderPage, renderTag } from './render.js';
-import { IdParams, PageQuery, actor, schema } from './schemas.js';
+import { IdParams, PageQuery, TagView, actor, pageOf, replies, schema } from './schemas.js';
 
 const NewTagBody = Type.Object({
   name: Type.String({ maxLength: 255 }),
@@ -19,14 +19,14 @@ export async function tagRoutes(app: FastifyInstance, opts: AppOptions): Promise
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = opts.services.tags;
 
-  r.get('/tags', { schema: schema({ querystring: PageQuery }) }, async (req) =>
+  r.get('/tags', { schema: schema({ querystring: PageQuery, response: replies(pageOf(TagView)) }) }, async (req) =>
     renderPage(await tags.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), renderTag));
-  r.post('/tags', { schema: schema({ body: NewTagBody }) }, async (req) =>
+  r.post('/tags', { schema: schema({ body: NewTagBody, response: replies(TagView) }) }, async (req) =>
     renderTag(await tags.create(actor(req), req.body)));
-  r.get('/tags/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+  r.get('/tags/:id', { schema: schema({ params: IdParams, response: replies(TagView) }) }, async (req) =>
     renderTag(await tags.get(actor(req), req.params.id)));
-  r.put('/tags/:id', { schema: schema({ params: IdParams, body: TagPatchBody }) }, async (req) =>
+  r.put('/tags/:id', { schema: schema({ params: IdParams, body: TagPatchBody, response: replies(TagView) }) }, async (req) =>
     renderTag(await tags.update(actor(req), req.params.id, req.body)));
-  r.delete('/tags/:id', { schema: schema({ params: IdParams }) }, async (req) =>
+  r.delete('/tags/:id', { schema: schema({ params: IdParams, response: replies(TagView) }) }, async (req) =>
     renderTag(await tags.delete(actor(req), req.params.id)));
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
 import { forbidden } from '../../../domain/errors.js';
 import { canManageAgents, scopeOf, type Principal } from '../../../domain/principal.js';
@@ -104,8 +104,6 @@ function requireManager(p: Principal): void {
   if (!canManageAgents(p)) throw forbidden('this credential may not manage agents');
 }
 
-const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() }, { description: 'error code and a message naming the field' });
-const errors = Object.fromEntries([400, 401, 403, 404, 409, 429].map((code) => [code, ErrorReply]));
 
 const tags = ['deployment: agents'];
 
@@ -113,7 +111,6 @@ const tags = ['deployment: agents'];
 export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { services } = opts;
-  app.addHook('onRequest', requireAuth(services));
 
   app.get('/api/agents', {
     schema: { tags, summary: 'List agents', querystring: ListQuery, response: { 200: Type.Array(AgentView), ...errors } },

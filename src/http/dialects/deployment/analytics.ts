@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { PERIODS, type AgentStats, type Summary } from '../../../domain/analytics.js';
 import { scopeOf } from '../../../domain/principal.js';
 
@@ -56,10 +57,10 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AppOptions): P
   const tags = ['analytics'];
 
   r.get('/api/analytics/summary', {
-    schema: { tags, summary: 'Call totals, success rate, busiest hour and top agents', querystring: SummaryQuery, response: { 200: SummaryView } },
+    schema: { tags, summary: 'Call totals, success rate, busiest hour and top agents', querystring: SummaryQuery, response: { 200: SummaryView, ...errors } },
   }, async (req) => summaryView(await services.analytics.summaryFor(req.principal!, { period: req.query.period, tenantId: req.query.tenant_id })));
 
   r.get('/api/analytics/agents/:agent_id', {
-    schema: { tags, summary: 'One agent\'s calls by hour of day and by day (last 30 days)', params: AgentParams, response: { 200: AgentView } },
+    schema: { tags, summary: 'One agent\'s calls by hour of day and by day (last 30 days)', params: AgentParams, response: { 200: AgentView, ...errors } },
   }, async (req) => agentView(await services.analytics.agent(scopeOf(req.principal!), req.params.agent_id)));
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { CALL_STATUSES, type Call, type CallTurn } from '../../../domain/calls.js';
 import { scopeOf } from '../../../domain/principal.js';
 import { analyticsRoutes } from './analytics.js';
@@ -96,12 +96,11 @@ function detailView(c: Call, turns: CallTurn[]): Static<typeof CallDetail> {
 /** Calls of the deployment API: live calls, history, one call with its transcript, and live context. */
 export async function callRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services } = opts;
-  app.addHook('onRequest', requireAuth(services));
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['calls'];
 
   r.get('/api/calls/active', {
-    schema: { tags, summary: 'Calls in progress (queued, ringing or answered)', response: { 200: Type.Array(ActiveCall) } },
+    schema: { tags, summary: 'Calls in progress (queued, ringing or answered)', response: { 200: Type.Array(ActiveCall), ...errors } },
   }, async (req) => {
     return (await services.calls.listActive(scopeOf(req.principal!))).map(activeView);
   });
@@ -109,7 +108,7 @@ export async function callRoutes(app: FastifyInstance, opts: AppOptions): Promis
   r.get('/api/calls/history', {
     schema: {
       tags, summary: 'Calls, newest first', querystring: HistoryQuery,
-      response: { 200: Type.Object({ calls: Type.Array(HistoryCall), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }) },
+      response: { 200: Type.Object({ calls: Type.Array(HistoryCall), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }), ...errors },
     },
   }, async (req) => {
     const q: HistoryQuery = req.query;
@@ -120,7 +119,7 @@ export async function callRoutes(app: FastifyInstance, opts: AppOptions): Promis
   });
 
   r.get('/api/calls/:call_sid', {
-    schema: { tags, summary: 'One call with its transcript', params: SidParams, response: { 200: CallDetail } },
+    schema: { tags, summary: 'One call with its transcript', params: SidParams, response: { 200: CallDetail, ...errors } },
   }, async (req) => {
     const call = await services.calls.get(scopeOf(req.principal!), req.params.call_sid);
     return detailView(call, await services.calls.transcript(call.callSid));
@@ -132,12 +131,12 @@ export async function callRoutes(app: FastifyInstance, opts: AppOptions): Promis
   };
 
   r.put('/api/calls/:call_sid/context', {
-    schema: { tags, summary: 'Merge keys into a live call\'s context', params: SidParams, body: ContextBody, response: { 200: ContextUpdated } },
+    schema: { tags, summary: 'Merge keys into a live call\'s context', params: SidParams, body: ContextBody, response: { 200: ContextUpdated, ...errors } },
   }, async (req) => updateContext(scopeOf(req.principal!), req.params.call_sid, req.body.context));
 
   // Path the reference implementation served; kept for existing clients.
   r.put('/calls/:callSid/context', {
-    schema: { tags, summary: 'Alias of PUT /api/calls/{call_sid}/context', params: AliasSidParams, body: ContextBody, response: { 200: ContextUpdated } },
+    schema: { tags, summary: 'Alias of PUT /api/calls/{call_sid}/context', params: AliasSidParams, body: ContextBody, response: { 200: ContextUpdated, ...errors } },
   }, async (req) => updateContext(scopeOf(req.principal!), req.params.callSid, req.body.context));
 
   await app.register(analyticsRoutes, opts);

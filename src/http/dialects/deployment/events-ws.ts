@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import type { DomainEvent, EventType } from '../../../events/catalog.js';
 import type { Scope } from '../../../domain/principal.js';
 
@@ -45,8 +45,7 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
   const scopes = new WeakMap<FastifyRequest, Scope>();
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  // Hooks run before the upgrade, so a refused credential or tenant is an ordinary HTTP answer.
-  r.addHook('onRequest', requireAuth(services));
+  // Authentication and this hook run before the upgrade, so a refused credential or tenant is an ordinary HTTP answer.
   r.addHook('preHandler', async (req) => {
     const query = req.query as { tenant_id?: string };
     scopes.set(req, await services.tenants.scopeFor(req.principal!, query.tenant_id));
@@ -55,7 +54,8 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
 
   r.get('/events/ws', {
     websocket: true,
-    schema: { tags: ['events'], summary: 'Live call events (WebSocket)', querystring: EventsQuery },
+    // The error statuses are answers to the upgrade request, before any socket exists.
+    schema: { tags: ['events'], summary: 'Live call events (WebSocket)', querystring: EventsQuery, response: errors },
   }, (socket: WebSocket, req) => {
     const keyId = req.principal!.keyId;
     const scope = scopes.get(req)!;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { phoneNumberRoutes } from './phone-numbers.js';
 import { callRoutes } from './calls.js';

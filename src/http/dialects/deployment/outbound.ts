@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { dialOut } from '../../../calls/outbound.js';
 import { scopeOf } from '../../../domain/principal.js';
 
@@ -17,7 +18,7 @@ export async function outboundRoutes(app: FastifyInstance, opts: AppOptions): Pr
       tags: ['calls'], summary: 'Place an outbound call from an agent',
       params: Type.Object({ agent_id: Type.String({ maxLength: 64 }) }),
       body: Body,
-      response: { 200: Type.Object({ call_sid: Type.String(), status: Type.String(), message: Type.String() }) },
+      response: { 200: Type.Object({ call_sid: Type.String(), status: Type.String(), message: Type.String() }), ...errors },
     },
   }, async (req) => {
     const call = await dialOut(services, config, logger, scopeOf(req.principal!), req.params.agent_id, {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 
@@ -22,8 +22,6 @@ const AvailableNumber = Type.Object({
 });
 const AssignReply = Type.Object({ message: Type.String(), agent_id: Type.String(), phone_number: Type.String() });
 const ReleaseReply = Type.Object({ message: Type.String() });
-const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() });
-const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply };
 
 /**
  * Deployment API phone numbers. They are the telephony API's numbers: assign/release move the
@@ -33,7 +31,6 @@ export async function phoneNumberRoutes(root: FastifyInstance, opts: AppOptions)
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { numbers } = opts.services;
   useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }));
-  app.addHook('onRequest', requireAuth(opts.services));
 
   app.get('/api/phone-numbers/available', {
     schema: { tags, summary: 'Numbers not assigned to any agent', response: { 200: Type.Array(AvailableNumber), ...errors } },

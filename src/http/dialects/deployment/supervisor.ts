@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TSchema, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { invalid, notFound } from '../../../domain/errors.js';
 import { isLive } from '../../../domain/calls.js';
@@ -24,7 +24,6 @@ const E164 = /^\+[1-9][0-9]{6,14}$/;
 /** Supervisor controls on live calls, plus outbound dialling; the deployment document's shapes. */
 export async function supervisorRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services, runtime } = opts;
-  app.addHook('onRequest', requireAuth(services));
   useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }), { limit: 429 });
   await app.register(outboundRoutes, opts);
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -41,7 +40,7 @@ export async function supervisorRoutes(app: FastifyInstance, opts: AppOptions): 
 
   for (const prefix of ['/api', '']) {
     const hide = prefix === '';
-    const schema = <B extends TSchema>(summary: string, body: B) => ({ tags: ['supervisor'], summary, hide, body, response: { 200: Done } });
+    const schema = <B extends TSchema>(summary: string, body: B) => ({ tags: ['supervisor'], summary, hide, body, response: { 200: Done, ...errors } });
 
     r.post(`${prefix}/override/text`, { schema: schema('Speak text to the caller now', TextBody) }, async (req) => {
       const { sid, control } = await liveSession(req, req.body);

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
+import { errors } from './schemas.js';
 import { LIMIT_RANGE, TENANT_STATUSES, type Tenant, type TenantStatus } from '../../../domain/tenants.js';
 
 const Status = Type.Unsafe<TenantStatus>({ type: 'string', enum: [...TENANT_STATUSES] });
@@ -55,8 +55,6 @@ function view(t: Tenant): Static<typeof TenantView> {
   };
 }
 
-const ErrorReply = Type.Object({ error: Type.String(), message: Type.String() }, { description: 'error code and a message naming the field' });
-const errors = Object.fromEntries([400, 401, 403, 404, 409, 429].map((code) => [code, ErrorReply]));
 
 const tags = ['deployment: tenants'];
 
@@ -64,7 +62,6 @@ const tags = ['deployment: tenants'];
 export async function tenantRoutes(plain: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { services } = opts;
-  app.addHook('onRequest', requireAuth(services));
 
   app.post('/tenants', {
     schema: { tags, summary: 'Create a tenant (platform admin)', body: CreateBody, response: { 201: TenantView, ...errors } },

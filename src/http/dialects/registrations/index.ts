@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { invalid } from '../../../domain/errors.js';
 import { scopeOf, type Principal } from '../../../domain/principal.js';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { endpointId, renderEndpoint, renderProblem, renderRegistration, renderStatus } from './render.js';
-import { AgentParams, CreateBody, ENDPOINT_TYPES, EndpointParams, FIELDS_OF, ListenBody, ListQuery, UpdateBody } from './schemas.js';
+import {
+  AgentParams, CreateBody, ENDPOINT_TYPES, EndpointParams, EndpointReply, EndpointsReply, FIELDS_OF, IdReply, ListenBody,
+  ListenReply, ListQuery, StatusReply, UpdateBody, errorResponses as errors,
+} from './schemas.js';
 
 const tags = ['registrations'];
 
@@ -25,10 +27,9 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
   const registrations = services.registrations;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   useErrorEnvelope(app, renderProblem);
-  app.addHook('onRequest', requireAuth(services));
   const scope = (req: { principal: Principal | null }) => scopeOf(req.principal!);
 
-  r.post('/phone-endpoints', { schema: { tags, body: CreateBody } }, async (req, reply) => {
+  r.post('/phone-endpoints', { schema: { tags, body: CreateBody, response: { 201: IdReply, ...errors } } }, async (req, reply) => {
     const body = req.body;
     rejectForeignFields(body);
     const s = scope(req);
@@ -38,37 +39,37 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
         name: body.name, handler: body.handler, outbound: body.outbound, registrar: body.registrar,
         username: body.username, password: body.password, options: body.options,
       })).id;
-    return reply.status(201).send({ success: true, id });
+    return reply.status(201).send({ success: true as const, id });
   });
 
-  r.get('/phone-endpoints', { schema: { tags, querystring: ListQuery } }, async (req) => {
+  r.get('/phone-endpoints', { schema: { tags, querystring: ListQuery, response: { 200: EndpointsReply, ...errors } } }, async (req) => {
     const page = await registrations.listEndpoints(scope(req), { pageSize: req.query.page_size, pageToken: req.query.page_token });
-    return { success: true, items: page.items.map(renderEndpoint), next_page_token: page.nextPageToken };
+    return { success: true as const, items: page.items.map(renderEndpoint), next_page_token: page.nextPageToken };
   });
 
-  r.get('/phone-endpoints/:id', { schema: { tags, params: EndpointParams } }, async (req) => {
-    return { success: true, ...renderEndpoint(await registrations.getEndpoint(scope(req), req.params.id)) };
+  r.get('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, response: { 200: EndpointReply, ...errors } } }, async (req) => {
+    return { success: true as const, ...renderEndpoint(await registrations.getEndpoint(scope(req), req.params.id)) };
   });
 
-  r.put('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, body: UpdateBody } }, async (req) => {
+  r.put('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, body: UpdateBody, response: { 200: EndpointReply, ...errors } } }, async (req) => {
     const { type: _type, ...patch } = req.body;
-    return { success: true, ...renderRegistration(await registrations.update(scope(req), req.params.id, patch)) };
+    return { success: true as const, ...renderRegistration(await registrations.update(scope(req), req.params.id, patch)) };
   });
 
-  r.delete('/phone-endpoints/:id', { schema: { tags, params: EndpointParams } }, async (req) => {
-    return { success: true, id: endpointId(await registrations.delete(scope(req), req.params.id)) };
+  r.delete('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, response: { 200: IdReply, ...errors } } }, async (req) => {
+    return { success: true as const, id: endpointId(await registrations.delete(scope(req), req.params.id)) };
   });
 
-  r.post('/phone-endpoints/:id/activate', { schema: { tags, params: EndpointParams } }, async (req) => {
+  r.post('/phone-endpoints/:id/activate', { schema: { tags, params: EndpointParams, response: { 200: StatusReply, ...errors } } }, async (req) => {
     return renderStatus(await registrations.activate(scope(req), req.params.id));
   });
 
-  r.post('/phone-endpoints/:id/disable', { schema: { tags, params: EndpointParams } }, async (req) => {
+  r.post('/phone-endpoints/:id/disable', { schema: { tags, params: EndpointParams, response: { 200: StatusReply, ...errors } } }, async (req) => {
     return renderStatus(await registrations.disable(scope(req), req.params.id));
   });
 
-  r.post('/agents/:agentId/listen', { schema: { tags, params: AgentParams, body: ListenBody } }, async (req) => {
+  r.post('/agents/:agentId/listen', { schema: { tags, params: AgentParams, body: ListenBody, response: { 200: ListenReply, ...errors } } }, async (req) => {
     const bound = await registrations.listen(scope(req), req.params.agentId, req.body);
-    return { success: true, agent_id: bound.agentId, id: endpointId(bound.endpoint) };
+    return { success: true as const, agent_id: bound.agentId, id: endpointId(bound.endpoint) };
   });
 }

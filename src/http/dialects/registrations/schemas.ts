@@ -56,3 +56,39 @@ export const FIELDS_OF: Record<EndpointType, readonly (keyof CreateBody)[]> = {
   'phone-registration': ['registrar', 'username', 'password', 'options', 'outbound', 'handler'],
   'e164-ddi': ['number'],
 };
+
+// Responses. A response schema is also the serializer's list of fields: a field absent here
+// never leaves, which is what keeps a registration's password out of every answer.
+
+const Nullable = Type.Unsafe<string | null>({ type: ['string', 'null'] });
+
+/** A registration or a number (DDI), one shape: fields only one type has are optional. */
+export const EndpointView = Type.Object({
+  id: Type.String(),
+  type: stringEnum(ENDPOINT_TYPES),
+  handler: Type.Optional(Type.String()),
+  status: Type.Optional(Type.String()),
+  state: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String({ description: 'the last registrar failure, while there is one' })),
+  name: Type.Optional(Type.String()),
+  registrar: Type.Optional(Type.String()),
+  username: Type.Optional(Type.String()),
+  outbound: Type.Optional(Type.Boolean()),
+  options: Type.Optional(Options),
+  number: Type.Optional(Type.String()),
+  agent_id: Nullable,
+});
+export type EndpointView = Static<typeof EndpointView>;
+
+const Success = { success: Type.Literal(true) };
+
+export const IdReply = Type.Object({ ...Success, id: Type.String() });
+export const EndpointReply = Type.Composite([Type.Object(Success), EndpointView]);
+export const EndpointsReply = Type.Object({ ...Success, items: Type.Array(EndpointView), next_page_token: Nullable });
+export const StatusReply = Type.Object({ ...Success, id: Type.String(), status: Type.String(), state: Type.String() });
+export const ListenReply = Type.Object({ ...Success, agent_id: Type.String(), id: Type.String() });
+
+/** This dialect's error envelope. */
+export const ErrorReply = Type.Object({ success: Type.Literal(false), error: Type.String({ description: 'what was wrong' }) });
+/** The statuses a domain error can take here (429 is the rate limiter's own body, shared by all dialects). */
+export const errorResponses = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 502, 503].map((s) => [s, ErrorReply])) as Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 502 | 503, typeof ErrorReply>;

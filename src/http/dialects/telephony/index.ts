@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../app.js';
-import { requireAuth } from '../../auth.js';
+import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { DomainError } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
@@ -30,7 +29,9 @@ function renderProvider(c: ProviderCredential) {
   return { id: c.id, provider: c.provider, label: c.label, created_at: c.createdAt, updated_at: c.updatedAt };
 }
 
-const errors = { 400: TextError, 401: TextError, 404: TextError, 409: TextError, 413: TextError };
+// Every status a domain error can take here; 429 is the rate limiter's own JSON body, shared by all dialects.
+const errors = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 502, 503].map((s) => [s, TextError])) as
+  Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 502 | 503, typeof TextError>;
 
 /** The telephony API: carrier credentials and phone numbers, under /api/v1/telephony; errors are plain text. */
 export async function telephonyDialect(root: FastifyInstance, opts: AppOptions): Promise<void> {
@@ -41,7 +42,6 @@ async function telephonyRoutes(root: FastifyInstance, opts: AppOptions): Promise
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { numbers, credentials } = opts.services;
   useErrorEnvelope(app, (p) => p.message);
-  app.addHook('onRequest', requireAuth(opts.services));
 
   app.get('/numbers', {
     schema: { tags: numberTags, summary: 'List phone numbers', querystring: NumbersQuery, response: { 200: NumbersReply, ...errors } },

@@ -1,0 +1,37 @@
+/**
+ * What every dialect receives and what the app decorates requests with. Dialects import this
+ * module, never app.ts: app.ts imports the dialects, so importing it back would be a cycle.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { EventBus } from '../events/bus.js';
+import type { Config } from '../config.js';
+import type { Services } from '../domain/services.js';
+import type { CallRuntime } from '../calls/runtime.js';
+import type { Principal } from '../domain/principal.js';
+
+export interface AppOptions {
+  config: Config;
+  services: Services;
+  /** Where the events stream listens; the services publish through their unit of work. */
+  events: Pick<EventBus, 'subscribe'>;
+  logger: Logger;
+  /** Call runtime hooks the deployment dialect reads for /healthz etc. */
+  runtime?: CallRuntime;
+}
+
+export type App = FastifyInstance;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; set by the authentication plugin, null on public routes. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The route answers without an API key (it authenticates otherwise, or not at all). */
+    public?: boolean;
+  }
+}
+
+/** Route `config` for a route that opts out of API-key authentication. */
+export const PUBLIC_ROUTE = { public: true } as const;
