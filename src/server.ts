@@ -59,7 +59,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   await uow.replay(0);
   const repos = createRepositories(handle);
   const services = createServices({
-    db: store.db, dbKind: store.kind, vault, bus, config, logger, uow, repos,
+    vault, config, logger, uow, repos,
     clock: overrides.clock ?? systemClock,
     ids: overrides.ids ?? randomIds,
   });

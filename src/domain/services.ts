@@ -1,4 +1,8 @@
-import type { ServiceDeps } from './deps.js';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Vault } from '../vault/vault.js';
+import type { Clock, IdSource } from './ids.js';
+import type { UnitOfWork } from './unit-of-work.js';
 import { AgentService, type AgentListeners, type AgentNumbers, type AgentRepository } from './agents.js';
 import { AgentDirectoryService, type AgentDirectoryRepository } from './agent-directory.js';
 import { AccessKeyDirectory } from './access-keys.js';
@@ -24,6 +28,17 @@ export interface ServiceRepositories {
   registrations: RegistrationRepository & AgentListeners;
   trunks: TrunkRepository;
   providerCredentials: ProviderCredentialRepository;
+}
+
+/** What services are built from; the composition root makes one and tests make their own. */
+export interface ServiceDeps {
+  repos: ServiceRepositories;
+  uow: UnitOfWork;
+  vault: Vault;
+  clock: Clock;
+  ids: IdSource;
+  config: Config;
+  logger: Logger;
 }
 
 /** Every domain service, built over the same deps; dialects and runtimes receive this. */

@@ -11,6 +11,9 @@ import type { IncomingContext, OutgoingRequest, SipStack } from '../stack.js';
 import type { Clock } from '../transaction/timers.js';
 import type { SipUri } from '../uri.js';
 import { Emitter } from './emitter.js';
+import { IncomingDialogRequest, TARGET_REFRESH, type AnswerHooks, type MessageExtras } from './incoming-request.js';
+
+export { IncomingDialogRequest, type MessageExtras } from './incoming-request.js';
 import { routeRequest } from './route.js';
 import { DTMF_RELAY, formatDtmfRelay, parseDtmfRelay, type DtmfDigit } from './dtmf.js';
 import { IncomingRefer, parseSipfrag, Referral } from './refer.js';
@@ -21,13 +24,6 @@ export type DialogRole = 'uac' | 'uas';
 /** Why a dialog ended. */
 export type DialogEndReason = 'local-bye' | 'remote-bye' | 'ack-timeout' | 'session-expired' | 'request-failed';
 
-/** Headers and an opaque body to add to a request or response. */
-export interface MessageExtras {
-  headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
-  /** Content-Type of body (default application/sdp). */
-  contentType?: string;
-}
 
 export interface DialogEvents {
   /** UAS: the ACK for our 2xx to the INVITE (it may carry the answer to an offer in the 2xx). */
@@ -94,47 +90,6 @@ export interface DialogInit {
   sessionTimer?: SessionTimerConfig;
 }
 
-interface AnswerHooks {
-  onAnswer?: (status: number, extras: MessageExtras) => void;
-  /** Extra headers for a 2xx. */
-  headers?: () => Record<string, string>;
-}
-
-/** A request received inside a dialog, waiting for the application's answer. */
-export class IncomingDialogRequest {
-  private answered = false;
-
-  constructor(
-    readonly request: SipRequest,
-    private readonly ctx: IncomingContext,
-    private readonly contact: string,
-    private readonly hooks: AnswerHooks = {},
-  ) {}
-
-  get method(): string {
-    return this.request.method;
-  }
-
-  get isAnswered(): boolean {
-    return this.answered;
-  }
-
-  respond(status: number, reason?: string, extras: MessageExtras = {}): void {
-    if (this.answered && status >= 200) return;
-    if (status >= 200) this.answered = true;
-    const ok = status >= 200 && status < 300;
-    const headers: Record<string, string | string[]> = { ...(ok ? this.hooks.headers?.() : {}), ...extras.headers };
-    // Target-refresh requests carry our Contact in their 2xx (§12.2.2).
-    if (ok && TARGET_REFRESH.has(this.request.method)) headers.Contact = this.contact;
-    if (extras.body !== undefined) headers['Content-Type'] = extras.contentType ?? 'application/sdp';
-    const extra: { headers: Record<string, string | string[]>; body?: string | Buffer } = { headers };
-    if (extras.body !== undefined) extra.body = extras.body;
-    this.ctx.respond(status, reason, extra);
-    if (status >= 200) this.hooks.onAnswer?.(status, extras);
-  }
-}
-
-const TARGET_REFRESH = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
 
 export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
   return `${callId}|${localTag}|${remoteTag}`;
