@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from '../../src/server.js';
 import { contactToken } from '../../src/registration/target.js';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
@@ -78,16 +79,23 @@ testDbs().forEach((db, i) => {
       assert.deepEqual(await kamailio.lookup('carol'), []);
     });
 
-    it('says an unreachable registrar did not answer, then moves to failed while it keeps trying', async () => {
-      const line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${port + 9}`, username: 'nobody', password: 'x' });
-      await line.activate();
-      const first = await line.waitFor('a first failure', (x) => x.error !== undefined);
-      assert.equal(first.state, 'registering');
-      assert.equal(first.status, 'active');
-      assert.equal(first.error, `registrar 127.0.0.1 did not answer REGISTER over UDP after 1.3 s`);
-      const failed = await line.waitFor('failed state', (x) => x.state === 'failed');
-      assert.equal(failed.status, 'active', 'still retrying');
-      await line.disable();
+    it('says a silent registrar did not answer, then moves to failed while it keeps trying', async () => {
+      // A socket that reads and never answers: a closed port would be refused at once instead.
+      const silent = createSocket('udp4');
+      await new Promise<void>((resolve) => silent.bind(port + 9, '127.0.0.1', resolve));
+      try {
+        const line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${port + 9}`, username: 'nobody', password: 'x' });
+        await line.activate();
+        const first = await line.waitFor('a first failure', (x) => x.error !== undefined);
+        assert.equal(first.state, 'registering');
+        assert.equal(first.status, 'active');
+        assert.equal(first.error, `registrar 127.0.0.1 did not answer REGISTER over UDP after 1.3 s`);
+        const failed = await line.waitFor('failed state', (x) => x.state === 'failed');
+        assert.equal(failed.status, 'active', 'still retrying');
+        await line.disable();
+      } finally {
+        silent.close();
+      }
     });
 
     it('answers OPTIONS and INVITE at the contact it registered', async () => {
