@@ -23,6 +23,15 @@ export interface Config {
     tls: { port: number; certFile: string; keyFile: string } | null;
     /** RFC 3261 T1 in ms (REGISTER gives up after 64·T1); 0 = the stack's default of 500 ms. */
     t1Ms: number;
+    /** RFC 4028 session interval asked for and imposed on SIP calls, seconds. */
+    sessionExpires: number;
+  };
+  /** SIP calls: how people are rung and how fast trunks are used. */
+  calls: {
+    /** `linear` ring method: how long each of a person's addresses rings before the next, ms. */
+    linearRingTimeoutMs: number;
+    /** Calls per second started through each trunk (a token bucket; 0 = unpaced). */
+    trunkCps: number;
   };
   llm: { baseUrl: string | null; apiKey: string | null; model: string };
   twilioApiBaseUrl: string;
@@ -101,6 +110,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tlsCaFile: env.SIP_TLS_CA_FILE || null,
       tls: tlsListener(env),
       t1Ms: int(env.SIP_T1_MS, 0, 'SIP_T1_MS'),
+      sessionExpires: Math.max(90, int(env.SIP_SESSION_EXPIRES, 1800, 'SIP_SESSION_EXPIRES')),
+    },
+    calls: {
+      linearRingTimeoutMs: int(env.RING_TIMEOUT_SECONDS, 20, 'RING_TIMEOUT_SECONDS') * 1000,
+      trunkCps: int(env.TRUNK_CPS, 1, 'TRUNK_CPS'),
     },
     llm: {
       baseUrl: env.OPENAI_BASE_URL || null,

@@ -7,7 +7,9 @@ import { InProcessBus, RedisBus, type EventBus } from './events/bus.js';
 import { buildApp, type App } from './http/app.js';
 import type { Brain } from './brain/index.js';
 import { CallRuntime } from './calls/runtime.js';
-import { createSipEdge, type SipEdge } from './registration/index.js';
+import { createSipEdge, type SipEdge } from './edge/index.js';
+import { SipCalls, type LiveKitPort } from './calls/sip/calls.js';
+import { TenantSources } from './calls/sip/trust.js';
 import type { ListeningPorts } from './sip/index.js';
 import { migrate, openDatabase, type OpenedDb } from './store/db.js';
 import { Vault, loadMasterKey } from './vault/vault.js';
@@ -23,6 +25,8 @@ export interface Server {
   logger: Logger;
   /** The SIP stack and the registration engine on it; null until `startSip()` (an HTTP-only server has none). */
   sipEdge: SipEdge | null;
+  /** The SIP call layer on the edge; null until `startSip()`. */
+  sipCalls: SipCalls | null;
   /** Live relay sessions and the brains answering in them. */
   runtime: CallRuntime;
   /** Set only when this start generated the platform-admin key (printed once). */
@@ -41,6 +45,8 @@ export interface ServerOverrides {
   ids?: IdSource;
   /** Answers for every agent instead of the configured brain (benchmarks). */
   brain?: Brain;
+  /** Where `livekit` calls go (tests); by default the LiveKit settings decide. */
+  livekit?: LiveKitPort;
 }
 
 /**
@@ -70,7 +76,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
 
   let closed = false;
   const server: Server = {
-    config, app, services, store, bus, logger, sipEdge: null, runtime, generatedAdminKey,
+    config, app, services, store, bus, logger, sipEdge: null, sipCalls: null, runtime, generatedAdminKey,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
@@ -80,7 +86,16 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     startSip() {
       if (closed) return Promise.reject(new Error('server is closed'));
       if (!sipStarting) {
-        const edge = createSipEdge(config, services.registrations, bus, logger, repos.registrationLeases);
+        const trust = new TenantSources(services);
+        // What makes a source trusted can change with any trunk or line; resolve again next time.
+        bus.subscribe((e) => { if (e.type.startsWith('trunk.') || (e.type.startsWith('registration.') && e.type !== 'registration.state')) trust.invalidate(e.tenantId); });
+        const edge = createSipEdge({
+          config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
+          calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
+            services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
+            ...(overrides.livekit ? { livekit: overrides.livekit } : {}),
+          })),
+        });
         server.sipEdge = edge;
         sipStarting = edge.start();
       }

@@ -365,6 +365,11 @@ export class AgentDirectoryService {
     tx.emit(domainEvent(this.deps.clock, 'agent.updated', scope.tenantId, { agent_id: id }));
   }
 
+  /** The agent with its addresses, for the call layer ringing it (no acting principal: the call is the reason). */
+  async forCall(scope: Scope, id: string): Promise<DirectoryAgent> {
+    return this.load(scope, id);
+  }
+
   private async load(scope: Scope, id: string): Promise<DirectoryAgent> {
     return (await this.withDetails(scope, [await this.agents.get(scope, id)]))[0];
   }

@@ -1,3 +1,4 @@
+import type { CallHandler } from './call-handler.js';
 import type { Clock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
@@ -34,6 +35,14 @@ export interface Call {
   cost: number | null;
   endReason: string | null;
   handoff: Record<string, unknown> | null;
+  /** SIP calls: who answered (Twilio calls: null). */
+  handler: CallHandler | null;
+  /** SIP calls: the registration the call came in on. */
+  lineId: string | null;
+  /** SIP calls: the trunk the call went out through. */
+  trunkId: string | null;
+  /** SIP calls: the status of the final response or the BYE's reason that ended it. */
+  sipStatus: number | null;
 }
 
 export interface CallTurn {
@@ -45,7 +54,7 @@ export interface CallTurn {
 
 /** What a caller gives to open a call; the sid is generated and the context empty when left out. */
 export type NewCall = Pick<Call, 'agentId' | 'phoneNumber' | 'direction' | 'fromNumber' | 'toNumber' | 'status'>
-  & Partial<Pick<Call, 'callSid' | 'context'>>;
+  & Partial<Pick<Call, 'callSid' | 'context' | 'handler' | 'lineId' | 'trunkId'>>;
 
 export interface RejectedCall extends Omit<NewCall, 'status' | 'context'> {
   status: 'busy' | 'failed';
@@ -58,6 +67,7 @@ export interface StatusChange {
   cost?: number;
   endReason?: string;
   handoff?: Record<string, unknown>;
+  sipStatus?: number;
 }
 
 export interface HistoryFilter {
@@ -81,6 +91,7 @@ export interface CallStatusUpdate {
   cost?: number;
   endReason?: string;
   handoff?: Record<string, unknown>;
+  sipStatus?: number;
 }
 
 /** What a late carrier callback may still fill in on a finished call. */
@@ -215,6 +226,10 @@ export class CallService {
       cost: null,
       endReason: null,
       handoff: null,
+      handler: input.handler ?? null,
+      lineId: input.lineId ?? null,
+      trunkId: input.trunkId ?? null,
+      sipStatus: null,
     };
   }
 
@@ -298,6 +313,7 @@ export class CallService {
     if (change.cost !== undefined) update.cost = change.cost;
     if (change.endReason !== undefined) update.endReason = change.endReason;
     if (change.handoff !== undefined) update.handoff = change.handoff;
+    if (change.sipStatus !== undefined) update.sipStatus = change.sipStatus;
     if (final) {
       const endedAt = current.endedAt ?? now;
       update.endedAt = endedAt;

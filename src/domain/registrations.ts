@@ -479,6 +479,18 @@ export class RegistrationService {
 
   // ---- engine-facing: across tenants ----
 
+  /** Every line of the tenant, oldest first (the call layer: trusted sources, extension dialling). */
+  async linesOf(scope: Scope): Promise<Registration[]> {
+    const out: Registration[] = [];
+    for (let after: [string, string] | null = null; ;) {
+      const page = await this.deps.registrations.listAfter(scope, after, PAGE_SIZE.max);
+      out.push(...page);
+      if (page.length < PAGE_SIZE.max) return out;
+      const last = page[page.length - 1]!;
+      after = [last.createdAt, last.id];
+    }
+  }
+
   async listActive(): Promise<Registration[]> {
     return (await this.deps.registrations.listActive()).map(withoutSecret);
   }

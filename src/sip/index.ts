@@ -16,7 +16,7 @@ export { createResponse, REASON_PHRASES, SipHeaders, SipRequest, SipResponse, is
 export type { HeaderInit, ResponseOptions, SipMessage } from './message.js';
 export { parseMessage, StreamFramer, DEFAULT_MAX_MESSAGE_SIZE } from './parser.js';
 export type { FramerEvent } from './parser.js';
-export { cloneUri, formatUri, parseUri } from './uri.js';
+export { cloneUri, formatHost, formatUri, parseUri } from './uri.js';
 export type { SipUri, UriScheme } from './uri.js';
 export {
   canonicalName,
@@ -40,5 +40,5 @@ export { DEFAULT_TIMERS, realClock } from './transaction/timers.js';
 export type { Clock, TimerValues } from './transaction/timers.js';
 export type { SipLogger } from './logger.js';
 export type { ListeningPorts } from './transport/layer.js';
-export { Dialog, DialogLayer, IncomingDialogRequest, IncomingInvite, IncomingRefer, Referral } from './dialog/index.js';
+export { ALLOW, Dialog, DialogLayer, IncomingDialogRequest, IncomingInvite, IncomingRefer, Referral } from './dialog/index.js';
 export type { DialogEndReason, DialogLayerOptions, InviteOptions, InviteOutcome, MessageExtras, OutgoingInvite, SessionTimerConfig } from './dialog/index.js';

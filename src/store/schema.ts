@@ -159,6 +159,10 @@ export interface CallTable {
   cost: number | null;
   end_reason: string | null;
   handoff: string | null; // JSON
+  handler: string | null; // SIP calls: livekit | sip | dialtone | relay
+  line_id: string | null; // the registration a SIP call came in on
+  trunk_id: string | null; // the trunk a SIP call went out through
+  sip_status: number | null; // the SIP status that ended a SIP call
   created_at: string;
   updated_at: string;
 }

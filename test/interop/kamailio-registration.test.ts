@@ -108,18 +108,22 @@ testDbs().forEach((db, i) => {
       const options = await sendUdpRequest(udpPort, 'OPTIONS', contact);
       assert.equal(options.at(-1)!.status, 200);
 
-      const unbound = await sendUdpRequest(udpPort, 'INVITE', contact);
+      const unbound = await sendUdpRequest(udpPort, 'INVITE', contact, { sdp: true });
       assert.equal(unbound.at(-1)!.status, 480);
-      assert.match(unbound.at(-1)!.text, /^Reason: SIP;cause=480;text="no agent bound to this line"/m);
+      assert.match(unbound.at(-1)!.text, new RegExp(`^Reason: SIP;cause=480;text="no agent is listening on line ${line.id}"`, 'm'));
 
       const scope = { tenantId: (await ts.server.services.registrations.findListener(line.id))!.registration.tenantId };
       const agent = await ts.server.services.agents.create(scope, { name: 'receptionist' });
       await ts.server.services.registrations.listen(scope, agent.id, { id: line.id });
-      const bound = await sendUdpRequest(udpPort, 'INVITE', contact);
-      assert.equal(bound.at(-1)!.status, 480);
-      assert.match(bound.at(-1)!.text, /^Reason: SIP;cause=480;text="call routing not available yet"/m);
+      // The line's handler is the default, livekit, and this server has no LiveKit settings.
+      const bound = await sendUdpRequest(udpPort, 'INVITE', contact, { sdp: true });
+      assert.equal(bound.at(-1)!.status, 503);
+      assert.match(bound.at(-1)!.text, /^Reason: SIP;cause=503;text="LiveKit is not configured: set LIVEKIT_URL/m);
+      const calls = await ts.server.services.calls.history(scope, { agentId: agent.id, limit: 10, offset: 0 });
+      assert.equal(calls.calls[0]?.status, 'failed', 'the attempt is recorded');
+      assert.equal(calls.calls[0]?.lineId, line.id);
 
-      const unknown = await sendUdpRequest(udpPort, 'INVITE', `sip:nobody@127.0.0.1:${udpPort}`);
+      const unknown = await sendUdpRequest(udpPort, 'INVITE', `sip:nobody@127.0.0.1:${udpPort}`, { sdp: true });
       assert.equal(unknown.at(-1)!.status, 404);
       const bye = await sendUdpRequest(udpPort, 'BYE', contact);
       assert.equal(bye.at(-1)!.status, 481);

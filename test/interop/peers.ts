@@ -54,6 +54,10 @@ export interface KamailioOptions {
   children?: number;
   /** Also listen for TLS on this port with this certificate and key (PEM file paths). */
   tls?: { port: number; certFile: string; keyFile: string };
+  /** Act as a PBX: INVITEs for registered users reach their bindings. */
+  calls?: boolean;
+  /** Act as a carrier: INVITEs must authenticate (407) and go on to this SIP URI. */
+  carrierTarget?: string;
 }
 
 export class Kamailio {
@@ -92,6 +96,8 @@ export class Kamailio {
       '-A', `PORT=${o.port}`, '-A', `MIN_EXPIRES=${o.minExpires ?? 5}`, '-A', `MAX_EXPIRES=${o.maxExpires ?? 10}`,
       '-A', `DEFAULT_EXPIRES=${o.maxExpires ?? 10}`,
       ...(o.tls ? ['-A', 'WITH_TLS', '-A', `TLS_PORT=${o.tls.port}`] : []),
+      ...(o.calls ? ['-A', 'WITH_CALLS'] : []),
+      ...(o.carrierTarget ? ['-A', `CARRIER_TARGET="${o.carrierTarget}"`] : []),
     ];
     // Own process group: Kamailio forks workers, and stop() signals the whole group.
     const proc = spawn('kamailio', args, { cwd: this.runDir, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -181,6 +187,36 @@ export function sippServer(scenario: string, port: number, mediaPort: number, ke
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-10_000); });
   proc.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-10_000); });
+  const done = new Promise<number>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  return {
+    done,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+export interface SippOptions {
+  /** SIPp's own SIP port on 127.0.0.1. */
+  port: number;
+  mediaPort: number;
+  /** A UAC's destination (`127.0.0.1:5060`); a UAS has none. */
+  remote?: string;
+  /** The Request-URI user a UAC calls ([service]). */
+  service?: string;
+}
+
+/** Runs one call of a SIPp scenario file (any path) as a UAC (with `remote`) or a UAS. */
+export function sipp(scenarioPath: string, o: SippOptions): SippRun {
+  const args = ['-sf', scenarioPath, '-i', '127.0.0.1', '-p', String(o.port), '-mp', String(o.mediaPort),
+    '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error',
+    ...(o.service ? ['-s', o.service] : []), ...(o.remote ? [o.remote] : [])];
+  const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
+  proc.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
   const done = new Promise<number>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
   return {
     done,

@@ -7,8 +7,24 @@ export interface RawResponse {
   text: string;
 }
 
+export interface RawOptions {
+  /** Adds a small PCMU offer. */
+  sdp?: boolean;
+  body?: string;
+  contentType?: string;
+  /** Replace or add headers (Max-Forwards, ...). */
+  headers?: Record<string, string>;
+  noContact?: boolean;
+}
+
+const OFFER = ['v=0', 'o=raw 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 49170 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+
 /** Sends one request and collects responses until a final one (or the timeout). */
-export function sendUdpRequest(port: number, method: string, requestUri: string, extraHeaders: string[] = [], timeoutMs = 5_000): Promise<RawResponse[]> {
+export function sendUdpRequest(port: number, method: string, requestUri: string, extra: string[] | RawOptions = [], timeoutMs = 5_000): Promise<RawResponse[]> {
+  const o: RawOptions = Array.isArray(extra) ? {} : extra;
+  const extraHeaders = Array.isArray(extra) ? extra : Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
+  const body = o.sdp ? OFFER : o.body ?? '';
+  const contentType = o.sdp ? 'application/sdp' : o.contentType;
   const sock = createSocket('udp4');
   const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
   return new Promise((resolve, reject) => {
@@ -37,16 +53,17 @@ export function sendUdpRequest(port: number, method: string, requestUri: string,
       const msg = [
         `${method} ${requestUri} SIP/2.0`,
         `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};branch=${branch};rport`,
-        'Max-Forwards: 70',
+        ...(o.headers?.['Max-Forwards'] ? [] : ['Max-Forwards: 70']),
         'From: <sip:caller@127.0.0.1>;tag=abc',
         `To: <${requestUri}>`,
         `Call-ID: ${callId}`,
         `CSeq: 1 ${method}`,
-        `Contact: <sip:caller@127.0.0.1:${sock.address().port}>`,
+        ...(o.noContact ? [] : [`Contact: <sip:caller@127.0.0.1:${sock.address().port}>`]),
         ...extraHeaders,
-        'Content-Length: 0',
+        ...(contentType ? [`Content-Type: ${contentType}`] : []),
+        `Content-Length: ${Buffer.byteLength(body)}`,
         '',
-        '',
+        body,
       ].join('\r\n');
       sock.send(Buffer.from(msg), port, '127.0.0.1');
     });

@@ -92,6 +92,11 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     return this.ctx.transport;
   }
 
+  /** Where the INVITE came from (the previous hop, not necessarily the caller). */
+  get source(): { transport: TransportName; address: string; port: number } {
+    return { transport: this.ctx.transport, address: this.ctx.remoteAddress, port: this.ctx.remotePort };
+  }
+
   progress(status = 180, extras: MessageExtras = {}): void {
     if (status < 101 || status > 199) throw new RangeError(`not a provisional status: ${status}`);
     if (this.answered) return;

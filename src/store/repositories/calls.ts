@@ -2,6 +2,7 @@ import type {
   Call, CallAmendment, CallDirection, CallRepository, CallStatus, CallStatusUpdate, CallTurn, HistoryQuery, TurnRole,
 } from '../../domain/calls.js';
 import { FINAL_STATUSES, LIVE_STATUSES } from '../../domain/calls.js';
+import type { CallHandler } from '../../domain/call-handler.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { CallTable, CallTurnTable } from '../schema.js';
@@ -31,6 +32,10 @@ function toCall(r: CallTable): Call {
     cost: r.cost === null ? null : Number(r.cost),
     endReason: r.end_reason,
     handoff: parseJson<Record<string, unknown>>(r.handoff),
+    handler: r.handler as CallHandler | null,
+    lineId: r.line_id,
+    trunkId: r.trunk_id,
+    sipStatus: r.sip_status === null ? null : Number(r.sip_status),
   };
 }
 
@@ -62,6 +67,10 @@ export class SqlCallRepository implements CallRepository {
       cost: call.cost,
       end_reason: call.endReason,
       handoff: call.handoff === null ? null : JSON.stringify(call.handoff),
+      handler: call.handler,
+      line_id: call.lineId,
+      trunk_id: call.trunkId,
+      sip_status: call.sipStatus,
       created_at: call.startedAt,
       updated_at: call.startedAt,
     }).onConflict((oc) => oc.column('call_sid').doNothing()).executeTakeFirst();
@@ -95,6 +104,7 @@ export class SqlCallRepository implements CallRepository {
       ...(u.cost !== undefined && { cost: u.cost }),
       ...(u.endReason !== undefined && { end_reason: u.endReason }),
       ...(u.handoff !== undefined && { handoff: JSON.stringify(u.handoff) }),
+      ...(u.sipStatus !== undefined && { sip_status: u.sipStatus }),
     }).where('tenant_id', '=', scope.tenantId).where('call_sid', '=', callSid)
       .where('status', 'not in', FINAL_STATUSES).executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;

@@ -19,7 +19,7 @@ function call(id: string, tenantId: string, startedAt: string, extra: Partial<Ca
   return {
     id, tenantId, callSid: `CA${id}`, agentId: null, phoneNumber: null, direction: 'inbound', fromNumber: '+15550000001',
     toNumber: '+15550000002', status: 'ringing', context: {}, startedAt, answeredAt: null, endedAt: null,
-    durationSeconds: null, cost: null, endReason: null, handoff: null, ...extra,
+    durationSeconds: null, cost: null, endReason: null, handoff: null, handler: null, lineId: null, trunkId: null, sipStatus: null, ...extra,
   };
 }
 

@@ -39,6 +39,10 @@ const HistoryCall = Type.Object({
   ended_at: Nullable(Type.String({ format: 'date-time' })),
   cost: Nullable(Type.Number()),
   end_reason: Nullable(Type.String()),
+  handler: Nullable(Type.String({ description: 'SIP calls: livekit, sip, dialtone or relay; null for Twilio calls' })),
+  line_id: Nullable(Type.String({ description: 'SIP calls: the registration (phone endpoint) the call came in on' })),
+  trunk_id: Nullable(Type.String({ description: 'SIP calls: the trunk the call went out through' })),
+  sip_status: Nullable(Type.Integer({ description: 'SIP calls: the SIP status that ended the call' })),
 });
 
 const Turn = Type.Object({
@@ -83,6 +87,7 @@ function historyView(c: Call): Static<typeof HistoryCall> {
     id: c.id, call_sid: c.callSid, agent_id: c.agentId, direction: c.direction, from_number: c.fromNumber,
     to_number: c.toNumber, duration_seconds: c.durationSeconds, status: c.status, started_at: c.startedAt,
     ended_at: c.endedAt, cost: c.cost, end_reason: c.endReason,
+    handler: c.handler, line_id: c.lineId, trunk_id: c.trunkId, sip_status: c.sipStatus,
   };
 }
 

@@ -1,0 +1,225 @@
+/**
+ * The call layer on the SIP edge: an INVITE is checked, routed (a value, see routing.ts), given
+ * to its handler's legs, rung, and bridged to the caller once a leg answers. Every attempt is a
+ * row of the calls table with the same events as Twilio calls.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import type { Agent } from '../../domain/agents.js';
+import type { CallStatus } from '../../domain/calls.js';
+import { DomainError } from '../../domain/errors.js';
+import type { Scope } from '../../domain/principal.js';
+import type { Services } from '../../domain/services.js';
+import type { InviteSink } from '../../edge/index.js';
+import type { DialogLayer, IncomingInvite, MessageExtras, SipResponse, SipStack } from '../../sip/index.js';
+import type { CallRuntime } from '../runtime.js';
+import { inviteProblem, nextMaxForwards } from './checks.js';
+import { LiveSipCall } from './live-call.js';
+import { peopleLegs } from './people.js';
+import { Ringing, type Leg, type RingOutcome } from './ringing.js';
+import { InboundRouter, type RoutedCall } from './routing.js';
+import type { TrustedSources } from './trust.js';
+
+/** Where calls for a `livekit` agent go; null when LiveKit is not configured. */
+export interface LiveKitPort {
+  legFor(call: { agentId: string; tenantId: string; lineId: string | null; callSid: string }): Promise<Omit<Leg, 'from' | 'to'> & { to?: string } | null>;
+}
+
+export interface SipCallsDeps {
+  services: Services;
+  config: Config;
+  runtime: CallRuntime;
+  trust: TrustedSources;
+  logger: Logger;
+  livekit?: LiveKitPort;
+}
+
+export const LIVEKIT_MISSING = 'LiveKit is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_SIP_URI';
+export const NO_NATIVE_VOICE = 'the native voice runtime for this handler is not available yet';
+
+function reasonHeader(status: number, text: string): Record<string, string> {
+  return { Reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, "'")}"` };
+}
+
+/** The final call status for a call no leg answered. */
+function unansweredStatus(status: number, cancelled: boolean): CallStatus {
+  if (cancelled) return 'canceled';
+  if (status === 486 || status === 600 || status === 603) return 'busy';
+  if (status === 408 || status === 480 || status === 487) return 'no-answer';
+  return 'failed';
+}
+
+function extrasOf(res: SipResponse): MessageExtras {
+  return res.body.length ? { body: res.body, contentType: res.headers.get('Content-Type') ?? 'application/sdp' } : {};
+}
+
+export class SipCalls implements InviteSink {
+  private readonly router: InboundRouter;
+  private readonly live = new Map<string, LiveSipCall>();
+  /** Call-IDs of INVITEs we sent that are still ringing or up, to see loops. */
+  private readonly ourCallIds = new Set<string>();
+  private readonly pending = new Set<Promise<void>>();
+  private closing = false;
+
+  constructor(private readonly dialogs: DialogLayer, private readonly sip: SipStack, private readonly deps: SipCallsDeps) {
+    this.router = new InboundRouter(deps.services, deps.trust);
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  onInvite(invite: IncomingInvite, lineId: string | null): void {
+    const work = this.take(invite, lineId).catch((err: Error) => {
+      this.deps.logger.error({ err: err.message, callId: invite.request.callId }, 'inbound SIP call failed');
+      invite.reject(500, undefined, { headers: reasonHeader(500, 'internal error') });
+    });
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  async closeAll(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.live.values()].map((c) => c.end('instance shutting down')));
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private reject(invite: IncomingInvite, status: number, reason: string): void {
+    this.deps.logger.info({ callId: invite.request.callId, status, reason }, 'inbound SIP call refused');
+    invite.reject(status, undefined, { headers: reasonHeader(status, reason) });
+  }
+
+  private async take(invite: IncomingInvite, lineId: string | null): Promise<void> {
+    const req = invite.request;
+    const problem = inviteProblem(req, this.ourCallIds.has(req.callId ?? ''));
+    if (problem) return this.reject(invite, problem.status, problem.reason);
+    if (this.closing) return this.reject(invite, 503, 'instance shutting down');
+
+    const decision = await this.router.route({
+      requestUser: req.uri.user, requestHost: req.uri.host, toUser: req.to.uri.user, fromUser: req.from.uri.user,
+      sourceAddress: invite.source.address, lineId,
+    });
+    if (decision.kind === 'reject') return this.reject(invite, decision.status, decision.reason);
+    const routed = decision.call;
+    const refuse = async (status: number, reason: string, callStatus: 'busy' | 'failed'): Promise<void> => {
+      this.reject(invite, status, reason);
+      await this.deps.services.calls.recordRejected(routed.scope, {
+        agentId: routed.agent.id, phoneNumber: routed.phoneNumber, direction: 'inbound', fromNumber: routed.fromNumber,
+        toNumber: routed.toNumber, status: callStatus, endReason: reason, handler: routed.handler, lineId: routed.lineId,
+      });
+    };
+
+    if (routed.handler === 'dialtone' || routed.handler === 'relay') return refuse(480, `${routed.handler}: ${NO_NATIVE_VOICE}`, 'failed');
+    if (routed.handler === 'sip' && routed.agent.presence !== 'available') {
+      return refuse(480, `agent ${routed.agent.id} is ${routed.agent.presence}, not available`, 'busy');
+    }
+
+    let callSid: string;
+    try {
+      callSid = (await this.deps.services.calls.open(routed.scope, {
+        agentId: routed.agent.id, phoneNumber: routed.phoneNumber, direction: 'inbound', fromNumber: routed.fromNumber,
+        toNumber: routed.toNumber, status: 'ringing', handler: routed.handler, lineId: routed.lineId,
+      })).callSid;
+    } catch (err) {
+      if (err instanceof DomainError && err.kind === 'limit') return refuse(486, err.message, 'busy');
+      throw err;
+    }
+    const finish = (status: CallStatus, reason: string, sipStatus: number) =>
+      this.deps.services.calls.updateStatus(callSid, { status, endReason: reason, sipStatus });
+
+    const headers: Record<string, string> = { 'Max-Forwards': nextMaxForwards(req) };
+    const legs = await this.legsFor(routed, callSid, headers, invite);
+    if (typeof legs === 'string') {
+      const status = legs === LIVEKIT_MISSING ? 503 : 480;
+      this.reject(invite, status, legs);
+      await finish('failed', legs, status);
+      return;
+    }
+    if (invite.cancelled) return void (await finish('canceled', 'caller cancelled', 487));
+
+    const person = routed.handler === 'sip';
+    if (person) await this.setPresence(routed.scope, routed.agent, 'ringing');
+    const sent: string[] = [];
+    const ringing = new Ringing(this.dialogs, legs, {
+      method: person ? routed.agent.ringMethod : 'ringall',
+      legTimeoutMs: this.deps.config.calls.linearRingTimeoutMs,
+      offer: { body: req.body, contentType: 'application/sdp' },
+      onSent: (id) => { sent.push(id); this.ourCallIds.add(id); },
+      onProvisional: (res) => {
+        if (res.status === 100) return;
+        invite.progress(res.status === 183 && res.body.length ? 183 : 180, res.status === 183 ? extrasOf(res) : {});
+      },
+    });
+    const onCancel = () => ringing.cancel();
+    invite.on('cancel', onCancel);
+    void this.deps.services.calls.updateStatus(callSid, { status: 'ringing' }).catch(() => undefined);
+    const outcome: RingOutcome = await ringing.outcome;
+    invite.off('cancel', onCancel);
+    for (const id of sent) if (!outcome.answered || id !== outcome.dialog.callId) this.ourCallIds.delete(id);
+
+    if (!outcome.answered || invite.cancelled) {
+      if (outcome.answered) void outcome.dialog.bye();
+      const cancelled = invite.cancelled || (!outcome.answered && outcome.cancelled);
+      const status = outcome.answered ? 487 : outcome.status;
+      const reason = cancelled ? 'caller cancelled' : (outcome as { reason: string }).reason;
+      if (!cancelled) this.reject(invite, status, reason);
+      if (person) await this.setPresence(routed.scope, routed.agent, 'available');
+      await finish(unansweredStatus(status, cancelled), reason, cancelled ? 487 : status);
+      return;
+    }
+
+    const callee = outcome.dialog;
+    let caller;
+    try {
+      caller = invite.accept(extrasOf(outcome.response));
+    } catch {
+      // The caller's CANCEL won the race with the answer.
+      void callee.bye();
+      this.ourCallIds.delete(callee.callId);
+      if (person) await this.setPresence(routed.scope, routed.agent, 'available');
+      return void (await finish('canceled', 'caller cancelled', 487));
+    }
+    await this.deps.services.calls.updateStatus(callSid, { status: 'in-progress' });
+    if (person) await this.setPresence(routed.scope, routed.agent, 'busy');
+    const call = new LiveSipCall({ callSid, scope: routed.scope, agentId: routed.agent.id }, caller, callee, {
+      services: this.deps.services, dialogs: this.dialogs, logger: this.deps.logger,
+      onEnded: () => {
+        this.live.delete(callSid);
+        this.ourCallIds.delete(callee.callId);
+        unregister();
+        if (person) void this.setPresence(routed.scope, routed.agent, 'available');
+      },
+    });
+    this.live.set(callSid, call);
+    const unregister = this.deps.runtime.sessions.register(callSid, call);
+  }
+
+  /** The legs of the call's handler, or why there are none. */
+  private async legsFor(routed: RoutedCall, callSid: string, headers: Record<string, string>, invite: IncomingInvite): Promise<Leg[] | string> {
+    const req = invite.request;
+    if (routed.handler === 'livekit') {
+      const leg = await this.deps.livekit?.legFor({ agentId: routed.agent.id, tenantId: routed.scope.tenantId, lineId: routed.lineId, callSid });
+      if (!leg) return LIVEKIT_MISSING;
+      return [{
+        ...leg,
+        from: req.headers.get('From')?.replace(/;\s*tag=[^;>]*/i, '') ?? `<sip:anonymous@${this.sip.publicHost}>`,
+        to: leg.to ?? `<${leg.uri}>`,
+        headers: { ...headers, ...leg.headers },
+      }];
+    }
+    const person = await this.deps.services.directory.forCall(routed.scope, routed.agent.id);
+    const legs = await peopleLegs(this.deps.services, {
+      scope: routed.scope, addresses: person.addresses, lineId: routed.lineId, mayUseTrunk: routed.trusted,
+      callerName: req.from.displayName, callerUser: req.from.uri.user ?? 'anonymous', publicHost: this.sip.publicHost, headers,
+    }, this.deps.logger);
+    return legs.length ? legs : `agent ${routed.agent.id} has no address that can be rung`;
+  }
+
+  private async setPresence(scope: Scope, agent: Agent, presence: 'ringing' | 'busy' | 'available'): Promise<void> {
+    try {
+      await this.deps.services.agents.update(scope, agent.id, { presence });
+    } catch (err) {
+      this.deps.logger.warn({ agentId: agent.id, presence, err: (err as Error).message }, 'could not set agent presence');
+    }
+  }
+}

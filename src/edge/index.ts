@@ -1,0 +1,99 @@
+/**
+ * The one SIP edge: it owns the SIP stack and the dialog layer on it, and dispatches what arrives
+ * by method. The registration engine and the call layer are its clients; neither creates sockets.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { EventBus } from '../events/bus.js';
+import { createSipStack, DialogLayer, type IncomingInvite, type ListeningPorts, type SipStack, type SipStackInternals } from '../sip/index.js';
+import { RegistrationEngine } from '../registration/engine.js';
+import type { LeaseFactory } from '../registration/lease.js';
+import type { RegistrationStore } from '../registration/store.js';
+import { answerOutOfDialog } from './requests.js';
+
+export type { RegistrationStore } from '../registration/store.js';
+
+/** What takes the INVITEs that open calls: the call layer (src/calls/sip/). */
+export interface InviteSink {
+  /** `lineId`: the registration whose Contact the Request-URI names, if any. */
+  onInvite(invite: IncomingInvite, lineId: string | null): void;
+  /** Ends every call on both legs (shutdown); resolves once each is recorded. */
+  closeAll(): Promise<void>;
+}
+
+export interface SipEdge {
+  sip: SipStack & SipStackInternals;
+  dialogs: DialogLayer;
+  engine: RegistrationEngine;
+  start(): Promise<ListeningPorts>;
+  /** Ends the calls, de-registers (if configured, bounded in time) and closes the sockets. */
+  stop(): Promise<void>;
+}
+
+export interface SipEdgeDeps {
+  config: Config;
+  registrations: RegistrationStore;
+  bus: EventBus;
+  logger: Logger;
+  /** Without it this instance registers every active line itself (a single-instance setup). */
+  leases?: LeaseFactory;
+  /** Builds the call layer on the edge's dialogs; without it INVITEs get 480. */
+  calls?: (dialogs: DialogLayer, sip: SipStack) => InviteSink;
+}
+
+export function createSipEdge(deps: SipEdgeDeps): SipEdge {
+  const { config, logger } = deps;
+  const log = logger.child({ component: 'sip' });
+  const tlsCa = config.sip.tlsCaFile ? readFileSync(config.sip.tlsCaFile) : undefined;
+  const tls = config.sip.tls;
+  const sip = createSipStack({
+    host: config.sip.host,
+    port: config.sip.port,
+    publicHost: config.sip.publicHost,
+    logger: log,
+    ...(config.sip.t1Ms ? { timers: { T1: config.sip.t1Ms } } : {}),
+    ...(tlsCa ? { tlsClient: { ca: tlsCa } } : {}),
+    ...(tls ? { tls: { port: tls.port, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
+  });
+  const r = config.registration;
+  const owner = r.instanceId ?? (config.sip.port ? `${hostname()}:${config.sip.port}` : undefined);
+  const leasing = deps.leases && r.leaseMs > 0 ? { port: deps.leases(owner, r.leaseMs), ttlMs: r.leaseMs } : undefined;
+  const engine = new RegistrationEngine({
+    ...(leasing ? { leases: leasing } : {}),
+    sip,
+    store: deps.registrations,
+    tuning: config.registration,
+    subscribe: (handler) => deps.bus.subscribe(handler),
+    logger: logger.child({ component: 'registrations' }),
+  });
+  const dialogs = new DialogLayer({ stack: sip, logger: log.child({ layer: 'dialog' }), sessionTimer: { expires: config.sip.sessionExpires, minSE: 90 } });
+  const calls = deps.calls?.(dialogs, sip);
+  dialogs.onInvite((invite) => {
+    const lineId = engine.registrationForContact(invite.request.uri.user);
+    if (calls) calls.onInvite(invite, lineId);
+    else invite.reject(480, undefined, { headers: { Reason: 'SIP;cause=480;text="calls are not handled on this instance"' } });
+  });
+  dialogs.onRequest(answerOutOfDialog({ registrationFor: (user) => engine.registrationForContact(user) }));
+
+  let started = false;
+  return {
+    sip,
+    dialogs,
+    engine,
+    async start() {
+      const ports = await sip.start();
+      started = true;
+      await engine.start();
+      return ports;
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      await calls?.closeAll();
+      await engine.close();
+      await sip.stop();
+    },
+  };
+}

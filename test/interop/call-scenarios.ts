@@ -1,0 +1,272 @@
+/**
+ * SIPp scenarios for the call tests, written out per test so each can say what it checks
+ * (headers, delays, where its media goes). A failed <ereg check_it> or an unexpected message makes
+ * SIPp exit non-zero, which the tests assert on.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const PCAP = '/usr/share/sip-tester/g711a.pcap';
+
+/** A response to the last request; `tag` adds our To tag (not for requests inside the dialog). */
+const reply = (status: string, opts: { tag?: boolean; headers?: string[]; body?: string } = {}) => {
+  const lines = [
+    `SIP/2.0 ${status}`, '[last_Via:]', '[last_From:]',
+    opts.tag === false ? '[last_To:]' : '[last_To:];tag=[pid]SIPpTag01[call_number]',
+    '[last_Call-ID:]', '[last_CSeq:]', 'Contact: <sip:callee@[local_ip]:[local_port]>', ...(opts.headers ?? []), 'Content-Length: [len]',
+  ];
+  return `
+  <send>
+    <![CDATA[
+      ${lines.join('\n      ')}
+${opts.body ?? ''}
+    ]]>
+  </send>`;
+};
+
+const sdp = (port: string) => `
+      v=0
+      o=callee 1 1 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio ${port} RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendrecv`;
+
+function scenario(name: string, body: string): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="${name}">${body}\n</scenario>\n`;
+}
+
+/** Headers the callee insists on: each must be present and match the regular expression. */
+function checks(headers: Record<string, string>, more = ''): string {
+  const list = Object.entries(headers).map(([h, re], i) =>
+    `<ereg regexp="${re}" search_in="hdr" header="${h}:" check_it="true" assign_to="chk${i}"/>`).join('\n        ');
+  // SIPp refuses a variable that is set and never read: log each check's match.
+  const logs = Object.keys(headers).map((_, i) => `<log message="checked [$chk${i}]"/>`).join('');
+  return list || more ? `<action>\n        ${list}${logs}\n        ${more}\n      </action>` : '';
+}
+
+/** What a callee needs to send its own BYE later: the caller's From, its own To and the caller's Contact. */
+const DIALOG_VARS = `<ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
+        <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
+        <ereg regexp="sips?:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>`;
+
+export interface CalleeOptions {
+  /** How long to ring before answering, ms. */
+  answerAfterMs?: number;
+  /** Port named in the answer's SDP, where the caller's RTP is expected. */
+  rtpPort: number;
+  requireHeaders?: Record<string, string>;
+  /** Challenge the first INVITE with 407 and require digest credentials on the second. */
+  challenge?: { username: string; password: string; realm: string };
+  /** Who ends the call: the callee sends BYE after `hangUpAfterMs`, else it waits for the caller's. */
+  hangUpAfterMs?: number;
+}
+
+/** A phone (or LiveKit's SIP side) that answers. */
+export function answeringCallee(o: CalleeOptions): string {
+  const dialogVars = o.hangUpAfterMs !== undefined ? DIALOG_VARS : '';
+  const challenge = o.challenge ? `
+  <recv request="INVITE">${checks(o.requireHeaders ?? {})}</recv>
+  ${reply('407 Proxy Authentication Required', { headers: [`Proxy-Authenticate: Digest realm="${o.challenge.realm}", nonce="sippnonce[call_number]", algorithm=MD5`] })}
+  <recv request="ACK"/>
+  <recv request="INVITE" rrs="true">
+    <action>
+      <verifyauth assign_to="authok" username="${o.challenge.username}" password="${o.challenge.password}"/>
+      ${dialogVars}
+    </action>
+  </recv>
+  <nop test="authok" next="authorized"/>
+  ${reply('403 Forbidden')}
+  <recv request="ACK" next="end"/>
+  <label id="authorized"/>` : `
+  <recv request="INVITE" rrs="true">${checks(o.requireHeaders ?? {}, dialogVars)}</recv>`;
+  const hangup = o.hangUpAfterMs !== undefined ? `
+  <pause milliseconds="${o.hangUpAfterMs}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [$contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: [$callee];tag=[pid]SIPpTag01[call_number]
+      To: [$caller]
+      Call-ID: [call_id]
+      CSeq: 9 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>` : `
+  <recv request="BYE" timeout="30000"/>
+  ${reply('200 OK', { tag: false })}`;
+  return scenario('dialtone test callee', `${challenge}
+  ${reply('180 Ringing')}
+  <pause milliseconds="${o.answerAfterMs ?? 0}"/>
+  ${reply('200 OK', { headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort)) })}
+  <recv request="ACK"/>${hangup}
+  <label id="end"/>`);
+}
+
+/** A phone that is busy. */
+export function busyCallee(): string {
+  return scenario('dialtone busy callee', `
+  <recv request="INVITE"/>
+  ${reply('486 Busy Here')}
+  <recv request="ACK"/>`);
+}
+
+/** A phone that rings until it is cancelled (then 200 for the CANCEL and 487 for the INVITE). */
+export function ringingCallee(): string {
+  return scenario('dialtone ringing callee', `
+  <recv request="INVITE">
+    <action><ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/></action>
+  </recv>
+  ${reply('180 Ringing')}
+  <recv request="CANCEL" timeout="30000"/>
+  ${reply('200 OK', { tag: false })}
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [$cseq] INVITE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>`);
+}
+
+export interface CallerOptions {
+  /** Hang up after this long in the call, ms; without it the caller waits for the other side's BYE. */
+  hangUpAfterMs?: number;
+  /** Cancel after this long ringing instead of waiting for an answer. */
+  cancelAfterMs?: number;
+}
+
+const inviteHeaders = `
+      From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]`;
+
+/** A caller with a PCMA offer that plays g711a.pcap once answered. */
+export function caller(o: CallerOptions = {}): string {
+  const invite = `
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]${inviteHeaders}
+      CSeq: 1 INVITE
+      Contact: <sip:caller@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendrecv
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>`;
+  if (o.cancelAfterMs !== undefined) {
+    return scenario('dialtone cancelling caller', `${invite}
+  <recv response="180"/>
+  <pause milliseconds="${o.cancelAfterMs}"/>
+  <send>
+    <![CDATA[
+      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]${inviteHeaders}
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]${inviteHeaders}
+      [last_To:]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>`);
+  }
+  const ending = o.hangUpAfterMs !== undefined ? `
+  <pause milliseconds="${o.hangUpAfterMs}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>` : `
+  <recv request="BYE" timeout="30000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>`;
+  return scenario('dialtone caller', `${invite}
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop>
+    <action>
+      <exec play_pcap_audio="${PCAP}"/>
+    </action>
+  </nop>${ending}`);
+}
+
+/** A temporary folder of scenario files; `remove()` deletes it. */
+export function scenarioDir(): { write(name: string, xml: string): string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'dialtone-sipp-'));
+  return {
+    write(name, xml) {
+      const path = join(dir, name);
+      writeFileSync(path, xml);
+      return path;
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

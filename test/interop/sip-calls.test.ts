@@ -1,0 +1,219 @@
+/**
+ * SIP calls against real peers: SIPp callers and phones, Kamailio as the PBX a line registers
+ * at. Each test rings through Dialtone and checks what the peers saw (SIPp exits non-zero on any
+ * unexpected message), where the media went, and what the calls API recorded.
+ */
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { answeringCallee, busyCallee, caller, ringingCallee, scenarioDir } from './call-scenarios.js';
+import { createLine, fastSip } from './helpers.js';
+import { Kamailio, sipp, waitFor, type SippRun } from './peers.js';
+import { sendUdpRequest } from './sip-client.js';
+
+const BASE = 15460;
+
+/** A UDP socket standing in for a phone's RTP port: counts the RTP packets it gets. */
+async function rtpSink(port: number): Promise<{ socket: Socket; packets: () => number; payloadTypes: Set<number> }> {
+  const socket = createSocket('udp4');
+  let n = 0;
+  const payloadTypes = new Set<number>();
+  socket.on('message', (m) => {
+    if (m.length >= 12 && (m[0]! >> 6) === 2) {
+      n++;
+      payloadTypes.add(m[1]! & 0x7f);
+    }
+  });
+  await new Promise<void>((r) => socket.bind(port, '127.0.0.1', r));
+  return { socket, packets: () => n, payloadTypes };
+}
+
+async function exitOk(run: SippRun, who: string): Promise<void> {
+  const code = await run.done;
+  assert.equal(code, 0, `${who} scenario failed:\n${run.output().slice(-3000)}`);
+}
+
+describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, () => {
+  let ts: TestServer;
+  let key: string;
+  let sipPort: number;
+  const files = scenarioDir();
+  const started: SippRun[] = [];
+  const run = (path: string, o: Parameters<typeof sipp>[1]) => {
+    const r = sipp(path, o);
+    started.push(r);
+    return r;
+  };
+
+  before(async () => {
+    ts = await startTestServer('sqlite', { sip: true, config: (c) => { fastSip(c); c.calls.linearRingTimeoutMs = 1500; } });
+    key = (await ts.newTenant()).key;
+    sipPort = ts.server.sipEdge!.sip.listening().udpPort;
+  });
+
+  after(async () => {
+    await Promise.all(started.map((r) => r.stop()));
+    await ts?.close();
+    files.remove();
+  });
+
+  async function person(addresses: Array<{ type: string; target: string }>, ringMethod = 'ringall') {
+    const res = await ts.request('POST', '/v1.0/agents', {
+      key, body: { username: `p${Date.now()}${Math.random().toString(16).slice(2, 6)}`, password: 'secret-pass', name: 'Pat', ring_method: ringMethod, addresses },
+    });
+    assert.equal(res.status, 200, res.text);
+    const status = await ts.request('PUT', `/v1.0/agents/${res.body.id}/status`, { key, body: { status: 'available' } });
+    assert.equal(status.status, 200, status.text);
+    return res.body as { id: string; direct_hash: string };
+  }
+
+  async function lastCall(agentId: string) {
+    return waitFor('the call to be recorded as ended', async () => {
+      const h = await ts.request('GET', `/api/calls/history?agent_id=${agentId}`, { key });
+      const c = h.body?.calls?.[0];
+      return c && c.ended_at ? c : null;
+    }, 15_000);
+  }
+
+  it('rings a person at every address at once: busy and unanswered legs lose, the answer gets the audio', async () => {
+    const p = BASE;
+    const sink = await rtpSink(p + 50);
+    try {
+      const agent = await person([
+        { type: 'sip', target: `busy@127.0.0.1:${p + 1}` },
+        { type: 'sip', target: `late@127.0.0.1:${p + 2}` },
+        { type: 'sip', target: `never@127.0.0.1:${p + 3}` },
+      ]);
+      const busy = run(files.write('busy.xml', busyCallee()), { port: p + 1, mediaPort: p + 20 });
+      const late = run(files.write('late.xml', answeringCallee({ answerAfterMs: 800, rtpPort: p + 50 })), { port: p + 2, mediaPort: p + 24 });
+      const never = run(files.write('never.xml', ringingCallee()), { port: p + 3, mediaPort: p + 28 });
+      await new Promise((r) => setTimeout(r, 300)); // let the phones bind
+      const call = run(files.write('caller.xml', caller({ hangUpAfterMs: 2500 })), {
+        port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${sipPort}`, service: `direct.${agent.direct_hash}`,
+      });
+      const busyDuring = await waitFor('the agent to show busy', async () => {
+        const a = await ts.request('GET', `/v1.0/agents/${agent.id}`, { key });
+        return a.body.status === 'busy' ? a.body : null;
+      }, 10_000, 50);
+      assert.equal(busyDuring.status, 'busy');
+      await Promise.all([exitOk(call, 'caller'), exitOk(busy, 'busy phone'), exitOk(late, 'answering phone'), exitOk(never, 'ringing phone')]);
+      assert.ok(sink.packets() >= 25, `the answering phone got ${sink.packets()} RTP packets`);
+      assert.deepEqual([...sink.payloadTypes], [8], 'PCMA passes through untouched');
+
+      const c = await lastCall(agent.id);
+      assert.equal(c.status, 'completed');
+      assert.equal(c.direction, 'inbound');
+      assert.equal(c.handler, 'sip');
+      assert.equal(c.sip_status, 200);
+      assert.equal(c.end_reason, 'caller hung up');
+      assert.ok(c.duration_seconds >= 2 && c.duration_seconds <= 4, `duration ${c.duration_seconds}`);
+      const after = await ts.request('GET', `/v1.0/agents/${agent.id}`, { key });
+      assert.equal(after.body.status, 'available', 'the agent is available again after the call');
+    } finally {
+      sink.socket.close();
+    }
+  });
+
+  it('rings linearly: the first address times out, the second answers and hangs up', async () => {
+    const p = BASE + 100;
+    const sink = await rtpSink(p + 50);
+    try {
+      const agent = await person([
+        { type: 'sip', target: `first@127.0.0.1:${p + 1}` },
+        { type: 'sip', target: `second@127.0.0.1:${p + 2}` },
+      ], 'linear');
+      const first = run(files.write('first.xml', ringingCallee()), { port: p + 1, mediaPort: p + 20 });
+      const second = run(files.write('second.xml', answeringCallee({ rtpPort: p + 50, hangUpAfterMs: 1500 })), { port: p + 2, mediaPort: p + 24 });
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      const call = run(files.write('caller2.xml', caller()), {
+        port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${sipPort}`, service: `direct.${agent.direct_hash}`,
+      });
+      await Promise.all([exitOk(call, 'caller'), exitOk(first, 'first phone'), exitOk(second, 'second phone')]);
+      assert.ok(Date.now() - t0 >= 1500, 'the first phone rang for the whole per-leg timeout');
+      const c = await lastCall(agent.id);
+      assert.equal(c.status, 'completed');
+      assert.equal(c.end_reason, 'callee hung up');
+      assert.ok(sink.packets() > 0, 'audio reached the second phone');
+    } finally {
+      sink.socket.close();
+    }
+  });
+
+  it('does not ring an agent who is not available', async () => {
+    const p = BASE + 200;
+    const agent = await person([{ type: 'sip', target: `away@127.0.0.1:${p + 1}` }]);
+    await ts.request('PUT', `/v1.0/agents/${agent.id}/status`, { key, body: { status: 'away' } });
+    const replies = await sendUdpRequest(sipPort, 'INVITE', `sip:direct.${agent.direct_hash}@127.0.0.1:${sipPort}`, { sdp: true });
+    const final = replies.at(-1)!;
+    assert.equal(final.status, 480);
+    assert.match(final.text, /^Reason: SIP;cause=480;text="agent .* is away, not available"/m);
+    const c = await lastCall(agent.id);
+    assert.equal(c.status, 'busy');
+  });
+
+  it('stops ringing when the caller cancels: the phone gets CANCEL, the record says canceled', async () => {
+    const p = BASE + 300;
+    const agent = await person([{ type: 'sip', target: `ring@127.0.0.1:${p + 1}` }]);
+    const phone = run(files.write('ring.xml', ringingCallee()), { port: p + 1, mediaPort: p + 20 });
+    await new Promise((r) => setTimeout(r, 300));
+    const call = run(files.write('cancel.xml', caller({ cancelAfterMs: 700 })), {
+      port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${sipPort}`, service: `direct.${agent.direct_hash}`,
+    });
+    await Promise.all([exitOk(call, 'cancelling caller'), exitOk(phone, 'ringing phone')]);
+    const c = await lastCall(agent.id);
+    assert.equal(c.status, 'canceled');
+    assert.equal(c.sip_status, 487);
+  });
+
+  it('refuses what it cannot route or parse, with a clear status, and stays up', async () => {
+    const uri = `sip:nobody@127.0.0.1:${sipPort}`;
+    assert.equal((await sendUdpRequest(sipPort, 'INVITE', uri, { sdp: true })).at(-1)!.status, 404);
+    assert.equal((await sendUdpRequest(sipPort, 'INVITE', `sip:direct.000000000000@127.0.0.1:${sipPort}`, { sdp: true })).at(-1)!.status, 404);
+    assert.equal((await sendUdpRequest(sipPort, 'INVITE', uri, { sdp: true, headers: { 'Max-Forwards': '0' } })).at(-1)!.status, 483);
+    assert.equal((await sendUdpRequest(sipPort, 'INVITE', uri, { sdp: true, noContact: true })).at(-1)!.status, 400);
+    const bad = await sendUdpRequest(sipPort, 'INVITE', uri, { body: 'v=0\r\nthis is not sdp\r\n', contentType: 'application/sdp' });
+    assert.equal(bad.at(-1)!.status, 400);
+    assert.match(bad.at(-1)!.text, /Malformed SDP/);
+    assert.equal((await sendUdpRequest(sipPort, 'INVITE', uri)).at(-1)!.status, 488, 'no offer');
+    const options = await sendUdpRequest(sipPort, 'OPTIONS', uri);
+    assert.equal(options.at(-1)!.status, 200, 'still answering');
+  });
+
+  describe('a line registered at Kamailio', () => {
+    let kam: Kamailio;
+    before(async () => {
+      kam = new Kamailio({ port: BASE + 400, users: { '2001': 'line-pass' }, calls: true });
+      await kam.start();
+    });
+    after(async () => { await kam?.destroy(); });
+
+    it('takes a call through the PBX and rings the person listening on it', async () => {
+      const p = BASE + 410;
+      const sink = await rtpSink(p + 50);
+      try {
+        const line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${BASE + 400}`, username: '2001', password: 'line-pass', handler: 'sip' });
+        await line.activate();
+        await line.waitFor('registered', (r) => r.state === 'registered');
+        const agent = await person([{ type: 'sip', target: `desk@127.0.0.1:${p + 1}` }]);
+        const listen = await ts.request('POST', `/agents/${agent.id}/listen`, { key, body: { id: line.id } });
+        assert.equal(listen.status, 200, listen.text);
+        const phone = run(files.write('desk.xml', answeringCallee({ rtpPort: p + 50 })), { port: p + 1, mediaPort: p + 20 });
+        await new Promise((r) => setTimeout(r, 300));
+        const call = run(files.write('pbx-caller.xml', caller({ hangUpAfterMs: 1500 })), {
+          port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${BASE + 400}`, service: '2001',
+        });
+        await Promise.all([exitOk(call, 'caller via Kamailio'), exitOk(phone, 'desk phone')]);
+        assert.ok(sink.packets() > 0, 'audio reached the desk phone');
+        const c = await lastCall(agent.id);
+        assert.equal(c.status, 'completed');
+        assert.equal(c.line_id, line.id);
+        await line.disable();
+        await line.waitFor('disabled', (r) => r.status === 'disabled');
+      } finally {
+        sink.socket.close();
+      }
+    });
+  });
+});
