@@ -7,6 +7,7 @@ import { InProcessBus, RedisBus, type EventBus } from './events/bus.js';
 import { buildApp, type App } from './http/app.js';
 import type { Brain } from './brain/index.js';
 import { CallRuntime } from './calls/runtime.js';
+import { startLiveKitSync, type LiveKit } from './livekit/index.js';
 import { createSipEdge, type SipEdge } from './registration/index.js';
 import type { ListeningPorts } from './sip/index.js';
 import { migrate, openDatabase, type OpenedDb } from './store/db.js';
@@ -25,6 +26,8 @@ export interface Server {
   sipEdge: SipEdge | null;
   /** Live relay sessions and the brains answering in them. */
   runtime: CallRuntime;
+  /** LiveKit provisioning (the inbound trunk the edge authenticates to, per-agent rules); null without LIVEKIT_* settings. */
+  livekit: LiveKit | null;
   /** Set only when this start generated the platform-admin key (printed once). */
   generatedAdminKey: string | null;
   /** Starts the HTTP API only: no SIP socket is opened and no line registers. */
@@ -66,11 +69,16 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
   const app = await buildApp({ config, services, events: bus, logger, runtime });
+  const livekit = config.livekit
+    ? startLiveKitSync(config.livekit, {
+      secrets: repos.platformSecrets, vault, source: repos.livekitAgents, subscribe: (h) => bus.subscribe(h), logger,
+    })
+    : null;
   let sipStarting: Promise<ListeningPorts> | null = null;
 
   let closed = false;
   const server: Server = {
-    config, app, services, store, bus, logger, sipEdge: null, runtime, generatedAdminKey,
+    config, app, services, store, bus, logger, sipEdge: null, runtime, livekit, generatedAdminKey,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
@@ -95,6 +103,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await server.sipEdge?.stop();
       // Relay sessions record why their calls ended while the database is still open.
       await runtime.closeAll();
+      await livekit?.stop();
       await app.close();
       await bus.close();
       await store.db.destroy();

@@ -3,6 +3,7 @@ import { SqlAgentRepository } from './agents.js';
 import { SqlAnalyticsRepository } from './analytics.js';
 import { SqlApiKeyRepository } from './api-keys.js';
 import { SqlCallRepository } from './calls.js';
+import { SqlLiveKitAgentSource } from './livekit-agents.js';
 import { SqlPhoneNumberRepository } from './phone-numbers.js';
 import { SqlPlatformSecretRepository } from './platform-secrets.js';
 import { SqlProviderCredentialRepository } from './provider-credentials.js';
@@ -26,6 +27,7 @@ export function createRepositories(store: StoreHandle) {
     calls: new SqlCallRepository(store),
     analytics: new SqlAnalyticsRepository(store),
     platformSecrets: new SqlPlatformSecretRepository(store),
+    livekitAgents: new SqlLiveKitAgentSource(store),
     /** Lease keepers for the registration engine, one per instance. */
     registrationLeases: (owner: string | undefined, ttlMs: number) => new SqlRegistrationLeases(store, ttlMs, undefined, owner),
   };
