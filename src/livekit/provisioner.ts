@@ -12,7 +12,7 @@ import {
 import type { LiveKitConfig } from '../config.js';
 import type { PlatformSecretRepository } from '../domain/platform-secrets.js';
 import type { Vault } from '../vault/vault.js';
-import { TRUNK_NAME, dispatchRuleName, livekitCalledUser, roomPrefix } from './names.js';
+import { TRUNK_NAME, agentIdOfRule, dispatchRuleName, livekitCalledUser, roomPrefix } from './names.js';
 
 /** What the edge needs to answer LiveKit's 407 for the calls it forwards. */
 export interface InboundTrunk {
@@ -110,9 +110,19 @@ export class LiveKitProvisioner {
     }
   }
 
-  /** Names of every dispatch rule in the project, for pruning the rules of agents that are gone. */
-  async ruleNames(): Promise<string[]> {
-    return (await this.client.listSipDispatchRule()).map((r) => r.name);
+  /**
+   * The agents that have a rule of ours: named by us and on our trunk (or still pending), so a
+   * rule someone else made under a similar name is never taken for ours.
+   */
+  async agentsWithRules(): Promise<string[]> {
+    const { trunkId } = await this.ensureInboundTrunk();
+    const ids = new Set<string>();
+    for (const rule of await this.client.listSipDispatchRule()) {
+      const agentId = agentIdOfRule(rule.name);
+      const ours = rule.trunkIds.length > 0 && rule.trunkIds.every((t) => t === trunkId || t === `${rule.name}-pending`);
+      if (agentId && ours) ids.add(agentId);
+    }
+    return [...ids];
   }
 
   private async rulesNamed(name: string): Promise<SIPDispatchRuleInfo[]> {

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { DEFAULT_CALL_HANDLER } from '../domain/call-handler.js';
 import type { DomainEvent } from '../events/catalog.js';
-import { agentIdOfRule } from './names.js';
 import type { LiveKitProvisioner } from './provisioner.js';
 
 export interface LiveKitLine {
@@ -29,7 +28,7 @@ export interface LiveKitAgentSource {
   allAgents(): Promise<Array<{ tenantId: string; agentId: string }>>;
 }
 
-export type LiveKitRules = Pick<LiveKitProvisioner, 'ensureInboundTrunk' | 'syncAgent' | 'removeAgent' | 'ruleNames'>;
+export type LiveKitRules = Pick<LiveKitProvisioner, 'ensureInboundTrunk' | 'syncAgent' | 'removeAgent' | 'agentsWithRules'>;
 
 /**
  * Whether calls reaching the agent go to LiveKit. Its direct URI uses the agent's handler, or the
@@ -199,9 +198,8 @@ export class LiveKitSync {
     for (const a of agents) this.enqueue({ kind: 'agent', tenantId: a.tenantId, agentId: a.agentId });
     // Rules of agents deleted while this process was not listening (or LiveKit was unreachable).
     const known = new Set(agents.map((a) => a.agentId));
-    for (const name of await this.rules.ruleNames()) {
-      const agentId = agentIdOfRule(name);
-      if (agentId && !known.has(agentId)) await this.rules.removeAgent(agentId);
+    for (const agentId of await this.rules.agentsWithRules()) {
+      if (!known.has(agentId)) await this.rules.removeAgent(agentId);
     }
   }
 

@@ -213,13 +213,18 @@ describe('LiveKit sync when LiveKit is down or out of step', () => {
       sipDispatchRuleId: 'SDR_foreign', name: 'someone-elses-rule', trunkIds: ['ST_other'],
       rule: new SIPDispatchRule({ rule: { case: 'dispatchRuleDirect', value: new SIPDispatchRuleDirect({ roomName: 'y' }) } }),
     });
-    fake.rules.set(ghost.sipDispatchRuleId, ghost);
-    fake.rules.set(foreign.sipDispatchRuleId, foreign);
+    // Named like ours but on another trunk: another system's, not to be touched.
+    const lookalike = new SIPDispatchRuleInfo({
+      sipDispatchRuleId: 'SDR_lookalike', name: 'dialtone-agent-elsewhere', trunkIds: ['ST_other'], numbers: ['z'],
+      rule: new SIPDispatchRule({ rule: { case: 'dispatchRuleDirect', value: new SIPDispatchRuleDirect({ roomName: 'z' }) } }),
+    });
+    for (const r of [ghost, foreign, lookalike]) fake.rules.set(r.sipDispatchRuleId, r);
     await insertAgent('present', 'Present');
     const { sync } = startSync(pino({ level: 'silent' }));
     await waitFor('the start reconciliation', () => ruleOf(fake, 'present') !== undefined && !fake.rules.has('SDR_ghost'));
     await sync.idle();
     assert.ok(fake.rules.has('SDR_foreign'));
+    assert.ok(fake.rules.has('SDR_lookalike'));
     assert.equal(fake.trunks.size, 1, 'the trunk is reused, not made again');
     await sync.stop();
   });
