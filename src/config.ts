@@ -34,6 +34,8 @@ export interface Config {
     trunkCps: number;
   };
   llm: { baseUrl: string | null; apiKey: string | null; model: string };
+  /** LiveKit SIP, the `livekit` call handler's destination; null when none of its settings is given. */
+  livekit: LiveKitConfig | null;
   twilioApiBaseUrl: string;
   logLevel: string;
   /**
@@ -55,6 +57,30 @@ export interface Config {
     /** This instance's lease name; default host:SIP port (random when the port is 0). */
     instanceId: string | null;
   };
+}
+
+export interface LiveKitConfig {
+  /** The API server, e.g. `https://project.livekit.cloud` (`wss://` works too: the SDK rewrites it). */
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  /** Where the edge forwards calls, e.g. `sip:project.sip.livekit.cloud`. */
+  sipUri: string;
+}
+
+const LIVEKIT_ENV = ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'LIVEKIT_SIP_URI'] as const;
+
+/** All four or none: with only some, calls would be accepted for a LiveKit nobody can reach. */
+function liveKit(env: NodeJS.ProcessEnv): LiveKitConfig | null {
+  const value = (name: (typeof LIVEKIT_ENV)[number]) => env[name]?.trim() ?? '';
+  const missing = LIVEKIT_ENV.filter((name) => value(name) === '');
+  if (missing.length === LIVEKIT_ENV.length) return null;
+  if (missing.length) throw new Error(`LiveKit is partly configured: set ${missing.join(', ')} too, or none of ${LIVEKIT_ENV.join(', ')}`);
+  const url = value('LIVEKIT_URL');
+  if (!/^(https?|wss?):\/\/[^/\s]+/.test(url)) throw new Error(`LIVEKIT_URL must be an http(s):// or ws(s):// URL, got "${url}"`);
+  const sipUri = value('LIVEKIT_SIP_URI');
+  if (!/^sips?:[^\s@]+$/.test(sipUri)) throw new Error(`LIVEKIT_SIP_URI must be a sip: or sips: URI without a user, got "${sipUri}"`);
+  return { url: url.replace(/\/+$/, ''), apiKey: value('LIVEKIT_API_KEY'), apiSecret: value('LIVEKIT_API_SECRET'), sipUri };
 }
 
 function firstExternalAddress(): string {
@@ -121,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKey: env.OPENAI_API_KEY || null,
       model: env.LLM_MODEL || 'gpt-4o-mini',
     },
+    livekit: liveKit(env),
     twilioApiBaseUrl: (env.TWILIO_API_BASE_URL || 'https://api.twilio.com').replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL || 'info',
     trustProxy: trustProxy(env.TRUST_PROXY),

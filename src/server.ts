@@ -10,6 +10,8 @@ import { CallRuntime } from './calls/runtime.js';
 import { createSipEdge, type SipEdge } from './edge/index.js';
 import { SipCalls, type LiveKitPort } from './calls/sip/calls.js';
 import { TenantSources } from './calls/sip/trust.js';
+import { liveKitPort } from './calls/sip/livekit-leg.js';
+import { startLiveKitSync, type LiveKit } from './livekit/index.js';
 import type { ListeningPorts } from './sip/index.js';
 import { migrate, openDatabase, type OpenedDb } from './store/db.js';
 import { Vault, loadMasterKey } from './vault/vault.js';
@@ -29,6 +31,8 @@ export interface Server {
   sipCalls: SipCalls | null;
   /** Live relay sessions and the brains answering in them. */
   runtime: CallRuntime;
+  /** LiveKit provisioning (the inbound trunk the edge authenticates to, per-agent rules); null without LIVEKIT_* settings. */
+  livekit: LiveKit | null;
   /** Set only when this start generated the platform-admin key (printed once). */
   generatedAdminKey: string | null;
   /** Starts the HTTP API only: no SIP socket is opened and no line registers. */
@@ -72,11 +76,16 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
   const app = await buildApp({ config, services, events: bus, logger, runtime });
+  const livekit = config.livekit
+    ? startLiveKitSync(config.livekit, {
+      secrets: repos.platformSecrets, vault, source: repos.livekitAgents, subscribe: (h) => bus.subscribe(h), logger,
+    })
+    : null;
   let sipStarting: Promise<ListeningPorts> | null = null;
 
   let closed = false;
   const server: Server = {
-    config, app, services, store, bus, logger, sipEdge: null, sipCalls: null, runtime, generatedAdminKey,
+    config, app, services, store, bus, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
@@ -93,7 +102,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
-            ...(overrides.livekit ? { livekit: overrides.livekit } : {}),
+            ...(overrides.livekit ? { livekit: overrides.livekit } : livekit ? { livekit: liveKitPort(livekit) } : {}),
           })),
         });
         server.sipEdge = edge;
@@ -110,6 +119,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await server.sipEdge?.stop();
       // Relay sessions record why their calls ended while the database is still open.
       await runtime.closeAll();
+      await livekit?.stop();
       await app.close();
       await bus.close();
       await store.db.destroy();

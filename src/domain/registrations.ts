@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { RegistrationStateName, RegistrationStatusName } from '../events/catalog.js';
 import type { Vault } from '../vault/vault.js';
-import { CALL_HANDLERS, DEFAULT_CALL_HANDLER, type CallHandler } from './call-handler.js';
+import { CALL_HANDLERS, DEFAULT_CALL_HANDLER, handlerProblem, type CallHandler } from './call-handler.js';
 import type { Clock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
@@ -283,7 +283,12 @@ export class RegistrationService {
   }
 
   async get(scope: Scope, id: string): Promise<Registration> {
-    return withoutSecret(await this.stored(scope, id));
+    return this.shown(withoutSecret(await this.stored(scope, id)));
+  }
+
+  /** A line whose handler cannot answer here says so in its error until the registrar reports one. */
+  private shown(r: Registration): Registration {
+    return r.error === null ? { ...r, error: handlerProblem(r.handler, this.deps.config) } : r;
   }
 
   private async stored(scope: Scope, id: string, tx?: Tx): Promise<StoredRegistration> {
@@ -300,7 +305,7 @@ export class RegistrationService {
       return { kind: 'number', number: n };
     }
     const r = await this.deps.registrations.get(scope, idOrNumber);
-    if (r) return { kind: 'registration', registration: withoutSecret(r) };
+    if (r) return { kind: 'registration', registration: this.shown(withoutSecret(r)) };
     const n = await this.deps.numberEndpoints.endpoint(scope, { id: idOrNumber });
     if (!n) throw notFound('phone endpoint');
     return { kind: 'number', number: n };
@@ -319,7 +324,7 @@ export class RegistrationService {
       this.deps.numberEndpoints.endpointsAfter(scope, after, size + 1),
     ]);
     const merged: PhoneEndpoint[] = [
-      ...regs.map((registration) => ({ kind: 'registration' as const, registration })),
+      ...regs.map((registration) => ({ kind: 'registration' as const, registration: this.shown(registration) })),
       ...nums.map((number) => ({ kind: 'number' as const, number })),
     ].sort((a, b) => {
       const [ac, ai] = endpointKey(a);
@@ -375,8 +380,8 @@ export class RegistrationService {
       changes.state = 'initial';
       changes.error = null;
     }
-    if (!changed && !changes.restart) return withoutSecret(current);
-    return this.deps.uow.run(async (tx) => {
+    if (!changed && !changes.restart) return this.shown(withoutSecret(current));
+    return this.shown(await this.deps.uow.run(async (tx) => {
       if (!(await this.deps.registrations.update(tx, scope, id, changes))) {
         throw duplicateRegistration(changes.username ?? current.username, changes.registrar ?? current.registrar);
       }
@@ -385,7 +390,7 @@ export class RegistrationService {
         tx.emit(domainEvent(this.deps.clock, 'registration.updated', scope.tenantId, { registration_id: id, generation: updated.generation }));
       }
       return updated;
-    });
+    }));
   }
 
   /** (Re)starts registering, also after the engine gave up (`failed`). */

@@ -204,6 +204,13 @@ export interface EventOutboxTable {
   created_at: string;
 }
 
+/** A secret of the platform itself, sealed by the vault (see migrations/080_platform_secrets.ts). */
+export interface PlatformSecretTable {
+  key: string;
+  sealed_value: string; // vault envelope
+  created_at: string;
+}
+
 export interface Database {
   tenants: TenantTable;
   api_keys: ApiKeyTable;
@@ -220,4 +227,5 @@ export interface Database {
   call_hourly_totals: CallHourlyTotalTable;
   call_agent_daily_totals: CallAgentDailyTotalTable;
   event_outbox: EventOutboxTable;
+  platform_secrets: PlatformSecretTable;
 }

@@ -6,6 +6,8 @@ import type { StoreHandle } from '../../src/store/transactions.js';
 import { createPgDatabase, type TestDb } from './server.js';
 
 export interface TestStore extends StoreHandle {
+  /** The SQLite files (empty for PostgreSQL), for checks on what is stored at rest. */
+  files: string[];
   close(): Promise<void>;
 }
 
@@ -18,6 +20,7 @@ export async function openTestStore(kind: TestDb): Promise<TestStore> {
   return {
     db: opened.db,
     kind: opened.kind,
+    files: opened.files,
     async close() {
       await opened.db.destroy();
       await pgDb?.drop();

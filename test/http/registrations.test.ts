@@ -70,6 +70,8 @@ for (const db of testDbs()) {
       assert.equal(g.status, 200);
       assert.deepEqual(g.body, {
         success: true, id: r.body.id, type: 'phone-registration', handler: 'livekit', status: 'disabled', state: 'initial',
+        // The default handler needs LiveKit, which this server has no settings for: the line says so.
+        error: 'LiveKit is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_SIP_URI',
         name: 'Sales line', registrar: 'sip:pbx-main.example.com:5060', username: 'sales', outbound: false,
         options: { region: 'eu-west', expires: 600 }, agent_id: null,
       });
@@ -105,9 +107,23 @@ for (const db of testDbs()) {
       assert.equal((await s.request('GET', `/phone-endpoints/${id}`, { key: a.key })).body.status, 'disabled');
     });
 
+    test('a line whose handler cannot answer here says why in its error; a registrar error takes precedence', async () => {
+      const regs = s.server.services.registrations;
+      const relay = await newReg(a, { handler: 'dialtone' });
+      assert.match((await s.request('GET', `/phone-endpoints/${relay}`, { key: a.key })).body.error, /^dialtone: the native voice runtime/);
+      const person = await newReg(a, { handler: 'sip' });
+      assert.equal((await s.request('GET', `/phone-endpoints/${person}`, { key: a.key })).body.error, undefined);
+      const lk = await newReg(a);
+      await s.request('POST', `/phone-endpoints/${lk}/activate`, { key: a.key });
+      const listed = await s.request('GET', '/phone-endpoints?page_size=200', { key: a.key });
+      assert.match(listed.body.items.find((i: { id: string }) => i.id === lk).error, /^LiveKit is not configured/);
+      await regs.reportState(lk, (await regs.get({ tenantId: a.id }, lk)).generation, { state: 'failed', error: '403 Forbidden' });
+      assert.equal((await s.request('GET', `/phone-endpoints/${lk}`, { key: a.key })).body.error, '403 Forbidden');
+    });
+
     test('a failed registration shows its error and can be activated again', async () => {
       const regs = s.server.services.registrations;
-      const id = await newReg(a);
+      const id = await newReg(a, { handler: 'sip' });
       await s.request('POST', `/phone-endpoints/${id}/activate`, { key: a.key });
       const gen = (await regs.get({ tenantId: a.id }, id)).generation;
       assert.equal(await regs.reportState(id, gen, { state: 'failed', status: 'failed', error: '403 Forbidden from registrar' }), true);
@@ -125,7 +141,7 @@ for (const db of testDbs()) {
 
     test('PUT that changes what is sent to the registrar starts over with a new generation', async () => {
       const regs = s.server.services.registrations;
-      const id = await newReg(a);
+      const id = await newReg(a, { handler: 'sip' });
       await s.request('POST', `/phone-endpoints/${id}/activate`, { key: a.key });
       const gen = (await regs.get({ tenantId: a.id }, id)).generation;
       await regs.reportState(id, gen, { state: 'failed', error: 'timeout' });
@@ -552,7 +568,7 @@ for (const db of testDbs()) {
     test('reportState applies only to the current generation of an active registration', async () => {
       const regs = s.server.services.registrations;
       const scope = { tenantId: a.id };
-      const id = await newReg(a);
+      const id = await newReg(a, { handler: 'sip' });
       assert.equal(await regs.reportState(id, 0, { state: 'registering' }), false, 'a disabled registration takes no state');
 
       await s.request('POST', `/phone-endpoints/${id}/activate`, { key: a.key });

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Agent } from '../../domain/agents.js';
+import { LIVEKIT_MISSING, NO_NATIVE_VOICE } from '../../domain/call-handler.js';
 import type { CallStatus } from '../../domain/calls.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
@@ -34,8 +35,6 @@ export interface SipCallsDeps {
   livekit?: LiveKitPort;
 }
 
-export const LIVEKIT_MISSING = 'LiveKit is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_SIP_URI';
-export const NO_NATIVE_VOICE = 'the native voice runtime for this handler is not available yet';
 
 function reasonHeader(status: number, text: string): Record<string, string> {
   return { Reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, "'")}"` };

@@ -3,7 +3,9 @@ import { SqlAgentRepository } from './agents.js';
 import { SqlAnalyticsRepository } from './analytics.js';
 import { SqlApiKeyRepository } from './api-keys.js';
 import { SqlCallRepository } from './calls.js';
+import { SqlLiveKitAgentSource } from './livekit-agents.js';
 import { SqlPhoneNumberRepository } from './phone-numbers.js';
+import { SqlPlatformSecretRepository } from './platform-secrets.js';
 import { SqlProviderCredentialRepository } from './provider-credentials.js';
 import { SqlRegistrationLeases } from './registration-leases.js';
 import { SqlRegistrationRepository } from './registrations.js';
@@ -24,6 +26,8 @@ export function createRepositories(store: StoreHandle) {
     providerCredentials: new SqlProviderCredentialRepository(store),
     calls: new SqlCallRepository(store),
     analytics: new SqlAnalyticsRepository(store),
+    platformSecrets: new SqlPlatformSecretRepository(store),
+    livekitAgents: new SqlLiveKitAgentSource(store),
     /** Lease keepers for the registration engine, one per instance. */
     registrationLeases: (owner: string | undefined, ttlMs: number) => new SqlRegistrationLeases(store, ttlMs, undefined, owner),
   };
