@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 
 const PCAP = '/usr/share/sip-tester/g711a.pcap';
 
@@ -40,10 +41,12 @@ function scenario(name: string, body: string): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="${name}">${body}\n</scenario>\n`;
 }
 
+const xmlAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+
 /** Headers the callee insists on: each must be present and match the regular expression. */
 function checks(headers: Record<string, string>, more = ''): string {
   const list = Object.entries(headers).map(([h, re], i) =>
-    `<ereg regexp="${re}" search_in="hdr" header="${h}:" check_it="true" assign_to="chk${i}"/>`).join('\n        ');
+    `<ereg regexp="${xmlAttr(re)}" search_in="hdr" header="${h}:" check_it="true" assign_to="chk${i}"/>`).join('\n        ');
   // SIPp refuses a variable that is set and never read: log each check's match.
   const logs = Object.keys(headers).map((_, i) => `<log message="checked [$chk${i}]"/>`).join('');
   return list || more ? `<action>\n        ${list}${logs}\n        ${more}\n      </action>` : '';
@@ -54,14 +57,25 @@ const DIALOG_VARS = `<ereg regexp=".*" search_in="hdr" header="From:" assign_to=
         <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
         <ereg regexp="sips?:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>`;
 
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+/** A regular expression for the RFC 2617 response (no qop) to our 407 with nonce sippnonce1 (SIPp's first call). */
+function digestResponse(c: { username: string; password: string; realm: string; uri: string }): string {
+  const response = md5(`${md5(`${c.username}:${c.realm}:${c.password}`)}:sippnonce1:${md5(`INVITE:${c.uri}`)}`);
+  return `username="${c.username}".*response="${response}"`;
+}
+
 export interface CalleeOptions {
   /** How long to ring before answering, ms. */
   answerAfterMs?: number;
   /** Port named in the answer's SDP, where the caller's RTP is expected. */
   rtpPort: number;
   requireHeaders?: Record<string, string>;
-  /** Challenge the first INVITE with 407 and require digest credentials on the second. */
-  challenge?: { username: string; password: string; realm: string };
+  /**
+   * Challenge the first INVITE with 407 and require, on the second, the digest response these
+   * credentials give for `uri` (SIPp's own verifyauth reads only Authorization, not Proxy-Authorization).
+   */
+  challenge?: { username: string; password: string; realm: string; uri: string };
   /** Who ends the call: the callee sends BYE after `hangUpAfterMs`, else it waits for the caller's. */
   hangUpAfterMs?: number;
 }
@@ -73,16 +87,8 @@ export function answeringCallee(o: CalleeOptions): string {
   <recv request="INVITE">${checks(o.requireHeaders ?? {})}</recv>
   ${reply('407 Proxy Authentication Required', { headers: [`Proxy-Authenticate: Digest realm="${o.challenge.realm}", nonce="sippnonce[call_number]", algorithm=MD5`] })}
   <recv request="ACK"/>
-  <recv request="INVITE" rrs="true">
-    <action>
-      <verifyauth assign_to="authok" username="${o.challenge.username}" password="${o.challenge.password}"/>
-      ${dialogVars}
-    </action>
-  </recv>
-  <nop test="authok" next="authorized"/>
-  ${reply('403 Forbidden')}
-  <recv request="ACK" next="end"/>
-  <label id="authorized"/>` : `
+  <recv request="INVITE" rrs="true">${checks({ 'Proxy-Authorization': digestResponse(o.challenge) }, dialogVars)}</recv>
+` : `
   <recv request="INVITE" rrs="true">${checks(o.requireHeaders ?? {}, dialogVars)}</recv>`;
   const hangup = o.hangUpAfterMs !== undefined ? `
   <pause milliseconds="${o.hangUpAfterMs}"/>

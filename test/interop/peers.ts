@@ -211,7 +211,7 @@ export interface SippOptions {
 /** Runs one call of a SIPp scenario file (any path) as a UAC (with `remote`) or a UAS. */
 export function sipp(scenarioPath: string, o: SippOptions): SippRun {
   const args = ['-sf', scenarioPath, '-i', '127.0.0.1', '-p', String(o.port), '-mp', String(o.mediaPort),
-    '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error',
+    '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error', ...(process.env.SIPP_TRACE ? ['-trace_msg'] : []),
     ...(o.service ? ['-s', o.service] : []), ...(o.remote ? [o.remote] : [])];
   const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
+import { startFakeLiveKit, type FakeLiveKit } from '../helpers/livekit-twirp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { livekitCalledUser } from '../../src/livekit/index.js';
 import { answeringCallee, busyCallee, caller, ringingCallee, scenarioDir } from './call-scenarios.js';
 import { createLine, fastSip } from './helpers.js';
 import { Kamailio, sipp, waitFor, type SippRun } from './peers.js';
@@ -211,6 +213,79 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
         assert.equal(c.line_id, line.id);
         await line.disable();
         await line.waitFor('disabled', (r) => r.status === 'disabled');
+      } finally {
+        sink.socket.close();
+      }
+    });
+  });
+
+  describe('the livekit handler, with a line at Kamailio', () => {
+    let kam: Kamailio;
+    let fake: FakeLiveKit;
+    let lk: TestServer;
+    const p = BASE + 500;
+    before(async () => {
+      fake = await startFakeLiveKit();
+      kam = new Kamailio({ port: p, users: { '3001': 'lk-line-pass' }, calls: true });
+      await kam.start();
+      lk = await startTestServer('sqlite', {
+        sip: true,
+        config: (c) => {
+          fastSip(c);
+          c.livekit = { url: fake.url, apiKey: fake.apiKey, apiSecret: fake.apiSecret, sipUri: `sip:127.0.0.1:${p + 1}` };
+        },
+      });
+    });
+    after(async () => {
+      await lk?.close();
+      await kam?.destroy();
+      await fake?.stop();
+    });
+
+    it('forwards the call to LiveKit SIP: its dispatch rule matches, the 407 is answered, the X-headers and the audio arrive', async () => {
+      const sink = await rtpSink(p + 50);
+      try {
+        const key2 = (await lk.newTenant()).key;
+        const agentRes = await lk.request('POST', '/api/agents', { key: key2, body: { name: 'Front desk AI', type: 'inbound', system_prompt: 'Be brief.' } });
+        assert.ok(agentRes.status === 200 || agentRes.status === 201, agentRes.text);
+        const agentId = agentRes.body.id ?? agentRes.body.agent_id;
+        const line = await createLine(lk, key2, { registrar: `sip:127.0.0.1:${p}`, username: '3001', password: 'lk-line-pass' });
+        assert.equal((await lk.request('POST', `/agents/${agentId}/listen`, { key: key2, body: { id: line.id } })).status, 200);
+        await line.activate();
+        await line.waitFor('registered', (r) => r.state === 'registered');
+        const trunk = await waitFor('the LiveKit inbound trunk', () => [...fake.trunks.values()][0], 10_000);
+        const rule = await waitFor('the agent\'s dispatch rule', () => fake.matchRule(trunk.sipTrunkId, livekitCalledUser(agentId)), 10_000);
+        assert.ok(rule.name.endsWith(agentId));
+
+        const livekitSip = run(files.write('livekit.xml', answeringCallee({
+          rtpPort: p + 50,
+          challenge: {
+            username: trunk.authUsername, password: trunk.authPassword, realm: 'livekit',
+            uri: `sip:${livekitCalledUser(agentId)}@127.0.0.1:${p + 1}`,
+          },
+          requireHeaders: {
+            'X-Dialtone-Agent-Id': `^ *${agentId}$`,
+            'X-Dialtone-Line-Id': `^ *${line.id}$`,
+            'X-Dialtone-Tenant-Id': '^ *[0-9a-f-]{8,}$',
+            'X-Dialtone-Call-Id': '^ *CA[0-9a-f]{32}$',
+            To: `sip:${livekitCalledUser(agentId)}@`,
+          },
+        })), { port: p + 1, mediaPort: p + 20 });
+        await new Promise((r) => setTimeout(r, 300));
+        const call = run(files.write('lk-caller.xml', caller({ hangUpAfterMs: 1500 })), {
+          port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${p}`, service: '3001',
+        });
+        await Promise.all([exitOk(call, 'caller via Kamailio'), exitOk(livekitSip, 'LiveKit SIP stand-in')]);
+        assert.ok(sink.packets() >= 25, `LiveKit's side got ${sink.packets()} RTP packets`);
+        const c = await waitFor('the call record', async () => {
+          const h = await lk.request('GET', `/api/calls/history?agent_id=${agentId}`, { key: key2 });
+          const x = h.body?.calls?.[0];
+          return x?.ended_at ? x : null;
+        });
+        assert.equal(c.handler, 'livekit');
+        assert.equal(c.status, 'completed');
+        assert.equal(c.line_id, line.id);
+        await line.disable();
       } finally {
         sink.socket.close();
       }
