@@ -75,7 +75,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   });
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
-  const app = await buildApp({ config, services, events: bus, logger, runtime });
+  const app = await buildApp({ config, services, events: bus, logger, runtime, sipCalls: () => server.sipCalls });
   const livekit = config.livekit
     ? startLiveKitSync(config.livekit, {
       secrets: repos.platformSecrets, vault, source: repos.livekitAgents, subscribe: (h) => bus.subscribe(h), logger,

@@ -8,6 +8,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Config } from '../config.js';
 import type { Services } from '../domain/services.js';
 import type { CallRuntime } from '../calls/runtime.js';
+import type { SipCalls } from '../calls/sip/calls.js';
 import type { Principal } from '../domain/principal.js';
 
 export interface AppOptions {
@@ -18,6 +19,8 @@ export interface AppOptions {
   logger: Logger;
   /** Call runtime hooks the deployment dialect reads for /healthz etc. */
   runtime?: CallRuntime;
+  /** The SIP call layer once the SIP edge runs (null before, and on HTTP-only servers). */
+  sipCalls?: () => SipCalls | null;
 }
 
 export type App = FastifyInstance;

@@ -52,6 +52,13 @@ function checks(headers: Record<string, string>, more = ''): string {
   return list || more ? `<action>\n        ${list}${logs}\n        ${more}\n      </action>` : '';
 }
 
+/** Bodies (or anything else SIPp can search) that must match. */
+function checksIn(where: 'body' | 'msg', patterns: Record<string, string>): string {
+  const list = Object.entries(patterns).map(([name, re]) =>
+    `<ereg regexp="${xmlAttr(re)}" search_in="${where}" check_it="true" assign_to="${name}"/><log message="checked [$${name}]"/>`).join('');
+  return `<action>${list}</action>`;
+}
+
 /** What a callee needs to send its own BYE later: the caller's From, its own To and the caller's Contact. */
 const DIALOG_VARS = `<ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
         <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
@@ -78,18 +85,23 @@ export interface CalleeOptions {
   challenge?: { username: string; password: string; realm: string; uri: string };
   /** Who ends the call: the callee sends BYE after `hangUpAfterMs`, else it waits for the caller's. */
   hangUpAfterMs?: number;
+  /** The INVITE comes without SDP: our 200 carries the offer and the ACK must carry the answer. */
+  lateOffer?: boolean;
+  /** Play g711a.pcap to the media address of the offer once the call is up. */
+  playAudio?: boolean;
 }
 
 /** A phone (or LiveKit's SIP side) that answers. */
 export function answeringCallee(o: CalleeOptions): string {
   const dialogVars = o.hangUpAfterMs !== undefined ? DIALOG_VARS : '';
+  const offerCheck: Record<string, string> = o.lateOffer ? { 'Content-Length': '^ *0$' } : {};
   const challenge = o.challenge ? `
   <recv request="INVITE">${checks(o.requireHeaders ?? {})}</recv>
   ${reply('407 Proxy Authentication Required', { headers: [`Proxy-Authenticate: Digest realm="${o.challenge.realm}", nonce="sippnonce[call_number]", algorithm=MD5`] })}
   <recv request="ACK"/>
   <recv request="INVITE" rrs="true">${checks({ 'Proxy-Authorization': digestResponse(o.challenge) }, dialogVars)}</recv>
 ` : `
-  <recv request="INVITE" rrs="true">${checks(o.requireHeaders ?? {}, dialogVars)}</recv>`;
+  <recv request="INVITE" rrs="true">${checks({ ...offerCheck, ...o.requireHeaders }, dialogVars)}</recv>`;
   const hangup = o.hangUpAfterMs !== undefined ? `
   <pause milliseconds="${o.hangUpAfterMs}"/>
   <send retrans="500">
@@ -112,7 +124,12 @@ export function answeringCallee(o: CalleeOptions): string {
   ${reply('180 Ringing')}
   <pause milliseconds="${o.answerAfterMs ?? 0}"/>
   ${reply('200 OK', { headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort)) })}
-  <recv request="ACK"/>${hangup}
+  <recv request="ACK">${o.lateOffer ? checksIn('body', { answer: 'm=audio [0-9]+ RTP/AVP' }) : ''}</recv>${o.playAudio ? `
+  <nop>
+    <action>
+      <exec play_pcap_audio="${PCAP}"/>
+    </action>
+  </nop>` : ''}${hangup}
   <label id="end"/>`);
 }
 

@@ -18,6 +18,7 @@ import { inviteProblem, nextMaxForwards } from './checks.js';
 import { LiveSipCall } from './live-call.js';
 import { peopleLegs } from './people.js';
 import { Ringing, type Leg, type RingOutcome } from './ringing.js';
+import { TrunkDialer } from './outbound.js';
 import { InboundRouter, type RoutedCall } from './routing.js';
 import type { TrustedSources } from './trust.js';
 
@@ -59,9 +60,12 @@ export class SipCalls implements InviteSink {
   private readonly ourCallIds = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
   private closing = false;
+  /** Calls this instance places through tenants' trunks. */
+  readonly outbound: TrunkDialer;
 
   constructor(private readonly dialogs: DialogLayer, private readonly sip: SipStack, private readonly deps: SipCallsDeps) {
     this.router = new InboundRouter(deps.services, deps.trust);
+    this.outbound = new TrunkDialer(dialogs, deps);
   }
 
   get liveCount(): number {
@@ -80,7 +84,7 @@ export class SipCalls implements InviteSink {
   async closeAll(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.live.values()].map((c) => c.end('instance shutting down')));
-    await Promise.allSettled([...this.pending]);
+    await Promise.allSettled([...this.pending, this.outbound.closeAll()]);
   }
 
   private reject(invite: IncomingInvite, status: number, reason: string): void {

@@ -51,6 +51,11 @@ export interface InviteOptions extends MessageExtras {
   onProvisional?: (res: SipResponse) => void;
   /** Overrides the layer's session-timer wishes for this call; null = ask for none. */
   sessionTimer?: SessionTimerConfig | null;
+  /**
+   * Late offer (an INVITE without a body): the first 2xx carries the peer's offer and the caller
+   * sends the ACK, with the answer, through `dialog.sendAck(response.cseq.seq, answer)`.
+   */
+  ackLater?: boolean;
 }
 
 export type InviteOutcome =
@@ -207,7 +212,7 @@ export class DialogLayer {
         this.deps(o.credentials),
       );
       byRemoteTag.set(d.remoteTag, d);
-      d.sendAck(res.cseq.seq);
+      if (!o.ackLater || byRemoteTag.size > 1) d.sendAck(res.cseq.seq);
       return d;
     };
     const onAccepted2xx = (res: SipResponse): void => {

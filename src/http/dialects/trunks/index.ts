@@ -4,7 +4,8 @@ import type { AppOptions } from '../../context.js';
 import { useErrorEnvelope } from '../../errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { Trunk } from '../../../domain/trunks.js';
-import { CreateTrunkBody, CreatedReply, DeletedReply, DetailReply, ErrorReply, ListReply, TrunkParams, tags } from './schemas.js';
+import { DomainError, invalid } from '../../../domain/errors.js';
+import { CreateTrunkBody, CreatedReply, DeletedReply, DetailReply, ErrorReply, ListReply, OutboundCallBody, OutboundCallReply, TrunkParams, tags } from './schemas.js';
 
 /** `2024-01-15T10:00:00.000000`: the document's timestamps carry microseconds and no zone (UTC). */
 export function microsecondTimestamp(iso: string): string {
@@ -22,15 +23,15 @@ function summary(t: Trunk) {
   };
 }
 
-// Every status a domain error can take here; 429 is the rate limiter's own body, shared by all dialects.
-const errorResponses = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 502, 503].map((s) => [s, ErrorReply])) as
-  Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 502 | 503, typeof ErrorReply>;
+// Every status a domain error can take here.
+const errorResponses = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 429, 502, 503].map((s) => [s, ErrorReply])) as
+  Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 429 | 502 | 503, typeof ErrorReply>;
 
 /** The SIP trunks API: outbound trunks with sealed credentials, under /sip. */
 export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { trunks } = opts.services;
-  useErrorEnvelope(app, (p) => ({ success: false, message: p.message, data: null }));
+  useErrorEnvelope(app, (p) => ({ success: false, message: p.message, data: null }), { limit: 429 });
 
   app.post('/sip/create-outbound-trunk', {
     schema: { tags, summary: 'Create an outbound SIP trunk', body: CreateTrunkBody, response: { 200: CreatedReply, ...errorResponses } },
@@ -66,5 +67,29 @@ export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Pr
   }, async (req) => {
     await trunks.delete(scopeOf(req.principal!), req.params.trunk_id);
     return { success: true, message: 'SIP trunk deleted', data: { trunk_id: req.params.trunk_id } };
+  });
+
+  app.post('/call/outbound', {
+    schema: {
+      tags, summary: 'Place a call from an assistant through a SIP trunk',
+      body: OutboundCallBody, response: { 200: OutboundCallReply, 202: OutboundCallReply, ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const b = req.body;
+    const scope = scopeOf(req.principal!);
+    const trunk = await trunks.get(scope, b.trunk_id);
+    if (trunk.type !== b.call_service) {
+      throw invalid('call_service', `call_service ${b.call_service} does not match trunk ${trunk.id}, which is a ${trunk.type} trunk`);
+    }
+    const calls = opts.sipCalls?.();
+    if (!calls) throw new DomainError('unavailable', 'SIP is not running on this instance, so it cannot place trunk calls');
+    const call = await calls.outbound.place(scope, { agentId: b.assistant_id, trunkId: trunk.id, toNumber: b.to_number, metadata: b.metadata });
+    // Exotel calls are accepted for asynchronous setup (202), as the document says; Twilio ones are triggered (200).
+    reply.code(trunk.type === 'exotel' ? 202 : 200);
+    return {
+      success: true,
+      message: trunk.type === 'exotel' ? 'Outbound call accepted; its outcome arrives on the call record' : 'Outbound call triggered successfully',
+      data: { call_sid: call.callSid, status: call.status, trunk_id: trunk.id, to_number: call.toNumber, room_name: null },
+    };
   });
 }

@@ -37,3 +37,22 @@ export const CreatedReply = envelope(Type.Object({ trunk_id: Type.String() }));
 export const ListReply = envelope(Type.Array(TrunkSummary));
 export const DetailReply = envelope(TrunkDetail);
 export const DeletedReply = envelope(Type.Object({ trunk_id: Type.String() }));
+
+/** `POST /call/outbound`, as the trunk API documents it. */
+export const OutboundCallBody = Type.Object({
+  assistant_id: Type.String({ minLength: 1, maxLength: 64, description: 'the agent (assistant) that takes the call' }),
+  trunk_id: Type.String({ minLength: 1, maxLength: 64 }),
+  to_number: Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +15550100000' }),
+  call_service: Type.Unsafe<TrunkType>({ type: 'string', enum: [...TRUNK_TYPES], description: 'must be the trunk\'s type' }),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'becomes the call\'s context' })),
+}, { additionalProperties: false });
+export type OutboundCallBody = Static<typeof OutboundCallBody>;
+
+export const OutboundCallReply = envelope(Type.Object({
+  call_sid: Type.String(),
+  status: Type.String(),
+  trunk_id: Type.String(),
+  to_number: Type.String(),
+  /** The LiveKit room is named by LiveKit once the callee answers; see the call's events. */
+  room_name: Type.Null(),
+}));
