@@ -23,7 +23,8 @@ type Part = 'params' | 'query' | 'body';
 /** `a.b[0].c` from the path walked so far; the part's own name when at its top. */
 function fieldName(part: Part, path: readonly (string | number)[]): string {
   if (path.length === 0) return part;
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  const name = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  return typeof path[0] === 'number' ? `${part}${name}` : name;
 }
 
 /** Throws `invalid`, naming the field, at the first thing wrong in `value`. Iterative: no input can overflow the stack here. */
