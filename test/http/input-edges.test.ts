@@ -6,10 +6,21 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config.js';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
 
 const APP_ORIGIN = 'https://app.example.com';
 const JSON_TYPE = { 'content-type': 'application/json' };
+
+describe('CORS_ORIGINS', () => {
+  test('is read as origins, compared as browsers send them; a URL with a path is refused at start', () => {
+    assert.deepEqual(loadConfig({}).corsOrigins, []);
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: ' https://App.example.com/ , http://localhost:5173' }).corsOrigins,
+      ['https://app.example.com', 'http://localhost:5173']);
+    assert.throws(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/admin' }), /CORS_ORIGINS: https:\/\/app.example.com\/admin is not an origin/);
+    assert.throws(() => loadConfig({ CORS_ORIGINS: 'app.example.com' }), /is not an origin/);
+  });
+});
 
 for (const db of testDbs()) {
   describe(`input edges (${db})`, () => {
