@@ -6,7 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { authentication } from './auth.js';
 import { PUBLIC_ROUTE, type App, type AppOptions } from './context.js';
 import { sendError } from './errors.js';
-import { responseHeaders } from './headers.js';
+import { installResponseHeaders, responseHeaders } from './headers.js';
 import { envelopeFor, routerErrors, type EnvelopeTable } from './routing.js';
 import { validatorCompiler } from './validation.js';
 import { registrationsDialect, registrationsEnvelope } from './dialects/registrations/index.js';
@@ -54,8 +54,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   // JSON only, unless a dialect adds a parser of its own (the Twilio edge takes forms): anything else is 415.
   app.removeContentTypeParser('text/plain');
-  responseHeaders(app, opts.config.corsOrigins);
-  frameworkErrors = routerErrors(app, ENVELOPES);
+  const headers = responseHeaders(opts.config.corsOrigins);
+  installResponseHeaders(app, headers);
+  frameworkErrors = routerErrors(app, ENVELOPES, headers);
   app.setErrorHandler((err, req, reply) => sendError(envelopeFor(ENVELOPES, req.url), err, req, reply));
 
   await app.register(cookie);

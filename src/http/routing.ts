@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError, sendProblem, type Envelope } from './errors.js';
+import type { ResponseHeaders } from './headers.js';
 
 /** The envelope for errors outside any dialect: unknown top-level paths, /healthz, /openapi.json. */
 export const rootEnvelope: Envelope = { render: (p) => ({ error: p.code, message: p.message }) };
@@ -43,7 +44,7 @@ function matcher(url: string): RegExp {
  * another method (405 and `Allow`), and paths the router cannot read (bad percent-encoding, an
  * over-long segment). Call before any route is added: routes are recorded as they are.
  */
-export function routerErrors(app: FastifyInstance, table: EnvelopeTable) {
+export function routerErrors(app: FastifyInstance, table: EnvelopeTable, headers: ResponseHeaders) {
   const routes: { method: string; match: RegExp }[] = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -70,7 +71,7 @@ export function routerErrors(app: FastifyInstance, table: EnvelopeTable) {
 
   /** Fastify's `frameworkErrors`: the router gives up before any hook runs, so the headers every answer carries are set here. */
   return (err: Error, req: FastifyRequest, reply: FastifyReply) => {
-    void reply.header('x-content-type-options', 'nosniff');
+    headers(req, reply);
     return sendError(envelopeFor(table, req.url), err, req, reply);
   };
 }

@@ -204,6 +204,10 @@ for (const db of testDbs()) {
         assert.equal(get.status, 200);
         assert.equal(get.headers.get('access-control-allow-origin'), APP_ORIGIN);
         assert.match(get.headers.get('vary') ?? '', /Origin/);
+        // Errors the router raises before any hook still let the page read them.
+        const badPath = await s.request('GET', '/v1.0/agents/%ZZ', { key: t.key, headers: { origin: APP_ORIGIN } });
+        assert.equal(badPath.status, 400);
+        assert.equal(badPath.headers.get('access-control-allow-origin'), APP_ORIGIN);
 
         const other = await s.request('GET', '/v1.0/agents', { key: t.key, headers: { origin: 'https://evil.example.com' } });
         assert.equal(other.status, 200);
