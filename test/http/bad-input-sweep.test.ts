@@ -151,9 +151,10 @@ function casesFor(path: string, op: Operation): Case[] {
   return cases;
 }
 
-/** Each answer's text, whatever the dialect's envelope (JSON or plain text), searched for the field's name. */
+/** Each answer's text, whatever the dialect's envelope (JSON or plain text), searched for the field's name as a word ("id" is not in "invalid"). */
 function namesField(text: string, field: string): boolean {
-  return text.includes(field);
+  const name = field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^A-Za-z0-9_])${name}([^A-Za-z0-9_]|$)`).test(text);
 }
 
 for (const db of testDbs()) {
