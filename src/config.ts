@@ -43,6 +43,8 @@ export interface Config {
    * takes it. Off by default: trusting every peer lets any client pick its own address.
    */
   trustProxy: boolean | number | string;
+  /** Browser origins (`https://app.example.com`) allowed to call the API cross-origin; none by default. */
+  corsOrigins: string[];
   rateLimit: { perHour: number; perMinute: number };
   /** Registration engine tuning; see docs/decisions.md for why these numbers. */
   registration: {
@@ -116,6 +118,15 @@ function trustProxy(value: string | undefined): Config['trustProxy'] {
   return v.split(',').map((a) => a.trim()).filter(Boolean).join(',');
 }
 
+/** Comma-separated origins, compared as browsers send them: scheme, host and port, no trailing slash. */
+function corsOrigins(value: string | undefined): string[] {
+  const list = (value ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+  for (const o of list) {
+    if (!/^https?:\/\/[^/\s]+$/i.test(o)) throw new Error(`CORS_ORIGINS: ${o} is not an origin like https://app.example.com`);
+  }
+  return list.map((o) => o.toLowerCase());
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env.PORT, 8080, 'PORT');
   return {
@@ -151,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     twilioApiBaseUrl: (env.TWILIO_API_BASE_URL || 'https://api.twilio.com').replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL || 'info',
     trustProxy: trustProxy(env.TRUST_PROXY),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
     rateLimit: {
       perHour: int(env.RATE_LIMIT_PER_HOUR, 1000, 'RATE_LIMIT_PER_HOUR'),
       perMinute: int(env.RATE_LIMIT_PER_MINUTE, 50, 'RATE_LIMIT_PER_MINUTE'),

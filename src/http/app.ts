@@ -1,33 +1,65 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import cookie from '@fastify/cookie';
-import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { authentication } from './auth.js';
 import { PUBLIC_ROUTE, type App, type AppOptions } from './context.js';
-import { toProblem } from './errors.js';
-import { registrationsDialect } from './dialects/registrations/index.js';
-import { agentsV1Dialect } from './dialects/agents-v1/index.js';
-import { trunksDialect } from './dialects/trunks/index.js';
-import { deploymentDialect } from './dialects/deployment/index.js';
-import { telephonyDialect } from './dialects/telephony/index.js';
+import { sendError } from './errors.js';
+import { installResponseHeaders, responseHeaders } from './headers.js';
+import { envelopeFor, routerErrors, type EnvelopeTable } from './routing.js';
+import { validatorCompiler } from './validation.js';
+import { registrationsDialect, registrationsEnvelope } from './dialects/registrations/index.js';
+import { agentsV1Dialect, agentsV1Envelope } from './dialects/agents-v1/index.js';
+import { trunksDialect, trunksEnvelope } from './dialects/trunks/index.js';
+import { deploymentDialect, deploymentEnvelope } from './dialects/deployment/index.js';
+import { telephonyDialect, telephonyEnvelope } from './dialects/telephony/index.js';
 import { rateLimits } from './rate-limit.js';
-import { twilioEdge } from './twilio/index.js';
+import { twilioEdge, twilioEnvelope } from './twilio/index.js';
 
 export type { App, AppOptions } from './context.js';
 
+/** Which dialect answers router-level errors under which path prefix. */
+const ENVELOPES: EnvelopeTable = [
+  ['/phone-endpoints', registrationsEnvelope],
+  ['/agents', registrationsEnvelope],
+  ['/v1.0', agentsV1Envelope],
+  ['/auth', agentsV1Envelope],
+  ['/sip', trunksEnvelope],
+  ['/api', deploymentEnvelope],
+  ['/tenants', deploymentEnvelope],
+  ['/calls', deploymentEnvelope],
+  ['/events', deploymentEnvelope],
+  ['/api/v1/telephony', telephonyEnvelope],
+  ['/twilio', twilioEnvelope],
+  ['/relay', twilioEnvelope],
+];
+
+/** Longer than any id a schema allows, so an over-long id is refused by its schema, which names the field. */
+const MAX_PARAM_LENGTH = 512;
+
 export async function buildApp(opts: AppOptions): Promise<App> {
+  let frameworkErrors: ReturnType<typeof routerErrors> | null = null;
   const app = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     // Fastify takes a hop count too (documented), though its typings leave numbers out.
     trustProxy: opts.config.trustProxy as boolean | string,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A `__proto__` key is parsed as plain data and then refused by name (input-guard.ts), not as "not valid JSON".
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    frameworkErrors: (err, req, reply) => frameworkErrors!(err, req, reply),
   });
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON only, unless a dialect adds a parser of its own (the Twilio edge takes forms): anything else is 415.
+  app.removeContentTypeParser('text/plain');
+  const headers = responseHeaders(opts.config.corsOrigins);
+  installResponseHeaders(app, headers);
+  frameworkErrors = routerErrors(app, ENVELOPES, headers);
+  app.setErrorHandler((err, req, reply) => sendError(envelopeFor(ENVELOPES, req.url), err, req, reply));
 
   await app.register(cookie);
-  await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(swagger, {
     openapi: { info: { title: 'Dialtone', version: '0.1.0', description: 'Telephony control plane for voice-AI agents' } },
@@ -56,11 +88,5 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(telephonyDialect, opts);
   await app.register(twilioEdge, opts);
 
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
-  app.setErrorHandler((err, req, reply) => {
-    const p = toProblem(err);
-    if (p.status >= 500) req.log.error({ err }, 'request failed');
-    return reply.status(p.status).send({ error: p.code, message: p.message });
-  });
   return app;
 }

@@ -33,8 +33,13 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route answers without an API key (it authenticates otherwise, or not at all). */
     public?: boolean;
+    /** The answer holds a credential: no cache may keep it. */
+    carriesToken?: boolean;
   }
 }
 
 /** Route `config` for a route that opts out of API-key authentication. */
 export const PUBLIC_ROUTE = { public: true } as const;
+
+/** Route `config` for a route whose answer holds a token (sent with `Cache-Control: no-store`). */
+export const TOKEN_ROUTE = { carriesToken: true } as const;

@@ -100,7 +100,8 @@ for (const db of testDbs()) {
         assert.equal(r.body.offset, 0);
         assert.deepEqual(r.body.calls.map((c: any) => c.call_sid), [...sids].reverse());
         const first = r.body.calls[0];
-        assert.deepEqual(Object.keys(first).sort(), ['agent_id', 'call_sid', 'cost', 'direction', 'duration_seconds', 'end_reason', 'ended_at', 'from_number', 'id', 'started_at', 'status', 'to_number']);
+        assert.deepEqual(Object.keys(first).sort(), ['agent_id', 'call_sid', 'cost', 'direction', 'duration_seconds', 'end_reason', 'ended_at', 'from_number', 'handler', 'id', 'line_id', 'sip_status', 'started_at', 'status', 'to_number', 'trunk_id']);
+        assert.equal(first.handler, null, 'a Twilio call has no SIP handler');
         assert.equal(first.status, 'no-answer');
         assert.equal(first.duration_seconds, 300);
         assert.equal(first.cost, 0.05);

@@ -1,7 +1,8 @@
+import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PUBLIC_ROUTE, type AppOptions } from '../context.js';
-import { useErrorEnvelope } from '../errors.js';
+import { useErrorEnvelope, type Envelope } from '../errors.js';
 import { answerInbound } from '../../calls/inbound.js';
 import { dialTwiml, emptyTwiml, hangupTwiml } from '../../calls/twiml.js';
 import type { CallStatus } from '../../domain/calls.js';
@@ -18,12 +19,16 @@ const TWILIO_STATUSES: Record<string, CallStatus> = {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
+export const twilioEnvelope: Envelope = { render: (p) => ({ error: p.code, message: p.message }) };
+
 /** Twilio's side of calls: voice/status webhooks, relay action, and the ConversationRelay socket. */
 export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services, config, logger } = opts;
   const runtime = opts.runtime;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }));
+  useErrorEnvelope(app, twilioEnvelope);
+  // Twilio posts form fields; every other dialect takes JSON only.
+  await app.register(formbody);
   const schema = { tags: ['twilio'], body: TwilioForm, response: { 200: TwimlReply, ...errors } };
   // Twilio carries no API key: every route here checks Twilio's request signature instead.
   const unkeyed = PUBLIC_ROUTE;

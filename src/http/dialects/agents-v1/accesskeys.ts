@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppOptions } from '../../context.js';
+import { TOKEN_ROUTE, type AppOptions } from '../../context.js';
 import { pageTokenToIso, renderAccessKey, renderPage } from './render.js';
 import { AccessKeyView, IdParams, PageQuery, actor, pageOf, replies, schema } from './schemas.js';
 
@@ -24,7 +24,7 @@ export async function accessKeyRoutes(app: FastifyInstance, opts: AppOptions): P
 
   r.get('/accesskeys', { schema: schema({ querystring: PageQuery, response: replies(pageOf(AccessKeyView)) }) }, async (req) =>
     renderPage(await keys.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), (k) => renderAccessKey(k)));
-  r.post('/accesskeys', { schema: schema({ body: NewKeyBody, response: replies(AccessKeyView) }) }, async (req) => {
+  r.post('/accesskeys', { config: TOKEN_ROUTE, schema: schema({ body: NewKeyBody, response: replies(AccessKeyView) }) }, async (req) => {
     const { key, token } = await keys.create(actor(req), { name: req.body.name, detail: req.body.detail, expireSeconds: req.body.expire });
     return renderAccessKey(key, token);
   });

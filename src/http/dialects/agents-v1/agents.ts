@@ -7,6 +7,9 @@ import type { AppOptions } from '../../context.js';
 import { pageTokenToIso, renderAgent, renderPage } from './render.js';
 import { AgentView, IdParams, PageQuery, actor, pageOf, replies, schema, stringEnum } from './schemas.js';
 
+/** Bits of 16, 32 and 64, or 65535 for all (the service says which sums are allowed). */
+const Permission = Type.Integer({ minimum: 0, maximum: 65535 });
+
 const Address = Type.Object({
   type: stringEnum(ADDRESS_TYPES),
   target: Type.String({ maxLength: 255 }),
@@ -20,7 +23,7 @@ const NewAgentBody = Type.Object({
   name: Type.String({ maxLength: 255 }),
   detail: Type.Optional(Type.String({ maxLength: 2000 })),
   ring_method: Type.Optional(stringEnum(RING_METHODS)),
-  permission: Type.Optional(Type.Integer()),
+  permission: Type.Optional(Permission),
   tag_ids: Type.Optional(TagIds),
   addresses: Type.Optional(Addresses),
 });
@@ -67,7 +70,7 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
   r.put('/agents/:id/tag_ids', { schema: schema({ params: IdParams, body: Type.Object({ tag_ids: TagIds }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setTagIds(actor(req), req.params.id, req.body.tag_ids)));
 
-  r.put('/agents/:id/permission', { schema: schema({ params: IdParams, body: Type.Object({ permission: Type.Integer() }), response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id/permission', { schema: schema({ params: IdParams, body: Type.Object({ permission: Permission }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setPermission(actor(req), req.params.id, req.body.permission)));
 
   r.put('/agents/:id/password', { schema: schema({ params: IdParams, body: Type.Object({ password: Type.String({ maxLength: 128 }) }), response: AgentReply }) }, async (req) =>

@@ -1,17 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppOptions } from '../../context.js';
-import { useErrorEnvelope } from '../../errors.js';
+import { useErrorEnvelope, type Envelope } from '../../errors.js';
 import { accessKeyRoutes } from './accesskeys.js';
 import { agentRoutes } from './agents.js';
 import { loginRoute } from './login.js';
 import { tagRoutes } from './tags.js';
 
+export const agentsV1Envelope: Envelope = { render: (p) => ({ message: p.message }) };
+
 /** The call-center agents API (VoIPBIN-style) under `/v1.0`, plus the public `POST /auth/login`. */
 export async function agentsV1Dialect(app: FastifyInstance, opts: AppOptions): Promise<void> {
-  useErrorEnvelope(app, (p) => ({ message: p.message }));
+  useErrorEnvelope(app, agentsV1Envelope);
   await app.register(loginRoute, opts);
   await app.register(async (v1) => {
-    v1.setNotFoundHandler((req, reply) => reply.status(404).send({ message: `no route ${req.method} ${req.url.split('?')[0]}` }));
     await v1.register(agentRoutes, opts);
     await v1.register(tagRoutes, opts);
     await v1.register(accessKeyRoutes, opts);

@@ -30,7 +30,7 @@ const ReleaseReply = Type.Object({ message: Type.String() });
 export async function phoneNumberRoutes(root: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { numbers } = opts.services;
-  useErrorEnvelope(app, (p) => ({ error: p.code, message: p.message }));
+  useErrorEnvelope(app, { render: (p) => ({ error: p.code, message: p.message }) });
 
   app.get('/api/phone-numbers/available', {
     schema: { tags, summary: 'Numbers not assigned to any agent', response: { 200: Type.Array(AvailableNumber), ...errors } },

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { invalid } from '../../../domain/errors.js';
 import { scopeOf, type Principal } from '../../../domain/principal.js';
 import type { AppOptions } from '../../context.js';
-import { useErrorEnvelope } from '../../errors.js';
+import { useErrorEnvelope, type Envelope } from '../../errors.js';
 import { endpointId, renderEndpoint, renderProblem, renderRegistration, renderStatus } from './render.js';
 import {
   AgentParams, CreateBody, ENDPOINT_TYPES, EndpointParams, EndpointReply, EndpointsReply, FIELDS_OF, IdReply, ListenBody,
@@ -21,12 +21,14 @@ function rejectForeignFields(body: CreateBody): void {
   }
 }
 
+export const registrationsEnvelope: Envelope = { render: renderProblem };
+
 /** The registrations API: SIP registration endpoints and numbers under /phone-endpoints, and agent listeners. */
 export async function registrationsDialect(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const services = opts.services;
   const registrations = services.registrations;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  useErrorEnvelope(app, renderProblem);
+  useErrorEnvelope(app, registrationsEnvelope);
   const scope = (req: { principal: Principal | null }) => scopeOf(req.principal!);
 
   r.post('/phone-endpoints', { schema: { tags, body: CreateBody, response: { 201: IdReply, ...errors } } }, async (req, reply) => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppOptions } from '../../context.js';
-import { useErrorEnvelope } from '../../errors.js';
+import { useErrorEnvelope, type Envelope } from '../../errors.js';
 import { DomainError } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { PhoneNumber } from '../../../domain/numbers.js';
@@ -33,6 +33,9 @@ function renderProvider(c: ProviderCredential) {
 const errors = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 502, 503].map((s) => [s, TextError])) as
   Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 502 | 503, typeof TextError>;
 
+/** Plain text: the message alone. */
+export const telephonyEnvelope: Envelope = { render: (p) => p.message };
+
 /** The telephony API: carrier credentials and phone numbers, under /api/v1/telephony; errors are plain text. */
 export async function telephonyDialect(root: FastifyInstance, opts: AppOptions): Promise<void> {
   await root.register(telephonyRoutes, { ...opts, prefix: '/api/v1/telephony' });
@@ -41,7 +44,7 @@ export async function telephonyDialect(root: FastifyInstance, opts: AppOptions):
 async function telephonyRoutes(root: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { numbers, credentials } = opts.services;
-  useErrorEnvelope(app, (p) => p.message);
+  useErrorEnvelope(app, telephonyEnvelope);
 
   app.get('/numbers', {
     schema: { tags: numberTags, summary: 'List phone numbers', querystring: NumbersQuery, response: { 200: NumbersReply, ...errors } },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppOptions } from '../../context.js';
-import { useErrorEnvelope } from '../../errors.js';
+import { useErrorEnvelope, type Envelope } from '../../errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { Trunk } from '../../../domain/trunks.js';
 import { DomainError, invalid } from '../../../domain/errors.js';
@@ -27,11 +27,13 @@ function summary(t: Trunk) {
 const errorResponses = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 429, 502, 503].map((s) => [s, ErrorReply])) as
   Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 429 | 502 | 503, typeof ErrorReply>;
 
+export const trunksEnvelope: Envelope = { render: (p) => ({ success: false, message: p.message, data: null }), overrides: { limit: 429 } };
+
 /** The SIP trunks API: outbound trunks with sealed credentials, under /sip. */
 export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { trunks } = opts.services;
-  useErrorEnvelope(app, (p) => ({ success: false, message: p.message, data: null }), { limit: 429 });
+  useErrorEnvelope(app, trunksEnvelope);
 
   app.post('/sip/create-outbound-trunk', {
     schema: { tags, summary: 'Create an outbound SIP trunk', body: CreateTrunkBody, response: { 200: CreatedReply, ...errorResponses } },
