@@ -17,15 +17,14 @@ import type { CallRuntime } from '../runtime.js';
 import { inviteProblem, nextMaxForwards } from './checks.js';
 import { LiveSipCall } from './live-call.js';
 import { peopleLegs } from './people.js';
+import type { LiveKitPort } from './livekit-leg.js';
 import { Ringing, type Leg, type RingOutcome } from './ringing.js';
 import { TrunkDialer } from './outbound.js';
 import { InboundRouter, type RoutedCall } from './routing.js';
 import type { TrustedSources } from './trust.js';
 
-/** Where calls for a `livekit` agent go; null when LiveKit is not configured. */
-export interface LiveKitPort {
-  legFor(call: { agentId: string; tenantId: string; lineId: string | null; callSid: string }): Promise<Omit<Leg, 'from' | 'to'> & { to?: string } | null>;
-}
+
+export type { LiveKitPort } from './livekit-leg.js';
 
 export interface SipCallsDeps {
   services: Services;

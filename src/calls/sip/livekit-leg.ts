@@ -6,7 +6,12 @@
  */
 import { livekitCalledUser, type LiveKit } from '../../livekit/index.js';
 import { formatUri, parseUri } from '../../sip/index.js';
-import type { LiveKitPort } from './calls.js';
+import type { Leg } from './ringing.js';
+
+/** Where calls for a `livekit` agent go; null when LiveKit is not configured. */
+export interface LiveKitPort {
+  legFor(call: { agentId: string; tenantId: string; lineId: string | null; callSid: string }): Promise<Omit<Leg, 'from' | 'to'> & { to?: string } | null>;
+}
 
 export function liveKitPort(livekit: LiveKit): LiveKitPort {
   return {

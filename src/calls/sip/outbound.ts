@@ -14,7 +14,7 @@ import type { Services } from '../../domain/services.js';
 import { requireE164, requireObject } from '../../domain/validate.js';
 import type { Dialog, DialogLayer, SipResponse } from '../../sip/index.js';
 import type { CallRuntime } from '../runtime.js';
-import type { LiveKitPort } from './calls.js';
+import type { LiveKitPort } from './livekit-leg.js';
 import { LiveSipCall } from './live-call.js';
 import { TrunkPacer, trunkLeg } from './trunk-legs.js';
 
