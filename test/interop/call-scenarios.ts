@@ -169,6 +169,8 @@ export interface CallerOptions {
   hangUpAfterMs?: number;
   /** Cancel after this long ringing instead of waiting for an answer. */
   cancelAfterMs?: number;
+  /** Before the BYE, an INFO with this dtmf-relay Signal must arrive (answered 200). */
+  expectDtmf?: string;
 }
 
 const inviteHeaders = `
@@ -227,6 +229,19 @@ export function caller(o: CallerOptions = {}): string {
     ]]>
   </send>`);
   }
+  const dtmf = o.expectDtmf !== undefined ? `
+  <recv request="INFO" timeout="30000">${checksIn('body', { digit: `Signal=${o.expectDtmf}` })}</recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>` : '';
   const ending = o.hangUpAfterMs !== undefined ? `
   <pause milliseconds="${o.hangUpAfterMs}"/>
   <send retrans="500">
@@ -276,7 +291,7 @@ export function caller(o: CallerOptions = {}): string {
     <action>
       <exec play_pcap_audio="${PCAP}"/>
     </action>
-  </nop>${ending}`);
+  </nop>${dtmf}${ending}`);
 }
 
 /** A temporary folder of scenario files; `remove()` deletes it. */

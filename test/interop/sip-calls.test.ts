@@ -183,6 +183,78 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
     assert.equal(options.at(-1)!.status, 200, 'still answering');
   });
 
+  it('takes calls to a tenant number only from its trunks: an unknown source gets 403, no call, no outbound leg', async () => {
+    const p = BASE + 600;
+    const trunkSocket = createSocket('udp4');
+    let trunkGot = 0;
+    trunkSocket.on('message', () => { trunkGot++; });
+    await new Promise<void>((r) => trunkSocket.bind(p + 9, '127.0.0.1', r));
+    try {
+      const trunk = await ts.request('POST', '/sip/create-outbound-trunk', {
+        key, body: { trunk_name: 'carrier', trunk_address: `127.0.0.1:${p + 9}`, trunk_numbers: ['+15550177000'], trunk_auth_username: 'u', trunk_auth_password: 'p', trunk_type: 'twilio' },
+      });
+      assert.equal(trunk.status, 200, trunk.text);
+      // A person reachable only by a phone number: ringing them means a call through the trunk.
+      const agent = await person([{ type: 'tel', target: '+15550177999' }]);
+      const scope = { tenantId: (await ts.server.services.agents.findByDirectHash(agent.direct_hash))!.tenantId };
+      await ts.server.services.numbers.create(scope, { e164: '+15550177001', agentId: agent.id });
+
+      const stranger = await sendUdpRequest(sipPort, 'INVITE', `sip:+15550177001@127.0.0.1:${sipPort}`, { sdp: true, bindAddress: '127.0.0.2' });
+      assert.equal(stranger.at(-1)!.status, 403);
+      assert.match(stranger.at(-1)!.text, /^Reason: .*only from its trunks and registrars/m);
+      // The direct URI is open to anyone, but a stranger's call never rings a tel address through the trunk.
+      const direct = await sendUdpRequest(sipPort, 'INVITE', `sip:direct.${agent.direct_hash}@127.0.0.1:${sipPort}`, { sdp: true, bindAddress: '127.0.0.2' });
+      assert.equal(direct.at(-1)!.status, 480);
+      assert.match(direct.at(-1)!.text, /no address that can be rung/);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(trunkGot, 0, 'nothing was sent to the trunk');
+      const h = await ts.request('GET', `/api/calls/history?agent_id=${agent.id}`, { key });
+      assert.equal(h.body.calls.filter((c: { status: string }) => c.status !== 'failed').length, 0);
+
+      // From the trunk's own address the number routes to its agent (who is away, so 480 names them).
+      await ts.request('PUT', `/v1.0/agents/${agent.id}/status`, { key, body: { status: 'away' } });
+      const carrier = await sendUdpRequest(sipPort, 'INVITE', `sip:+15550177001@127.0.0.1:${sipPort}`, { sdp: true });
+      assert.equal(carrier.at(-1)!.status, 480);
+      assert.match(carrier.at(-1)!.text, new RegExp(`agent ${agent.id} is away`));
+    } finally {
+      trunkSocket.close();
+    }
+  });
+
+  it('lets a supervisor steer a live SIP call: text is refused, DTMF goes out as INFO, end hangs up both legs', async () => {
+    const p = BASE + 700;
+    const sink = await rtpSink(p + 50);
+    try {
+      const agent = await person([{ type: 'sip', target: `desk@127.0.0.1:${p + 1}` }]);
+      const phone = run(files.write('sup-phone.xml', answeringCallee({ rtpPort: p + 50 })), { port: p + 1, mediaPort: p + 20 });
+      await new Promise((r) => setTimeout(r, 300));
+      const call = run(files.write('sup-caller.xml', caller({ expectDtmf: '5' })), {
+        port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${sipPort}`, service: `direct.${agent.direct_hash}`,
+      });
+      const live = await waitFor('the call to be live', async () => {
+        const r = await ts.request('GET', '/api/calls/active', { key });
+        return (r.body as Array<{ agent_id: string; call_status: string; call_sid: string }>)
+          .find((c) => c.agent_id === agent.id && c.call_status === 'in-progress');
+      }, 10_000, 50);
+      const sid = live.call_sid as string;
+      const text = await ts.request('POST', '/api/override/text', { key, body: { call_sid: sid, text: 'hello' } });
+      assert.equal(text.status, 409, text.text);
+      assert.match(text.body.message, /no AI voice/);
+      const dtmf = await ts.request('POST', '/api/override/dtmf', { key, body: { call_sid: sid, digit: '5' } });
+      assert.equal(dtmf.status, 200, dtmf.text);
+      const end = await ts.request('POST', '/api/override/end', { key, body: { call_sid: sid } });
+      assert.equal(end.status, 200, end.text);
+      await Promise.all([exitOk(call, 'caller (gets INFO, then BYE)'), exitOk(phone, 'phone (gets BYE)')]);
+      const c = await lastCall(agent.id);
+      assert.equal(c.status, 'completed');
+      assert.equal(c.end_reason, 'ended by supervisor');
+      const gone = await ts.request('POST', '/api/override/end', { key, body: { call_sid: sid } });
+      assert.equal(gone.status, 404, 'an ended call takes no more controls');
+    } finally {
+      sink.socket.close();
+    }
+  });
+
   describe('a line registered at Kamailio', () => {
     let kam: Kamailio;
     before(async () => {

@@ -15,6 +15,8 @@ export interface RawOptions {
   /** Replace or add headers (Max-Forwards, ...). */
   headers?: Record<string, string>;
   noContact?: boolean;
+  /** Local address to send from (another loopback address plays an unknown source). */
+  bindAddress?: string;
 }
 
 const OFFER = ['v=0', 'o=raw 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 49170 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
@@ -49,16 +51,16 @@ export function sendUdpRequest(port: number, method: string, requestUri: string,
       }
     });
     const callId = `${randomBytes(8).toString('hex')}@127.0.0.1`;
-    sock.bind(0, '127.0.0.1', () => {
+    sock.bind(0, o.bindAddress ?? '127.0.0.1', () => {
       const msg = [
         `${method} ${requestUri} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};branch=${branch};rport`,
+        `Via: SIP/2.0/UDP ${o.bindAddress ?? '127.0.0.1'}:${sock.address().port};branch=${branch};rport`,
         ...(o.headers?.['Max-Forwards'] ? [] : ['Max-Forwards: 70']),
         'From: <sip:caller@127.0.0.1>;tag=abc',
         `To: <${requestUri}>`,
         `Call-ID: ${callId}`,
         `CSeq: 1 ${method}`,
-        ...(o.noContact ? [] : [`Contact: <sip:caller@127.0.0.1:${sock.address().port}>`]),
+        ...(o.noContact ? [] : [`Contact: <sip:caller@${o.bindAddress ?? '127.0.0.1'}:${sock.address().port}>`]),
         ...extraHeaders,
         ...(contentType ? [`Content-Type: ${contentType}`] : []),
         `Content-Length: ${Buffer.byteLength(body)}`,
