@@ -286,9 +286,12 @@ export class RegistrationService {
     return this.shown(withoutSecret(await this.stored(scope, id)));
   }
 
-  /** A line whose handler cannot answer here says so in its error until the registrar reports one. */
+  /**
+   * A registered line whose handler cannot answer here says so in its error: the line is up, but
+   * its calls will be refused. While it is not registered, `error` is the registrar's alone.
+   */
   private shown(r: Registration): Registration {
-    return r.error === null ? { ...r, error: handlerProblem(r.handler, this.deps.config) } : r;
+    return r.error === null && r.state === 'registered' ? { ...r, error: handlerProblem(r.handler, this.deps.config) } : r;
   }
 
   private async stored(scope: Scope, id: string, tx?: Tx): Promise<StoredRegistration> {

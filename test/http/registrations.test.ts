@@ -70,8 +70,6 @@ for (const db of testDbs()) {
       assert.equal(g.status, 200);
       assert.deepEqual(g.body, {
         success: true, id: r.body.id, type: 'phone-registration', handler: 'livekit', status: 'disabled', state: 'initial',
-        // The default handler needs LiveKit, which this server has no settings for: the line says so.
-        error: 'LiveKit is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_SIP_URI',
         name: 'Sales line', registrar: 'sip:pbx-main.example.com:5060', username: 'sales', outbound: false,
         options: { region: 'eu-west', expires: 600 }, agent_id: null,
       });
@@ -107,14 +105,21 @@ for (const db of testDbs()) {
       assert.equal((await s.request('GET', `/phone-endpoints/${id}`, { key: a.key })).body.status, 'disabled');
     });
 
-    test('a line whose handler cannot answer here says why in its error; a registrar error takes precedence', async () => {
+    test('a registered line whose handler cannot answer here says why in its error; a registrar error takes precedence', async () => {
       const regs = s.server.services.registrations;
-      const relay = await newReg(a, { handler: 'dialtone' });
+      const registered = async (extra: Record<string, unknown>) => {
+        const id = await newReg(a, extra);
+        await s.request('POST', `/phone-endpoints/${id}/activate`, { key: a.key });
+        assert.equal(await regs.reportState(id, (await regs.get({ tenantId: a.id }, id)).generation, { state: 'registered', error: null }), true);
+        return id;
+      };
+      const relay = await registered({ handler: 'dialtone' });
       assert.match((await s.request('GET', `/phone-endpoints/${relay}`, { key: a.key })).body.error, /^dialtone: the native voice runtime/);
-      const person = await newReg(a, { handler: 'sip' });
+      const person = await registered({ handler: 'sip' });
       assert.equal((await s.request('GET', `/phone-endpoints/${person}`, { key: a.key })).body.error, undefined);
-      const lk = await newReg(a);
-      await s.request('POST', `/phone-endpoints/${lk}/activate`, { key: a.key });
+      const idle = await newReg(a);
+      assert.equal((await s.request('GET', `/phone-endpoints/${idle}`, { key: a.key })).body.error, undefined, 'not registered: no handler remark');
+      const lk = await registered({});
       const listed = await s.request('GET', '/phone-endpoints?page_size=200', { key: a.key });
       assert.match(listed.body.items.find((i: { id: string }) => i.id === lk).error, /^LiveKit is not configured/);
       await regs.reportState(lk, (await regs.get({ tenantId: a.id }, lk)).generation, { state: 'failed', error: '403 Forbidden' });

@@ -26,7 +26,7 @@ ${opts.body ?? ''}
   </send>`;
 };
 
-const sdp = (port: string) => `
+const sdp = (port: string, direction = 'sendrecv') => `
       v=0
       o=callee 1 1 IN IP4 127.0.0.1
       s=-
@@ -35,7 +35,7 @@ const sdp = (port: string) => `
       m=audio ${port} RTP/AVP 8 101
       a=rtpmap:8 PCMA/8000
       a=rtpmap:101 telephone-event/8000
-      a=sendrecv`;
+      a=${direction}`;
 
 function scenario(name: string, body: string): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="${name}">${body}\n</scenario>\n`;
@@ -89,6 +89,8 @@ export interface CalleeOptions {
   lateOffer?: boolean;
   /** Play g711a.pcap to the media address of the offer once the call is up. */
   playAudio?: boolean;
+  /** A re-INVITE putting the call on hold (a=sendonly) must arrive; it is answered a=recvonly. */
+  expectHold?: boolean;
 }
 
 /** A phone (or LiveKit's SIP side) that answers. */
@@ -129,7 +131,10 @@ export function answeringCallee(o: CalleeOptions): string {
     <action>
       <exec play_pcap_audio="${PCAP}"/>
     </action>
-  </nop>` : ''}${hangup}
+  </nop>` : ''}${o.expectHold ? `
+  <recv request="INVITE" timeout="30000">${checksIn('body', { held: 'a=sendonly' })}</recv>
+  ${reply('200 OK', { tag: false, headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort), 'recvonly') })}
+  <recv request="ACK"/>` : ''}${hangup}
   <label id="end"/>`);
 }
 
@@ -171,6 +176,8 @@ export interface CallerOptions {
   cancelAfterMs?: number;
   /** Before the BYE, an INFO with this dtmf-relay Signal must arrive (answered 200). */
   expectDtmf?: string;
+  /** Puts the call on hold with a re-INVITE (a=sendonly) this long after the answer; the answer must say recvonly. */
+  holdAfterMs?: number;
 }
 
 const inviteHeaders = `
@@ -242,6 +249,48 @@ export function caller(o: CallerOptions = {}): string {
       Content-Length: 0
     ]]>
   </send>` : '';
+  const hold = o.holdAfterMs !== undefined ? `
+  <pause milliseconds="${o.holdAfterMs}"/>
+  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 3 INVITE
+      Contact: <sip:caller@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 2 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendonly
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">${checksIn('body', { held: 'a=recvonly' })}</recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 3 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>` : '';
   const ending = o.hangUpAfterMs !== undefined ? `
   <pause milliseconds="${o.hangUpAfterMs}"/>
   <send retrans="500">
@@ -252,7 +301,7 @@ export function caller(o: CallerOptions = {}): string {
       From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       [last_To:]
       Call-ID: [call_id]
-      CSeq: 2 BYE
+      CSeq: 4 BYE
       Max-Forwards: 70
       Content-Length: 0
     ]]>
@@ -291,7 +340,7 @@ export function caller(o: CallerOptions = {}): string {
     <action>
       <exec play_pcap_audio="${PCAP}"/>
     </action>
-  </nop>${dtmf}${ending}`);
+  </nop>${hold}${dtmf}${ending}`);
 }
 
 /** A temporary folder of scenario files; `remove()` deletes it. */

@@ -143,6 +143,18 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
     }
   });
 
+  it('carries a hold re-INVITE from the caller to the phone and its answer back', async () => {
+    const p = BASE + 800;
+    const agent = await person([{ type: 'sip', target: `hold@127.0.0.1:${p + 1}` }]);
+    const phone = run(files.write('hold-phone.xml', answeringCallee({ rtpPort: p + 50, expectHold: true })), { port: p + 1, mediaPort: p + 20 });
+    await new Promise((r) => setTimeout(r, 300));
+    const call = run(files.write('hold-caller.xml', caller({ holdAfterMs: 500, hangUpAfterMs: 300 })), {
+      port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${sipPort}`, service: `direct.${agent.direct_hash}`,
+    });
+    await Promise.all([exitOk(call, 'caller putting the call on hold'), exitOk(phone, 'phone held')]);
+    assert.equal((await lastCall(agent.id)).status, 'completed');
+  });
+
   it('does not ring an agent who is not available', async () => {
     const p = BASE + 200;
     const agent = await person([{ type: 'sip', target: `away@127.0.0.1:${p + 1}` }]);

@@ -159,7 +159,7 @@ testDbs().forEach((db, i) => {
 
     it('retries after 503 (honouring Retry-After) and then registers', async () => {
       const { run, registrar } = sipp('reg_503.xml', 4);
-      const line = await createLine(ts, key, { registrar, username: 'u503', password: 'pw' });
+      const line = await createLine(ts, key, { registrar, username: 'u503', password: 'pw', handler: 'sip' });
       await line.activate();
       const waiting = await line.waitFor('the 503', (x) => x.error !== undefined);
       assert.equal(waiting.state, 'registering');

@@ -103,15 +103,16 @@ export class SipCalls implements InviteSink {
     });
     if (decision.kind === 'reject') return this.reject(invite, decision.status, decision.reason);
     const routed = decision.call;
+    // Recorded before the answer goes out, so whoever sees the refusal finds it in the history.
     const refuse = async (status: number, reason: string, callStatus: 'busy' | 'failed'): Promise<void> => {
-      this.reject(invite, status, reason);
       await this.deps.services.calls.recordRejected(routed.scope, {
         agentId: routed.agent.id, phoneNumber: routed.phoneNumber, direction: 'inbound', fromNumber: routed.fromNumber,
         toNumber: routed.toNumber, status: callStatus, endReason: reason, handler: routed.handler, lineId: routed.lineId,
-      });
+      }).finally(() => this.reject(invite, status, reason));
     };
 
     if (routed.handler === 'dialtone' || routed.handler === 'relay') return refuse(480, `${routed.handler}: ${NO_NATIVE_VOICE}`, 'failed');
+    if (routed.handler === 'livekit' && !this.deps.livekit) return refuse(503, LIVEKIT_MISSING, 'failed');
     if (routed.handler === 'sip' && routed.agent.presence !== 'available') {
       return refuse(480, `agent ${routed.agent.id} is ${routed.agent.presence}, not available`, 'busy');
     }
@@ -133,8 +134,7 @@ export class SipCalls implements InviteSink {
     const legs = await this.legsFor(routed, callSid, headers, invite);
     if (typeof legs === 'string') {
       const status = legs === LIVEKIT_MISSING ? 503 : 480;
-      this.reject(invite, status, legs);
-      await finish('failed', legs, status);
+      await finish('failed', legs, status).finally(() => this.reject(invite, status, legs));
       return;
     }
     if (invite.cancelled) return void (await finish('canceled', 'caller cancelled', 487));
