@@ -91,11 +91,13 @@ export interface CalleeOptions {
   playAudio?: boolean;
   /** A re-INVITE putting the call on hold (a=sendonly) must arrive; it is answered a=recvonly. */
   expectHold?: boolean;
+  /** After the answer, ask for a transfer to this URI with REFER and expect 202, NOTIFY 100, NOTIFY 200, then BYE. */
+  referTo?: string;
 }
 
 /** A phone (or LiveKit's SIP side) that answers. */
 export function answeringCallee(o: CalleeOptions): string {
-  const dialogVars = o.hangUpAfterMs !== undefined ? DIALOG_VARS : '';
+  const dialogVars = o.hangUpAfterMs !== undefined || o.referTo ? DIALOG_VARS : '';
   const offerCheck: Record<string, string> = o.lateOffer ? { 'Content-Length': '^ *0$' } : {};
   const challenge = o.challenge ? `
   <recv request="INVITE">${checks(o.requireHeaders ?? {})}</recv>
@@ -134,8 +136,35 @@ export function answeringCallee(o: CalleeOptions): string {
   </nop>` : ''}${o.expectHold ? `
   <recv request="INVITE" timeout="30000">${checksIn('body', { held: 'a=sendonly' })}</recv>
   ${reply('200 OK', { tag: false, headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort), 'recvonly') })}
-  <recv request="ACK"/>` : ''}${hangup}
+  <recv request="ACK"/>` : ''}${o.referTo ? refer(o.referTo) : hangup}
   <label id="end"/>`);
+}
+
+/** The callee's REFER and what must follow it: 202, the two NOTIFYs of the subscription, our BYE. */
+function refer(target: string): string {
+  const notify = (frag: string) => `
+  <recv request="NOTIFY" timeout="20000">${checksIn('body', { [`frag${frag}`]: `SIP/2.0 ${frag}` })}</recv>
+  ${reply('200 OK', { tag: false })}`;
+  return `
+  <pause milliseconds="300"/>
+  <send retrans="500">
+    <![CDATA[
+      REFER [$contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: [$callee];tag=[pid]SIPpTag01[call_number]
+      To: [$caller]
+      Call-ID: [call_id]
+      CSeq: 10 REFER
+      Contact: <sip:callee@[local_ip]:[local_port]>
+      Refer-To: <${target}>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="202"/>${notify('100')}${notify('200')}
+  <recv request="BYE" timeout="20000"/>
+  ${reply('200 OK', { tag: false })}`;
 }
 
 /** A phone that is busy. */
@@ -178,6 +207,8 @@ export interface CallerOptions {
   expectDtmf?: string;
   /** Puts the call on hold with a re-INVITE (a=sendonly) this long after the answer; the answer must say recvonly. */
   holdAfterMs?: number;
+  /** A re-INVITE from Dialtone (the call moved to another party) must arrive; it is answered with our SDP. */
+  expectReinvite?: boolean;
 }
 
 const inviteHeaders = `
@@ -291,6 +322,34 @@ export function caller(o: CallerOptions = {}): string {
       Content-Length: 0
     ]]>
   </send>` : '';
+  const moved = o.expectReinvite ? `
+  <recv request="INVITE" timeout="30000">${checksIn('body', { moved: 'm=audio [0-9]+' })}</recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:caller@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 3 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendrecv
+    ]]>
+  </send>
+  <recv request="ACK"/>` : '';
+  // After a request from the other side, [last_To:] is our own address: keep the peer's for the BYE.
+  const peerTo = o.expectReinvite && o.hangUpAfterMs !== undefined;
   const ending = o.hangUpAfterMs !== undefined ? `
   <pause milliseconds="${o.hangUpAfterMs}"/>
   <send retrans="500">
@@ -299,7 +358,7 @@ export function caller(o: CallerOptions = {}): string {
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       [routes]
       From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
+      ${peerTo ? 'To: [$peer_to]' : '[last_To:]'}
       Call-ID: [call_id]
       CSeq: 4 BYE
       Max-Forwards: 70
@@ -322,7 +381,7 @@ export function caller(o: CallerOptions = {}): string {
   return scenario('dialtone caller', `${invite}
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
+  <recv response="200" rtd="true" rrs="true">${peerTo ? '<action><ereg regexp=".*" search_in="hdr" header="To:" assign_to="peer_to"/></action>' : ''}</recv>
   <send>
     <![CDATA[
       ACK [next_url] SIP/2.0
@@ -340,7 +399,7 @@ export function caller(o: CallerOptions = {}): string {
     <action>
       <exec play_pcap_audio="${PCAP}"/>
     </action>
-  </nop>${hold}${dtmf}${ending}`);
+  </nop>${hold}${moved}${dtmf}${ending}`);
 }
 
 /** A temporary folder of scenario files; `remove()` deletes it. */

@@ -374,5 +374,35 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
         sink.socket.close();
       }
     });
+
+    it('carries out a transfer LiveKit asks for: dials the target through the trunk, moves the caller, reports by NOTIFY', async () => {
+      const q = p + 100;
+      const key3 = (await lk.newTenant()).key;
+      const trunk = await lk.request('POST', '/sip/create-outbound-trunk', {
+        key: key3, body: { trunk_name: 'carrier', trunk_address: `127.0.0.1:${q + 2}`, trunk_numbers: ['+15550188111'], trunk_auth_username: 'u', trunk_auth_password: 'p', trunk_type: 'twilio' },
+      });
+      assert.equal(trunk.status, 200, trunk.text);
+      const made = await lk.request('POST', '/api/agents', { key: key3, body: { name: 'Transferring AI', type: 'inbound', system_prompt: 'Transfer.' } });
+      const agentId = made.body.id ?? made.body.agent_id;
+      const hash = (await lk.server.services.agents.list(null)).find((a) => a.id === agentId)!.directHash!;
+      const lkTrunk = await waitFor('the LiveKit inbound trunk', () => [...fake.trunks.values()][0], 10_000);
+      const livekitSip = run(files.write('lk-refer.xml', answeringCallee({
+        rtpPort: q + 50, referTo: 'sip:+15550188000@127.0.0.1',
+        challenge: { username: lkTrunk.authUsername, password: lkTrunk.authPassword, realm: 'livekit', uri: `sip:${livekitCalledUser(agentId)}@127.0.0.1:${p + 1}` },
+      })), { port: p + 1, mediaPort: q + 20 });
+      const target = run(files.write('transfer-target.xml', answeringCallee({ rtpPort: q + 51, requireHeaders: { To: 'sip:\\+15550188000@' } })), { port: q + 2, mediaPort: q + 24 });
+      await new Promise((r) => setTimeout(r, 300));
+      const call = run(files.write('transferred-caller.xml', caller({ expectReinvite: true, hangUpAfterMs: 800 })), {
+        port: q + 4, mediaPort: q + 32, remote: `127.0.0.1:${lk.server.sipEdge!.sip.listening().udpPort}`, service: `direct.${hash}`,
+      });
+      await Promise.all([exitOk(call, 'caller (moved by re-INVITE)'), exitOk(livekitSip, 'LiveKit stand-in (REFER)'), exitOk(target, 'transfer target')]);
+      const c = await waitFor('the call record', async () => {
+        const h = await lk.request('GET', `/api/calls/history?agent_id=${agentId}`, { key: key3 });
+        const x = h.body?.calls?.[0];
+        return x?.ended_at ? x : null;
+      });
+      assert.equal(c.status, 'completed');
+      assert.equal(c.end_reason, 'caller hung up');
+    });
   });
 });

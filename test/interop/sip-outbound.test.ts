@@ -13,7 +13,7 @@ import { answeringCallee, scenarioDir } from './call-scenarios.js';
 import { fastSip } from './helpers.js';
 import { Kamailio, sipp, waitFor, type SippRun } from './peers.js';
 
-const BASE = 16060;
+const BASE = 16600; // sip-calls.test.ts holds 15460–16320
 const CALLEE = '+15550142000';
 
 async function rtpSink(port: number): Promise<{ socket: Socket; packets: () => number }> {

@@ -88,8 +88,11 @@ export class LiveSipCall implements LiveCallControl {
     this.localReason = `transferred to ${target}`;
   }
 
-  /** Rings `leg` with the caller's media, then points the caller at it (re-INVITE) and drops the old callee. */
-  private async moveCaller(leg: Leg): Promise<boolean> {
+  /**
+   * Rings `leg` with the caller's media, then points the caller at it (re-INVITE) and drops the
+   * old callee; `beforeDrop` runs while the old callee's dialog is still up (its REFER's NOTIFY).
+   */
+  private async moveCaller(leg: Leg, beforeDrop?: () => Promise<void>): Promise<boolean> {
     const caller = this.bridge.caller;
     const offer = caller.remoteBody?.length ? { body: caller.remoteBody, contentType: 'application/sdp' } : {};
     const { label: _label, ...options } = leg;
@@ -101,6 +104,7 @@ export class LiveSipCall implements LiveCallControl {
       void out.dialog.bye();
       return false;
     }
+    await beforeDrop?.();
     await this.bridge.replaceCallee(out.dialog);
     return true;
   }
@@ -114,8 +118,8 @@ export class LiveSipCall implements LiveCallControl {
     if (!leg) return refer.reject(603, 'no trunk to reach the transfer target through');
     refer.accept();
     this.handoff = { type: 'transfer', target: number };
-    const moved = await this.moveCaller(leg);
-    refer.progress(moved ? 200 : 503, moved ? 'OK' : 'Service Unavailable');
+    const moved = await this.moveCaller(leg, () => refer.progress(200, 'OK'));
+    if (!moved) await refer.progress(503, 'Service Unavailable');
   }
 
   private async record(end: BridgeEnd): Promise<void> {

@@ -80,7 +80,7 @@ export class IncomingRefer {
   /** 202, then the initial NOTIFY (§2.4.4: the referee must send one at once). */
   accept(): void {
     this.inc.respond(202);
-    this.progress(100, 'Trying');
+    void this.progress(100, 'Trying');
   }
 
   reject(status = 603, reason?: string): void {
@@ -88,19 +88,19 @@ export class IncomingRefer {
     this.inc.respond(status, reason);
   }
 
-  /** Reports how the referred request is going; a final status (≥ 200) ends the subscription. */
-  progress(status: number, reason: string): void {
-    if (this.ended) return;
+  /** Reports how the referred request is going; a final status (≥ 200) ends the subscription. Resolves once the NOTIFY is answered. */
+  progress(status: number, reason: string): Promise<void> {
+    if (this.ended) return Promise.resolve();
     const final = status >= 200;
     if (final) this.ended = true;
     const id = this.inc.request.cseq.seq;
-    this.notify({
+    return this.notify({
       headers: {
         Event: `refer;id=${id}`,
         'Subscription-State': final ? 'terminated;reason=noresource' : 'active;expires=60',
       },
       body: formatSipfrag(status, reason),
       contentType: SIPFRAG,
-    }).catch((err: Error) => this.logger.debug({ err: err.message }, 'NOTIFY failed'));
+    }).then(() => undefined, (err: Error) => this.logger.debug({ err: err.message }, 'NOTIFY failed'));
   }
 }
