@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { DomainError, notFound } from '../domain/errors.js';
+import { DomainError, forbidden, notFound } from '../domain/errors.js';
 import { hashToken } from '../domain/keys.js';
+import { canManage } from '../domain/principal.js';
 import type { Services } from '../domain/services.js';
 import type { AppOptions } from './context.js';
 
@@ -54,6 +55,10 @@ async function authenticate(services: Services, req: FastifyRequest): Promise<vo
     throw notFound('tenant');
   }
   req.principal = principal;
+  // Deny by default: a route a plain agent may call says so, so a new route is a manager's until marked.
+  if (!canManage(principal) && !req.routeOptions.config.plainAgent) {
+    throw forbidden('this needs the manager or admin permission; a plain agent may only read itself, set its own status and read tags');
+  }
 }
 
 /**

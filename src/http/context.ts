@@ -35,11 +35,19 @@ declare module 'fastify' {
     public?: boolean;
     /** The answer holds a credential: no cache may keep it. */
     carriesToken?: boolean;
+    /**
+     * A login token without the manager or admin bit may call this route; its service narrows it
+     * to the agent's own record. Every other authenticated route needs manager/admin for login tokens.
+     */
+    plainAgent?: boolean;
   }
 }
 
 /** Route `config` for a route that opts out of API-key authentication. */
 export const PUBLIC_ROUTE = { public: true } as const;
+
+/** Route `config` for what a plain agent may do (read itself, set its own status, read tags). */
+export const PLAIN_AGENT_ROUTE = { plainAgent: true } as const;
 
 /** Route `config` for a route whose answer holds a token (sent with `Cache-Control: no-store`). */
 export const TOKEN_ROUTE = { carriesToken: true } as const;
