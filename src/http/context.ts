@@ -40,6 +40,8 @@ declare module 'fastify' {
      * to the agent's own record. Every other authenticated route needs manager/admin for login tokens.
      */
     plainAgent?: boolean;
+    /** Each call is a login attempt for `body.username`, limited per username from any address. */
+    loginAttempt?: boolean;
   }
 }
 
