@@ -75,8 +75,9 @@ for (const db of testDbs()) {
 describe('rate limits shared through Redis (sqlite)', () => {
   let one: TestServer;
   let two: TestServer;
-  const limited = (c: { rateLimit: { perMinute: number; perHour: number }; redisUrl: string | null }) => {
+  const limited = (c: { rateLimit: { perMinute: number; perHour: number }; redisUrl: string | null; throttle: { loginsPerUsername: number } }) => {
     c.rateLimit = { perMinute: 5, perHour: 1_000 };
+    c.throttle.loginsPerUsername = 3;
     c.redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   };
   before(async () => {
@@ -95,6 +96,14 @@ describe('rate limits shared through Redis (sqlite)', () => {
     assertRateLimited(await two.request('GET', '/api/agents', { key: token }), 60);
     assertRateLimited(await one.request('GET', '/api/agents', { key: token }), 60);
     assert.equal((await one.request('GET', '/api/agents', { key: two.adminKey })).status, 401);
+  });
+
+  test('two instances count login attempts for one username together', async () => {
+    // Random, so a rerun within the 15-minute window starts from nothing.
+    const username = `shared-${randomBytes(6).toString('hex')}`;
+    const login = (s: TestServer) => s.request('POST', '/auth/login', { key: null, body: { username, password: 'x' } });
+    assert.deepEqual([(await login(one)).status, (await login(two)).status, (await login(one)).status], [401, 401, 401]);
+    assertRateLimited(await login(two), 15 * 60);
   });
 });
 
