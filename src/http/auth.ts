@@ -4,8 +4,7 @@ import { DomainError, forbidden, notFound } from '../domain/errors.js';
 import { hashToken } from '../domain/keys.js';
 import { canManage } from '../domain/principal.js';
 import type { Services } from '../domain/services.js';
-import type { AppOptions } from './context.js';
-import type { Throttles } from './rate-limit.js';
+import type { AppOptions, Throttles } from './context.js';
 
 /** The credential, from wherever the operator contract allows it to be presented. */
 export function presentedToken(req: FastifyRequest): string | null {

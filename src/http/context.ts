@@ -2,7 +2,7 @@
  * What every dialect receives and what the app decorates requests with. Dialects import this
  * module, never app.ts: app.ts imports the dialects, so importing it back would be a cycle.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.js';
 import type { Config } from '../config.js';
@@ -21,6 +21,16 @@ export interface AppOptions {
   runtime?: CallRuntime;
   /** The SIP call layer once the SIP edge runs (null before, and on HTTP-only servers). */
   sipCalls?: () => SipCalls | null;
+}
+
+/** What the authentication plugin asks of the limiter. */
+export interface Throttles {
+  /**
+   * Counts a request whose credential failed against its client address; once the address is
+   * over the limit, answers 429 on `reply` and returns true. Without this a flood of random
+   * tokens was never limited: each token is a fresh identity to the per-credential limits.
+   */
+  refuseCredentialFlood(req: FastifyRequest, reply: FastifyReply): Promise<boolean>;
 }
 
 export type App = FastifyInstance;

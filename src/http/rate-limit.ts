@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
-import type { AppOptions } from './context.js';
+import type { AppOptions, Throttles } from './context.js';
 import { presentedTokenDigest } from './auth.js';
 import { boundedStoreClass } from './bounded-window-store.js';
 import { hashToken } from '../domain/keys.js';
@@ -22,16 +22,6 @@ function isLimited(url: string): boolean {
 function identityOf(req: FastifyRequest): string {
   const digest = presentedTokenDigest(req);
   return digest ? `k:${digest}` : `ip:${req.ip}`;
-}
-
-/** What the authentication plugin asks of the limiter. */
-export interface Throttles {
-  /**
-   * Counts a request whose credential failed against its client address; once the address is
-   * over the limit, answers 429 on `reply` and returns true. Without this a flood of random
-   * tokens was never limited: each token is a fresh identity to the per-credential limits.
-   */
-  refuseCredentialFlood(req: FastifyRequest, reply: FastifyReply): Promise<boolean>;
 }
 
 const LOGIN_WINDOW_MS = 15 * 60_000;
