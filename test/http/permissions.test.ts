@@ -168,6 +168,16 @@ for (const db of testDbs()) {
       }
     });
 
+    test('the agent bit (16) alone is still a plain agent', async () => {
+      const username = `sixteen-${randomBytes(4).toString('hex')}`;
+      const made = await v1(t.key, 'POST', '/agents', { username, password: 'pw-1', name: 'sixteen', permission: 16 });
+      const token = (await s.request('POST', '/auth/login', { key: null, body: { username, password: 'pw-1' } })).body.token;
+      for (const [method, path] of [['GET', '/sip/list'], ['GET', '/api/calls/active'], ['POST', '/phone-endpoints'], ['GET', '/api/v1/telephony/providers'], ['GET', '/api/agents']]) {
+        assert.equal((await s.request(method, path, { key: token, ...(method === 'POST' ? { body: {} } : {}) })).status, 403, `${method} ${path}`);
+      }
+      assert.equal((await s.request('GET', `/api/agents/${made.body.id}`, { key: token })).status, 200);
+    });
+
     test('tenant access keys stay unrestricted', async () => {
       assert.equal((await s.request('GET', '/sip/list', { key: t.key })).status, 200);
       assert.equal((await v1(t.key, 'GET', '/accesskeys')).status, 200);
