@@ -46,6 +46,15 @@ export interface Config {
   /** Browser origins (`https://app.example.com`) allowed to call the API cross-origin; none by default. */
   corsOrigins: string[];
   rateLimit: { perHour: number; perMinute: number };
+  /** Brute-force and flood limits beside the per-credential ones; see docs/decisions.md. */
+  throttle: {
+    /** Login attempts per username per 15 minutes, from any address. */
+    loginsPerUsername: number;
+    /** Requests per client address per minute whose credential fails (missing, unknown, expired). */
+    badCredentialsPerMinute: number;
+    /** Identities each in-memory limit tracks at once (without Redis); throttled ones are kept. */
+    trackedKeys: number;
+  };
   /** Registration engine tuning; see docs/decisions.md for why these numbers. */
   registration: {
     registersPerSecond: number;
@@ -166,6 +175,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: {
       perHour: int(env.RATE_LIMIT_PER_HOUR, 1000, 'RATE_LIMIT_PER_HOUR'),
       perMinute: int(env.RATE_LIMIT_PER_MINUTE, 50, 'RATE_LIMIT_PER_MINUTE'),
+    },
+    throttle: {
+      loginsPerUsername: int(env.LOGIN_ATTEMPTS_PER_USERNAME, 10, 'LOGIN_ATTEMPTS_PER_USERNAME'),
+      badCredentialsPerMinute: int(env.BAD_CREDENTIALS_PER_MINUTE, 30, 'BAD_CREDENTIALS_PER_MINUTE'),
+      trackedKeys: Math.max(1, int(env.RATE_LIMIT_TRACKED_KEYS, 50_000, 'RATE_LIMIT_TRACKED_KEYS')),
     },
     registration: {
       registersPerSecond: int(env.REGISTER_RATE, 200, 'REGISTER_RATE'),

@@ -5,7 +5,7 @@ import type { Clock, IdSource } from './ids.js';
 import type { KeyService } from './keys.js';
 import { pageByCreation, type Page } from './paging.js';
 import { hashPassword, verifyPassword } from './passwords.js';
-import { Permission, canManageAgents, scopeOf, type Principal, type Scope } from './principal.js';
+import { Permission, canManage, scopeOf, type Principal, type Scope } from './principal.js';
 import type { TagService } from './tags.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { requireE164, requireOneOf, requireText } from './validate.js';
@@ -184,7 +184,7 @@ export class AgentDirectoryService {
   async get(actor: Principal, id: string): Promise<DirectoryAgent> {
     const scope = scopeOf(actor);
     const agent = await this.agents.get(scope, id);
-    if (actor.agentId !== id && !canManageAgents(actor)) throw forbidden('an agent may only read itself');
+    if (actor.agentId !== id && !canManage(actor)) throw forbidden('an agent may only read itself');
     return (await this.withDetails(scope, [agent]))[0];
   }
 
@@ -233,7 +233,7 @@ export class AgentDirectoryService {
   async setStatus(actor: Principal, id: string, status: string): Promise<DirectoryAgent> {
     const scope = scopeOf(actor);
     const target = await this.agents.get(scope, id);
-    if (actor.agentId !== id && !(canManageAgents(actor) && covers(actor, target.permission))) {
+    if (actor.agentId !== id && !(canManage(actor) && covers(actor, target.permission))) {
       throw forbidden('an agent may only change its own status');
     }
     const presence: Presence = requireOneOf('status', status, PRESENCES);
@@ -328,7 +328,7 @@ export class AgentDirectoryService {
 
   private requireManager(actor: Principal, what: string): Scope {
     const scope = scopeOf(actor);
-    if (!canManageAgents(actor)) throw forbidden(`${what} needs the manager or admin permission`);
+    if (!canManage(actor)) throw forbidden(`${what} needs the manager or admin permission`);
     return scope;
   }
 
@@ -336,7 +336,7 @@ export class AgentDirectoryService {
   private async requireManagerOf(actor: Principal, id: string): Promise<{ scope: Scope; agent: Agent }> {
     const scope = scopeOf(actor);
     const agent = await this.agents.get(scope, id);
-    if (!canManageAgents(actor)) throw forbidden('managing agents needs the manager or admin permission');
+    if (!canManage(actor)) throw forbidden('managing agents needs the manager or admin permission');
     if (!covers(actor, agent.permission)) throw forbidden('only an admin may manage an agent holding the admin permission');
     return { scope, agent };
   }

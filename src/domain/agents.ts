@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { DomainError, conflict, notFound } from './errors.js';
+import { DomainError, conflict, forbidden, notFound } from './errors.js';
 import { domainEvent } from './events.js';
 import type { Clock, IdSource } from './ids.js';
-import { Permission, scopeOf, type Principal, type Scope } from './principal.js';
+import { Permission, canManage, scopeOf, type Principal, type Scope } from './principal.js';
 import type { TenantLimits } from './tenants.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 
@@ -197,6 +197,13 @@ export class AgentService {
   async get(scope: Scope, id: string, tx?: Tx): Promise<Agent> {
     const agent = await this.deps.agents.get(scope, id, tx);
     if (!agent) throw notFound('agent');
+    return agent;
+  }
+
+  /** A plain agent reads itself only; another tenant's agent is not found rather than forbidden. */
+  async getFor(actor: Principal, id: string): Promise<Agent> {
+    const agent = await this.get(scopeOf(actor), id);
+    if (actor.agentId !== id && !canManage(actor)) throw forbidden('an agent may only read itself');
     return agent;
   }
 

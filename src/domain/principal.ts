@@ -27,7 +27,15 @@ export function scopeOf(p: Principal): Scope {
   return { tenantId: p.tenantId };
 }
 
-/** Admin/manager bits (or a tenant-wide key) may manage other agents; a plain agent only itself. */
-export function canManageAgents(p: Principal): boolean {
+/**
+ * Admin/manager bits (or a tenant-wide key, or the platform admin) may manage the tenant: its
+ * agents, lines, trunks, numbers, credentials and calls. A plain agent (0 or 16) only itself.
+ */
+export function canManage(p: Principal): boolean {
   return p.isPlatformAdmin || p.kind === 'access' || (p.permission & (Permission.admin | Permission.manager)) !== 0;
+}
+
+/** Who the principal is when counting what it holds open: the agent across all its logins, else the key. */
+export function holderOf(p: Principal): string {
+  return p.agentId ? `agent:${p.agentId}` : `key:${p.keyId}`;
 }

@@ -3,7 +3,7 @@ import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { forbidden, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
 import { pageByCreation, type Page } from './paging.js';
-import { canManageAgents, scopeOf, type Principal, type Scope } from './principal.js';
+import { canManage, scopeOf, type Principal, type Scope } from './principal.js';
 import { requireText } from './validate.js';
 
 /** A label agents carry so queues and reports can group them. */
@@ -49,7 +49,7 @@ export interface TagServiceDeps {
 /** Anyone in the tenant may read tags; changing them is agent management. */
 function requireManager(actor: Principal): Scope {
   const scope = scopeOf(actor);
-  if (!canManageAgents(actor)) throw forbidden('managing tags needs the manager or admin permission');
+  if (!canManage(actor)) throw forbidden('managing tags needs the manager or admin permission');
   return scope;
 }
 

@@ -70,9 +70,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await docs.register(swaggerUi, { routePrefix: '/docs' });
   });
   app.get('/openapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () => app.swagger());
-  await rateLimits(app, opts);
+  const throttles = await rateLimits(app, opts);
   // After the rate limiter: failed keys are counted too.
-  await app.register(authentication, opts);
+  await app.register(authentication, { ...opts, throttles });
 
   const startedAt = Date.now();
   app.get('/healthz', { config: PUBLIC_ROUTE }, async () => ({

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { DomainError, notFound } from '../domain/errors.js';
+import { DomainError, forbidden, notFound } from '../domain/errors.js';
 import { hashToken } from '../domain/keys.js';
+import { canManage } from '../domain/principal.js';
 import type { Services } from '../domain/services.js';
-import type { AppOptions } from './context.js';
+import type { AppOptions, Throttles } from './context.js';
 
 /** The credential, from wherever the operator contract allows it to be presented. */
 export function presentedToken(req: FastifyRequest): string | null {
@@ -54,6 +55,10 @@ async function authenticate(services: Services, req: FastifyRequest): Promise<vo
     throw notFound('tenant');
   }
   req.principal = principal;
+  // Deny by default: a route a plain agent may call says so, so a new route is a manager's until marked.
+  if (!canManage(principal) && !req.routeOptions.config.plainAgent) {
+    throw forbidden('this needs the manager or admin permission; a plain agent may only read itself, set its own status and read tags');
+  }
 }
 
 /**
@@ -61,10 +66,15 @@ async function authenticate(services: Services, req: FastifyRequest): Promise<vo
  * hook out of this plugin's own context). Routes opt out with `config: PUBLIC_ROUTE`; an
  * unknown path answers 404 without asking for a key.
  */
-export const authentication = fp(async (app: FastifyInstance, opts: Pick<AppOptions, 'services'>) => {
+export const authentication = fp(async (app: FastifyInstance, opts: Pick<AppOptions, 'services'> & { throttles: Throttles }) => {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.public || req.is404) return;
-    await authenticate(opts.services, req);
+    try {
+      await authenticate(opts.services, req);
+    } catch (err) {
+      if (err instanceof DomainError && err.kind === 'unauthenticated' && await opts.throttles.refuseCredentialFlood(req, reply)) return reply;
+      throw err;
+    }
   });
 }, { name: 'dialtone-authentication' });

@@ -2,7 +2,7 @@
  * What every dialect receives and what the app decorates requests with. Dialects import this
  * module, never app.ts: app.ts imports the dialects, so importing it back would be a cycle.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.js';
 import type { Config } from '../config.js';
@@ -23,6 +23,16 @@ export interface AppOptions {
   sipCalls?: () => SipCalls | null;
 }
 
+/** What the authentication plugin asks of the limiter. */
+export interface Throttles {
+  /**
+   * Counts a request whose credential failed against its client address; once the address is
+   * over the limit, answers 429 on `reply` and returns true. Without this a flood of random
+   * tokens was never limited: each token is a fresh identity to the per-credential limits.
+   */
+  refuseCredentialFlood(req: FastifyRequest, reply: FastifyReply): Promise<boolean>;
+}
+
 export type App = FastifyInstance;
 
 declare module 'fastify' {
@@ -35,11 +45,21 @@ declare module 'fastify' {
     public?: boolean;
     /** The answer holds a credential: no cache may keep it. */
     carriesToken?: boolean;
+    /**
+     * A login token without the manager or admin bit may call this route; its service narrows it
+     * to the agent's own record. Every other authenticated route needs manager/admin for login tokens.
+     */
+    plainAgent?: boolean;
+    /** Each call is a login attempt for `body.username`, limited per username from any address. */
+    loginAttempt?: boolean;
   }
 }
 
 /** Route `config` for a route that opts out of API-key authentication. */
 export const PUBLIC_ROUTE = { public: true } as const;
+
+/** Route `config` for what a plain agent may do (read itself, set its own status, read tags). */
+export const PLAIN_AGENT_ROUTE = { plainAgent: true } as const;
 
 /** Route `config` for a route whose answer holds a token (sent with `Cache-Control: no-store`). */
 export const TOKEN_ROUTE = { carriesToken: true } as const;

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
-import type { AppOptions } from './context.js';
+import type { AppOptions, Throttles } from './context.js';
 import { presentedTokenDigest } from './auth.js';
+import { boundedStoreClass } from './bounded-window-store.js';
+import { hashToken } from '../domain/keys.js';
 
 /**
  * Paths that are not the authenticated API: health probes, the API docs, and what Twilio calls
@@ -22,13 +24,26 @@ function identityOf(req: FastifyRequest): string {
   return digest ? `k:${digest}` : `ip:${req.ip}`;
 }
 
+const LOGIN_WINDOW_MS = 15 * 60_000;
+
+type Limit = ReturnType<FastifyInstance['createRateLimit']>;
+
+/** Answered here, not thrown, so every dialect gives the same 429 body. */
+function sendRateLimited(reply: FastifyReply, retryAfter: number, message: string): FastifyReply {
+  const seconds = Math.max(1, retryAfter);
+  return reply.status(429).header('retry-after', String(seconds)).send({ error: 'rate_limited', message: `${message}; retry in ${seconds} s` });
+}
+
 /**
  * Per-credential limits over two fixed windows, a burst window (per minute) and a steady one
- * (per hour). Counters live in Redis when REDIS_URL is set so every instance shares them; if Redis
- * is unreachable requests are let through (logged) rather than refused.
+ * (per hour); per-address limits on failed credentials; per-username limits on login attempts.
+ * Counters live in Redis when REDIS_URL is set so every instance shares them (Redis expires
+ * them); otherwise in memory, bounded without dropping throttled identities. If Redis is
+ * unreachable requests are let through (logged) rather than refused.
  */
-export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promise<void> {
+export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promise<Throttles> {
   const { perMinute, perHour } = opts.config.rateLimit;
+  const { loginsPerUsername, badCredentialsPerMinute, trackedKeys } = opts.config.throttle;
   let redis: Redis | null = null;
   if (opts.config.redisUrl) {
     redis = new Redis(opts.config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
@@ -40,18 +55,21 @@ export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promis
     global: false,
     skipOnError: true,
     nameSpace: 'dialtone:ratelimit:',
-    ...(redis ? { redis } : {}),
+    // The typings leave out the window and limit the plugin passes a store's `incr`.
+    ...(redis ? { redis } : { store: boundedStoreClass(trackedKeys) as unknown as RateLimitPluginOptions['store'] }),
   });
 
   const identities = new WeakMap<FastifyRequest, string>();
   const keyed = (window: string) => (req: FastifyRequest) => `${window}:${identities.get(req) ?? identityOf(req)}`;
-  // `cache` sizes the in-memory store's LRU (credentials tracked at once); the typings omit it.
-  const limiter = (max: number, timeWindow: number, window: string) =>
-    app.createRateLimit({ max, timeWindow, keyGenerator: keyed(window), cache: 50_000 } as Parameters<FastifyInstance['createRateLimit']>[0]);
+  const limiter = (max: number, timeWindow: number, keyGenerator: (req: FastifyRequest) => string): Limit =>
+    app.createRateLimit({ max, timeWindow, keyGenerator });
   const windows = [
-    { name: 'minute', check: limiter(perMinute, 60_000, 'm') },
-    { name: 'hour', check: limiter(perHour, 3_600_000, 'h') },
+    { name: 'minute', check: limiter(perMinute, 60_000, keyed('m')) },
+    { name: 'hour', check: limiter(perHour, 3_600_000, keyed('h')) },
   ];
+  const badCredentials = limiter(badCredentialsPerMinute, 60_000, (req) => `bad:${req.ip}`);
+  const usernames = new WeakMap<FastifyRequest, string>();
+  const logins = limiter(loginsPerUsername, LOGIN_WINDOW_MS, (req) => `login:${usernames.get(req)}`);
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!isLimited(req.url)) return;
@@ -66,10 +84,28 @@ export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promis
       }
     });
     if (exceeded.length === 0) return;
-    // Answered here, not thrown, so every dialect gives the same 429 body.
-    return reply.status(429).header('retry-after', String(Math.max(1, retryAfter))).send({
-      error: 'rate_limited',
-      message: `rate limit of ${exceeded.join(' and ')} exceeded for this credential; retry in ${Math.max(1, retryAfter)} s`,
-    });
+    return sendRateLimited(reply, retryAfter, `rate limit of ${exceeded.join(' and ')} exceeded for this credential`);
   });
+
+  // After validation, so the username is known; counted by username whatever address it comes from.
+  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.routeOptions.config.loginAttempt) return;
+    const username = (req.body as { username?: unknown } | undefined)?.username;
+    if (typeof username !== 'string') return;
+    // By digest: usernames are not secret, but keys stay short and free of odd characters.
+    usernames.set(req, hashToken(username));
+    const r = await logins(req);
+    if (r.isAllowed || !r.isExceeded) return;
+    return sendRateLimited(reply, r.ttlInSeconds, `rate limit of ${r.max} login attempts per 15 minutes exceeded for this username`);
+  });
+
+  return {
+    async refuseCredentialFlood(req, reply) {
+      if (!isLimited(req.url)) return false;
+      const r = await badCredentials(req);
+      if (r.isAllowed || !r.isExceeded) return false;
+      sendRateLimited(reply, r.ttlInSeconds, `rate limit of ${r.max} requests per minute with a missing or invalid key exceeded for this address`);
+      return true;
+    },
+  };
 }

@@ -84,6 +84,7 @@ export async function startTestServer(db: TestDb, opts: TestServerOptions = {}):
   config.adminApiKey = adminKey;
   config.masterKey = randomBytes(32).toString('base64');
   config.rateLimit = { perHour: 1_000_000, perMinute: 1_000_000 };
+  config.throttle = { ...config.throttle, loginsPerUsername: 1_000_000, badCredentialsPerMinute: 1_000_000 };
   config.sip.port = 0;
   config.sip.host = '127.0.0.1';
   config.sip.publicHost = '127.0.0.1';

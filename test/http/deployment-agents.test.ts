@@ -214,11 +214,16 @@ for (const db of testDbs()) {
       assert.equal(seen.username, `carol-${db}`);
     });
 
-    test('a plain agent\'s login token may read agents but not create, change or delete them (403)', async () => {
+    test('a plain agent\'s login token reads itself only; listing, reading others, creating, changing, deleting are 403', async () => {
       const self = await s.server.services.agents.create({ tenantId: a.id }, { name: 'Plain Pat', username: `pat-${db}` });
+      const other = await s.server.services.agents.create({ tenantId: a.id }, { name: 'Other Olga', username: `olga-${db}` });
       const token = await s.server.services.keys.mintLoginToken({ tenantId: a.id }, self.id, 0, `pat-${db}`);
-      assert.equal((await s.request('GET', '/api/agents', { key: token })).status, 200);
+      const mine = await s.request('GET', `/api/agents/${self.id}`, { key: token });
+      assert.equal(mine.status, 200);
+      assert.equal(mine.body.name, 'Plain Pat');
       const refused = [
+        await s.request('GET', '/api/agents', { key: token }),
+        await s.request('GET', `/api/agents/${other.id}`, { key: token }),
         await create(token, { name: 'made by pat' }),
         await s.request('PUT', `/api/agents/${self.id}`, { key: token, body: { system_prompt: 'x' } }),
         await s.request('DELETE', `/api/agents/${self.id}`, { key: token }),

@@ -190,6 +190,25 @@ for (const db of testDbs()) {
       assert.equal((await replacement.next()).call_sid, 'CAlimit');
       await Promise.all([...clients.slice(1), another, replacement].map((c) => c.close()));
     });
+
+    test('the 10 connections are per agent: a second login of the same agent gets no more; another agent does', async () => {
+      const k = await s.newTenant();
+      const scope = { tenantId: k.id };
+      const mgr = await s.server.services.agents.create(scope, { name: 'Watcher', username: `watch-${s.db}-${k.id}` });
+      const peer = await s.server.services.agents.create(scope, { name: 'Peer', username: `peer-${s.db}-${k.id}` });
+      const first = await s.server.services.keys.mintLoginToken(scope, mgr.id, 64, 'watch');
+      const second = await s.server.services.keys.mintLoginToken(scope, mgr.id, 64, 'watch');
+      const peerToken = await s.server.services.keys.mintLoginToken(scope, peer.id, 64, 'peer');
+      const clients = await Promise.all(Array.from({ length: 10 }, (_, i) => connect(wsUrl(s, `?token=${i % 2 ? first : second}`))));
+      assert.equal(await refusedWith(connect(wsUrl(s, `?token=${first}`))), 429);
+      assert.equal(await refusedWith(connect(wsUrl(s, `?token=${second}`))), 429);
+      const third = await s.server.services.keys.mintLoginToken(scope, mgr.id, 64, 'watch');
+      assert.equal(await refusedWith(connect(wsUrl(s, `?token=${third}`))), 429, 'a fresh login is not 10 more sockets');
+      const other = await connect(wsUrl(s, `?token=${peerToken}`));
+      await Promise.all([...clients, other].map((c) => c.close()));
+      const plain = await s.server.services.keys.mintLoginToken(scope, peer.id, 0, 'peer');
+      assert.equal(await refusedWith(connect(wsUrl(s, `?token=${plain}`))), 403, "a plain agent may not watch the tenant's calls");
+    });
   });
 }
 

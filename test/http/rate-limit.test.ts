@@ -1,6 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
+import { randomBytes } from 'node:crypto';
 
 /** Sends `n` authenticated requests one after another and returns their statuses. */
 async function burst(s: TestServer, key: string | null, n: number, path = '/api/agents'): Promise<number[]> {
@@ -74,8 +75,9 @@ for (const db of testDbs()) {
 describe('rate limits shared through Redis (sqlite)', () => {
   let one: TestServer;
   let two: TestServer;
-  const limited = (c: { rateLimit: { perMinute: number; perHour: number }; redisUrl: string | null }) => {
+  const limited = (c: { rateLimit: { perMinute: number; perHour: number }; redisUrl: string | null; throttle: { loginsPerUsername: number } }) => {
     c.rateLimit = { perMinute: 5, perHour: 1_000 };
+    c.throttle.loginsPerUsername = 3;
     c.redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   };
   before(async () => {
@@ -95,4 +97,98 @@ describe('rate limits shared through Redis (sqlite)', () => {
     assertRateLimited(await one.request('GET', '/api/agents', { key: token }), 60);
     assert.equal((await one.request('GET', '/api/agents', { key: two.adminKey })).status, 401);
   });
+
+  test('two instances count login attempts for one username together', async () => {
+    // Random, so a rerun within the 15-minute window starts from nothing.
+    const username = `shared-${randomBytes(6).toString('hex')}`;
+    const login = (s: TestServer) => s.request('POST', '/auth/login', { key: null, body: { username, password: 'x' } });
+    assert.deepEqual([(await login(one)).status, (await login(two)).status, (await login(one)).status], [401, 401, 401]);
+    assertRateLimited(await login(two), 15 * 60);
+  });
 });
+
+for (const db of testDbs()) {
+  describe(`login attempts are limited per username (${db})`, () => {
+    let s: TestServer;
+    let t: { id: string; key: string };
+    before(async () => {
+      s = await startTestServer(db, {
+        config: (c) => { c.trustProxy = true; c.throttle = { ...c.throttle, loginsPerUsername: 3 }; },
+      });
+      t = await s.newTenant();
+    });
+    after(async () => { await s.close(); });
+
+    const newAgent = async (username: string) => {
+      const r = await s.request('POST', '/v1.0/agents', { key: t.key, body: { username, password: 'right', name: username } });
+      assert.equal(r.status, 200, r.text);
+    };
+    const login = (username: string, password: string, from: string) =>
+      s.request('POST', '/auth/login', { key: null, body: { username, password }, headers: { 'x-forwarded-for': from } });
+
+    test('an attacker rotating client addresses is still limited, and the right password waits too', async () => {
+      await newAgent(`alice-${db}`);
+      const statuses = [];
+      for (let i = 1; i <= 3; i++) statuses.push((await login(`alice-${db}`, `guess-${i}`, `198.51.100.${i}`)).status);
+      assert.deepEqual(statuses, [401, 401, 401]);
+      const fourth = await login(`alice-${db}`, 'guess-4', '198.51.100.4');
+      assertRateLimited(fourth, 15 * 60);
+      assert.match(fourth.body.message, /3 login attempts per 15 minutes exceeded for this username/);
+      assert.equal((await login(`alice-${db}`, 'right', '203.0.113.9')).status, 429, 'no attempt is checked while throttled');
+    });
+
+    test('people behind one shared address do not lock each other out', async () => {
+      await newAgent(`bob-${db}`);
+      await newAgent(`carol-${db}`);
+      const shared = '192.0.2.77';
+      for (let i = 0; i < 4; i++) await login(`bob-${db}`, 'typo', shared);
+      assert.equal((await login(`bob-${db}`, 'right', shared)).status, 429);
+      const carol = await login(`carol-${db}`, 'right', shared);
+      assert.equal(carol.status, 200, carol.text);
+      assert.equal(typeof carol.body.token, 'string');
+    });
+
+    test('a username nobody has is limited the same way', async () => {
+      for (let i = 0; i < 3; i++) assert.equal((await login(`nobody-${db}`, 'x', `198.51.100.${50 + i}`)).status, 401);
+      assert.equal((await login(`nobody-${db}`, 'x', '198.51.100.60')).status, 429);
+    });
+  });
+
+  describe(`floods (${db})`, () => {
+    let s: TestServer;
+    before(async () => {
+      s = await startTestServer(db, {
+        config: (c) => {
+          c.rateLimit = { perMinute: 3, perHour: 1_000 };
+          c.throttle = { ...c.throttle, trackedKeys: 50, badCredentialsPerMinute: 5 };
+        },
+      });
+    });
+    after(async () => { await s.close(); });
+
+    const random = () => `dt_${randomBytes(16).toString('hex')}`;
+
+    test('random tokens from one address get 429 after the limit; a valid key from that address still works', async () => {
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await s.request('GET', '/sip/list', { key: random() })).status);
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401]);
+      const sixth = await s.request('GET', '/api/agents', { key: random() });
+      assertRateLimited(sixth, 60);
+      assert.match(sixth.body.message, /missing or invalid key exceeded for this address/);
+      const t = await s.newTenant();
+      assert.equal((await s.request('GET', '/api/agents', { key: t.key })).status, 200);
+    });
+
+    test('flooding with many more distinct keys than are tracked does not un-throttle a throttled key', async () => {
+      const t = await s.newTenant();
+      assert.deepEqual(await burst(s, t.key, 3), [200, 200, 200]);
+      assertRateLimited(await s.request('GET', '/api/agents', { key: t.key }), 60);
+      // Four times what the limiter tracks (50), each a fresh identity to it.
+      for (let i = 0; i < 200; i++) await s.request('GET', '/api/agents', { key: random() });
+      assertRateLimited(await s.request('GET', '/api/agents', { key: t.key }), 60);
+      // Room is still made for newcomers that are not throttled.
+      const fresh = await s.newTenant();
+      assert.equal((await s.request('GET', '/api/agents', { key: fresh.key })).status, 200);
+    });
+  });
+}

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ADDRESS_TYPES } from '../../../domain/agent-directory.js';
 import { PRESENCES, RING_METHODS } from '../../../domain/agents.js';
-import type { AppOptions } from '../../context.js';
+import { PLAIN_AGENT_ROUTE, type AppOptions } from '../../context.js';
 import { pageTokenToIso, renderAgent, renderPage } from './render.js';
 import { AgentView, IdParams, PageQuery, actor, pageOf, replies, schema, stringEnum } from './schemas.js';
 
@@ -52,7 +52,7 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
     }));
   });
 
-  r.get('/agents/:id', { schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
+  r.get('/agents/:id', { config: PLAIN_AGENT_ROUTE, schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.get(actor(req), req.params.id)));
 
   r.put('/agents/:id', { schema: schema({ params: IdParams, body: AgentPatchBody, response: AgentReply }) }, async (req) =>
@@ -61,7 +61,7 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
   r.delete('/agents/:id', { schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.delete(actor(req), req.params.id)));
 
-  r.put('/agents/:id/status', { schema: schema({ params: IdParams, body: Type.Object({ status: stringEnum(PRESENCES) }), response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id/status', { config: PLAIN_AGENT_ROUTE, schema: schema({ params: IdParams, body: Type.Object({ status: stringEnum(PRESENCES) }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setStatus(actor(req), req.params.id, req.body.status)));
 
   r.put('/agents/:id/addresses', { schema: schema({ params: IdParams, body: Type.Object({ addresses: Addresses }), response: AgentReply }) }, async (req) =>

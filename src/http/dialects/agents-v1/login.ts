@@ -12,7 +12,7 @@ const LoginBody = Type.Object({
 /** `POST /auth/login`: public; answers with a token and sets it as the `token` cookie. */
 export async function loginRoute(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  r.post('/auth/login', { config: { ...PUBLIC_ROUTE, ...TOKEN_ROUTE }, schema: schema({ body: LoginBody, response: replies(LoginReply) }) }, async (req, reply) => {
+  r.post('/auth/login', { config: { ...PUBLIC_ROUTE, ...TOKEN_ROUTE, loginAttempt: true }, schema: schema({ body: LoginBody, response: replies(LoginReply) }) }, async (req, reply) => {
     const { agent, token } = await opts.services.directory.login(req.body.username, req.body.password);
     void reply.setCookie('token', token, { httpOnly: true, sameSite: 'lax', path: '/', secure: req.protocol === 'https' });
     return { username: agent.username ?? req.body.username, token };

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppOptions } from '../../context.js';
+import { PLAIN_AGENT_ROUTE, type AppOptions } from '../../context.js';
 import { pageTokenToIso, renderPage, renderTag } from './render.js';
 import { IdParams, PageQuery, TagView, actor, pageOf, replies, schema } from './schemas.js';
 
@@ -19,11 +19,11 @@ export async function tagRoutes(app: FastifyInstance, opts: AppOptions): Promise
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = opts.services.tags;
 
-  r.get('/tags', { schema: schema({ querystring: PageQuery, response: replies(pageOf(TagView)) }) }, async (req) =>
+  r.get('/tags', { config: PLAIN_AGENT_ROUTE, schema: schema({ querystring: PageQuery, response: replies(pageOf(TagView)) }) }, async (req) =>
     renderPage(await tags.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), renderTag));
   r.post('/tags', { schema: schema({ body: NewTagBody, response: replies(TagView) }) }, async (req) =>
     renderTag(await tags.create(actor(req), req.body)));
-  r.get('/tags/:id', { schema: schema({ params: IdParams, response: replies(TagView) }) }, async (req) =>
+  r.get('/tags/:id', { config: PLAIN_AGENT_ROUTE, schema: schema({ params: IdParams, response: replies(TagView) }) }, async (req) =>
     renderTag(await tags.get(actor(req), req.params.id)));
   r.put('/tags/:id', { schema: schema({ params: IdParams, body: TagPatchBody, response: replies(TagView) }) }, async (req) =>
     renderTag(await tags.update(actor(req), req.params.id, req.body)));

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppOptions } from '../../context.js';
+import { PLAIN_AGENT_ROUTE, type AppOptions } from '../../context.js';
 import { errors } from './schemas.js';
 import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
-import { forbidden } from '../../../domain/errors.js';
-import { canManageAgents, scopeOf, type Principal } from '../../../domain/principal.js';
+import { scopeOf } from '../../../domain/principal.js';
 
 /** A plain JSON-schema enum (not anyOf of constants), so a bad value is reported as "must be one of …". */
 const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
@@ -100,11 +99,6 @@ function toPatch(b: UpdateBody): AgentPatch {
   };
 }
 
-function requireManager(p: Principal): void {
-  if (!canManageAgents(p)) throw forbidden('this credential may not manage agents');
-}
-
-
 const tags = ['deployment: agents'];
 
 /** `/api/agents`: AI agents as the deployment API shows them (the same rows agents v1.0 shows). */
@@ -125,7 +119,6 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     schema: { tags, summary: 'Create an agent', body: CreateBody, response: { 201: AgentView, ...errors } },
   }, async (req, reply) => {
     const p = req.principal!;
-    requireManager(p);
     const b: CreateBody = req.body;
     const scope = await services.tenants.scopeFor(p, b.tenant_id);
     const agent = await services.agents.create(scope, {
@@ -136,10 +129,11 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
   });
 
   app.get('/api/agents/:agent_id', {
+    config: PLAIN_AGENT_ROUTE,
     schema: { tags, summary: 'Get an agent', params: AgentParams, response: { 200: AgentView, ...errors } },
   }, async (req) => {
     const scope = scopeOf(req.principal!);
-    const agent = await services.agents.get(scope, req.params.agent_id);
+    const agent = await services.agents.getFor(req.principal!, req.params.agent_id);
     return view(agent, await services.agents.primaryNumber(scope, agent.id));
   });
 
@@ -147,7 +141,6 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     schema: { tags, summary: 'Update an agent (only the fields sent)', params: AgentParams, body: UpdateBody, response: { 200: AgentView, ...errors } },
   }, async (req) => {
     const p = req.principal!;
-    requireManager(p);
     const scope = scopeOf(p);
     const agent = await services.agents.update(scope, req.params.agent_id, toPatch(req.body));
     return view(agent, await services.agents.primaryNumber(scope, agent.id));
@@ -157,7 +150,6 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     schema: { tags, summary: 'Delete an agent', params: AgentParams, response: { 200: Deleted, ...errors } },
   }, async (req) => {
     const p = req.principal!;
-    requireManager(p);
     await services.agents.delete(scopeOf(p), req.params.agent_id);
     return { message: 'Agent deleted successfully' };
   });

@@ -5,7 +5,7 @@ import type { WebSocket } from 'ws';
 import type { AppOptions } from '../../context.js';
 import { errors } from './schemas.js';
 import type { DomainEvent, EventType } from '../../../events/catalog.js';
-import type { Scope } from '../../../domain/principal.js';
+import { holderOf, type Scope } from '../../../domain/principal.js';
 
 /** What the document promises on this stream; other domain events (agents, registrations) stay off it. */
 const CALL_EVENT_TYPES = ['call.started', 'call.updated', 'call.ended', 'transcript.partial', 'transcript.final', 'context.updated', 'error'] as const;
@@ -16,7 +16,8 @@ const CALL_EVENTS: ReadonlySet<EventType> = new Set(CALL_EVENT_TYPES);
 export function isCallEvent(e: DomainEvent): e is CallEvent {
   return CALL_EVENTS.has(e.type);
 }
-export const MAX_SOCKETS_PER_KEY = 10;
+/** Per agent across all its logins (a new login is not 10 more), else per API key. */
+export const MAX_SOCKETS_PER_HOLDER = 10;
 /** A client that stops reading is cut off rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
@@ -35,13 +36,13 @@ export function renderEvent(e: CallEvent): Record<string, unknown> {
 }
 
 function tooMany(): Error {
-  return Object.assign(new Error(`at most ${MAX_SOCKETS_PER_KEY} event connections per API key`), { statusCode: 429 });
+  return Object.assign(new Error(`at most ${MAX_SOCKETS_PER_HOLDER} event connections per agent or API key`), { statusCode: 429 });
 }
 
 /** `WS /events/ws`: a tenant's live call events, optionally for one call. */
 export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services, events } = opts;
-  const openByKey = new Map<string, number>();
+  const openByHolder = new Map<string, number>();
   const scopes = new WeakMap<FastifyRequest, Scope>();
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -49,7 +50,7 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
   r.addHook('preHandler', async (req) => {
     const query = req.query as { tenant_id?: string };
     scopes.set(req, await services.tenants.scopeFor(req.principal!, query.tenant_id));
-    if ((openByKey.get(req.principal!.keyId) ?? 0) >= MAX_SOCKETS_PER_KEY) throw tooMany();
+    if ((openByHolder.get(holderOf(req.principal!)) ?? 0) >= MAX_SOCKETS_PER_HOLDER) throw tooMany();
   });
 
   r.get('/events/ws', {
@@ -57,16 +58,16 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
     // The error statuses are answers to the upgrade request, before any socket exists.
     schema: { tags: ['events'], summary: 'Live call events (WebSocket)', querystring: EventsQuery, response: errors },
   }, (socket: WebSocket, req) => {
-    const keyId = req.principal!.keyId;
+    const holder = holderOf(req.principal!);
     const scope = scopes.get(req)!;
     const callSid = req.query.call_sid;
     // Two upgrades may pass the pre-check together; the count taken here is the one that holds.
-    const open = openByKey.get(keyId) ?? 0;
-    if (open >= MAX_SOCKETS_PER_KEY) {
+    const open = openByHolder.get(holder) ?? 0;
+    if (open >= MAX_SOCKETS_PER_HOLDER) {
       socket.close(1008, tooMany().message);
       return;
     }
-    openByKey.set(keyId, open + 1);
+    openByHolder.set(holder, open + 1);
 
     const unsubscribe = events.subscribe((e) => {
       if (e.tenantId !== scope.tenantId || !isCallEvent(e)) return;
@@ -80,9 +81,9 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
     });
     socket.on('close', () => {
       unsubscribe();
-      const n = (openByKey.get(keyId) ?? 1) - 1;
-      if (n <= 0) openByKey.delete(keyId);
-      else openByKey.set(keyId, n);
+      const n = (openByHolder.get(holder) ?? 1) - 1;
+      if (n <= 0) openByHolder.delete(holder);
+      else openByHolder.set(holder, n);
     });
     socket.on('error', () => socket.terminate());
   });
