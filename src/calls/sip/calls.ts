@@ -154,7 +154,6 @@ export class SipCalls implements InviteSink {
     });
     const onCancel = () => ringing.cancel();
     invite.on('cancel', onCancel);
-    void this.deps.services.calls.updateStatus(callSid, { status: 'ringing' }).catch(() => undefined);
     const outcome: RingOutcome = await ringing.outcome;
     invite.off('cancel', onCancel);
     for (const id of sent) if (!outcome.answered || id !== outcome.dialog.callId) this.ourCallIds.delete(id);
