@@ -209,6 +209,8 @@ export interface CallerOptions {
   holdAfterMs?: number;
   /** A re-INVITE from Dialtone (the call moved to another party) must arrive; it is answered with our SDP. */
   expectReinvite?: boolean;
+  /** A REFER must arrive first (a supervisor's transfer); it is refused with 603. */
+  refuseRefer?: boolean;
 }
 
 const inviteHeaders = `
@@ -322,7 +324,20 @@ export function caller(o: CallerOptions = {}): string {
       Content-Length: 0
     ]]>
   </send>` : '';
-  const moved = o.expectReinvite ? `
+  const refused = o.refuseRefer ? `
+  <recv request="REFER" timeout="30000">${checksIn('msg', { referTo: 'Refer-To: <sip:\\+[0-9]+@' })}</recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 603 Decline
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>` : '';
+  const moved = o.expectReinvite ? `${refused}
   <recv request="INVITE" timeout="30000">${checksIn('body', { moved: 'm=audio [0-9]+' })}</recv>
   <send>
     <![CDATA[

@@ -143,6 +143,34 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
     }
   });
 
+  it('transfers on a supervisor\'s word: REFER to the caller first, and when it declines, a bridge through the trunk', async () => {
+    const p = BASE + 900;
+    const tenant = await ts.newTenant();
+    const trunk = await ts.request('POST', '/sip/create-outbound-trunk', {
+      key: tenant.key, body: { trunk_name: 'carrier', trunk_address: `127.0.0.1:${p + 2}`, trunk_numbers: ['+15550199111'], trunk_auth_username: 'u', trunk_auth_password: 'p', trunk_type: 'twilio' },
+    });
+    assert.equal(trunk.status, 200, trunk.text);
+    const made = await ts.request('POST', '/v1.0/agents', {
+      key: tenant.key, body: { username: 'xfer-person', password: 'secret-pass', name: 'Xavi', addresses: [{ type: 'sip', target: `xavi@127.0.0.1:${p + 1}` }] },
+    });
+    await ts.request('PUT', `/v1.0/agents/${made.body.id}/status`, { key: tenant.key, body: { status: 'available' } });
+    const phone = run(files.write('xfer-phone.xml', answeringCallee({ rtpPort: p + 50 })), { port: p + 1, mediaPort: p + 20 });
+    const target = run(files.write('xfer-target.xml', answeringCallee({ rtpPort: p + 51, requireHeaders: { To: 'sip:\\+15550199000@' } })), { port: p + 2, mediaPort: p + 24 });
+    await new Promise((r) => setTimeout(r, 300));
+    const call = run(files.write('xfer-caller.xml', caller({ refuseRefer: true, expectReinvite: true, hangUpAfterMs: 500 })), {
+      port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${sipPort}`, service: `direct.${made.body.direct_hash}`,
+    });
+    const live = await waitFor('the call to be live', async () => {
+      const r = await ts.request('GET', '/api/calls/active', { key: tenant.key });
+      return (r.body as Array<{ call_status: string; call_sid: string }>).find((c) => c.call_status === 'in-progress');
+    }, 10_000, 50);
+    const res = await ts.request('POST', '/api/override/transfer', { key: tenant.key, body: { call_sid: live.call_sid, target: '+15550199000' } });
+    assert.equal(res.status, 200, res.text);
+    await Promise.all([exitOk(call, 'caller (declines REFER, then moved)'), exitOk(phone, 'first phone (gets BYE)'), exitOk(target, 'transfer target')]);
+    const c = await lastCall(made.body.id);
+    assert.equal(c.status, 'completed');
+  });
+
   it('carries a hold re-INVITE from the caller to the phone and its answer back', async () => {
     const p = BASE + 800;
     const agent = await person([{ type: 'sip', target: `hold@127.0.0.1:${p + 1}` }]);
@@ -404,5 +432,26 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
       assert.equal(c.status, 'completed');
       assert.equal(c.end_reason, 'caller hung up');
     });
+  });
+
+  it('ends live calls on both legs when the instance shuts down, and records why', async () => {
+    const p = BASE + 850;
+    const own = await startTestServer('sqlite', { sip: true, config: fastSip });
+    const ownKey = (await own.newTenant()).key;
+    const res = await own.request('POST', '/v1.0/agents', {
+      key: ownKey, body: { username: 'shutdown-person', password: 'secret-pass', name: 'Sam', addresses: [{ type: 'sip', target: `sam@127.0.0.1:${p + 1}` }] },
+    });
+    await own.request('PUT', `/v1.0/agents/${res.body.id}/status`, { key: ownKey, body: { status: 'available' } });
+    const ended: string[] = [];
+    own.server.bus.subscribe((e) => { if (e.type === 'call.ended') ended.push(String(e.data.end_reason)); });
+    const phone = run(files.write('shutdown-phone.xml', answeringCallee({ rtpPort: p + 50 })), { port: p + 1, mediaPort: p + 20 });
+    await new Promise((r) => setTimeout(r, 300));
+    const call = run(files.write('shutdown-caller.xml', caller()), {
+      port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${own.server.sipEdge!.sip.listening().udpPort}`, service: `direct.${res.body.direct_hash}`,
+    });
+    await waitFor('the call to be up', () => (own.server.sipCalls?.liveCount ?? 0) === 1, 10_000, 50);
+    await own.close();
+    await Promise.all([exitOk(call, 'caller (gets BYE)'), exitOk(phone, 'phone (gets BYE)')]);
+    assert.deepEqual(ended, ['instance shutting down']);
   });
 });

@@ -122,6 +122,24 @@ describe('outbound calls through a SIP trunk (Kamailio as the carrier)', { concu
     assert.ok(c.sip_status >= 400, `sip_status ${c.sip_status}`);
   });
 
+  it('POST /api/agents/{id}/call goes through the trunk that holds the agent\'s number', async () => {
+    const agent = await ts.request('POST', '/api/agents', { key, body: { name: 'Trunk caller', type: 'outbound', system_prompt: 'Hi.' } });
+    const id = agent.body.id ?? agent.body.agent_id;
+    const tenantId = (await ts.server.services.agents.list(null)).find((a) => a.id === id)!.tenantId;
+    await ts.server.services.numbers.create({ tenantId }, { e164: '+15550100999', agentId: id });
+    const res = await ts.request('POST', `/api/agents/${id}/call`, { key, body: { to_number: '+15550142002' } });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.body.message, /SIP trunk/);
+    const c = await waitFor('the call to end', async () => {
+      const r = await ts.request('GET', `/api/calls/${res.body.call_sid}`, { key });
+      return r.body?.ended_at ? r.body : null;
+    }, 15_000);
+    assert.equal(c.trunk_id, trunkId);
+    assert.equal(c.direction, 'outbound');
+    const bad = await ts.request('POST', `/api/agents/${id}/call`, { key, body: { to_number: 'not-a-number' } });
+    assert.equal(bad.status, 400, bad.text);
+  });
+
   it('holds the trunk to its calls-per-second limit', async () => {
     const closed = await ts.request('POST', '/sip/create-outbound-trunk', {
       key,
