@@ -167,8 +167,12 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
     const res = await ts.request('POST', '/api/override/transfer', { key: tenant.key, body: { call_sid: live.call_sid, target: '+15550199000' } });
     assert.equal(res.status, 200, res.text);
     await Promise.all([exitOk(call, 'caller (declines REFER, then moved)'), exitOk(phone, 'first phone (gets BYE)'), exitOk(target, 'transfer target')]);
-    const c = await lastCall(made.body.id);
+    const c = await waitFor('the call to end', async () => {
+      const r = await ts.request('GET', `/api/calls/${live.call_sid}`, { key: tenant.key });
+      return r.body?.ended_at ? r.body : null;
+    });
     assert.equal(c.status, 'completed');
+    assert.equal(c.end_reason, 'caller hung up');
   });
 
   it('carries a hold re-INVITE from the caller to the phone and its answer back', async () => {
