@@ -98,8 +98,8 @@ class Line {
     this.password = reg.password;
     this.token = contactToken(reg.id);
     // One Call-ID per line and boot (RFC 3261 §10.2.4). Kept across boots, a restarted process
-    // would start CSeq again at 1 under the Call-ID the registrar holds, which it refuses as out
-    // of order (Kamailio: 400) until the old binding runs out; a new Call-ID replaces the binding.
+    // would start CSeq again at 1 under the Call-ID the registrar holds with a higher CSeq, which
+    // it refuses as out of order until the old binding runs out; a new Call-ID replaces the binding.
     this.callId = `${this.token}.${boot}@${publicHost}`;
     this.fromTag = Math.floor(random() * 2 ** 48).toString(36);
     this.home = registerTarget(reg.registrar, reg.options);
