@@ -110,6 +110,8 @@ describe('accepted TCP connections: a deadline for a complete message', () => {
     const trickle = setInterval(() => { if (!slow.closed()) slow.sock.write(text[i++ % text.length]!); }, 50);
     try {
       const start = Date.now();
+      // Meanwhile a normal client is served as usual.
+      assert.match(await optionsAnswered(port, 'meanwhile'), /^SIP\/2\.0 200 OK\r\n/);
       await waitFor(() => slow.closed() && silent.closed(), 3000, 'both to be closed');
       const took = Date.now() - start;
       assert.ok(took >= 300 && took < 1500, `closed after ${took} ms, the deadline being 400 ms`);
@@ -117,6 +119,7 @@ describe('accepted TCP connections: a deadline for a complete message', () => {
     } finally {
       clearInterval(trickle);
     }
+    assert.match(await optionsAnswered(port, 'afterwards'), /^SIP\/2\.0 200 OK\r\n/);
     assert.equal(server.transportLayer.acceptedOpen, 0);
   });
 
