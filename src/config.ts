@@ -25,6 +25,10 @@ export interface Config {
     t1Ms: number;
     /** RFC 4028 session interval asked for and imposed on SIP calls, seconds. */
     sessionExpires: number;
+    /** Accepted TCP/TLS connections open at once; 0 = no cap. */
+    maxConnections: number;
+    /** Ms an accepted TCP/TLS connection has to complete each message (the first counted from accept); 0 = none. */
+    messageDeadlineMs: number;
   };
   /** SIP calls: how people are rung and how fast trunks are used. */
   calls: {
@@ -157,6 +161,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tls: tlsListener(env),
       t1Ms: int(env.SIP_T1_MS, 0, 'SIP_T1_MS'),
       sessionExpires: Math.max(90, int(env.SIP_SESSION_EXPIRES, 1800, 'SIP_SESSION_EXPIRES')),
+      maxConnections: int(env.SIP_MAX_CONNECTIONS, 1024, 'SIP_MAX_CONNECTIONS'),
+      messageDeadlineMs: int(env.SIP_MESSAGE_DEADLINE_MS, 10_000, 'SIP_MESSAGE_DEADLINE_MS'),
     },
     calls: {
       linearRingTimeoutMs: int(env.RING_TIMEOUT_SECONDS, 20, 'RING_TIMEOUT_SECONDS') * 1000,

@@ -34,6 +34,12 @@ export interface Registration {
   listenerAgentId: string | null;
   /** Bumped on (re)activation and on any change to what is sent to the registrar. */
   generation: number;
+  /**
+   * The instance registering the line and until when it last promised to (its row lease); read
+   * to tell whether `registered` still holds. Absent where the reader does not know it.
+   */
+  leaseOwner?: string | null;
+  leaseExpiresAt?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -287,11 +293,29 @@ export class RegistrationService {
   }
 
   /**
-   * A registered line whose handler cannot answer here says so in its error: the line is up, but
-   * its calls will be refused. While it is not registered, `error` is the registrar's alone.
+   * What a reader is shown: a `registered` nobody refreshes is not registered, and a registered
+   * line whose handler cannot answer here says so in its error (the line is up, its calls will be
+   * refused). While a line is not registered, `error` is the registrar's alone.
    */
-  private shown(r: Registration): Registration {
+  private shown(reg: Registration): Registration {
+    const r = this.unrefreshed(reg);
     return r.error === null && r.state === 'registered' ? { ...r, error: handlerProblem(r.handler, this.deps.config) } : r;
+  }
+
+  /**
+   * `registered` is the last report of an instance that may since have died (kill -9 reports
+   * nothing), and a registrar drops a binding nobody refreshes. The instance renews its lease
+   * far more often than any binding runs out, so a line whose lease is gone or lapsed is shown
+   * as `registering`: nobody is keeping it registered until an instance picks it up.
+   */
+  private unrefreshed(r: Registration): Registration {
+    if (r.state !== 'registered' || this.deps.config.registration.leaseMs <= 0 || r.leaseExpiresAt === undefined) return r;
+    const until = r.leaseExpiresAt === null ? NaN : Date.parse(r.leaseExpiresAt);
+    if (r.leaseOwner && until >= this.deps.clock.now().getTime()) return r;
+    const error = Number.isNaN(until)
+      ? 'no running instance is keeping this line registered; it was registered when the last one stopped'
+      : `not refreshed since ${r.leaseExpiresAt}: the instance registering it (${r.leaseOwner}) stopped renewing its lease; another instance takes the line over`;
+    return { ...r, state: 'registering', error };
   }
 
   private async stored(scope: Scope, id: string, tx?: Tx): Promise<StoredRegistration> {

@@ -52,6 +52,8 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
     host: config.sip.host,
     port: config.sip.port,
     publicHost: config.sip.publicHost,
+    maxConnections: config.sip.maxConnections,
+    messageDeadline: config.sip.messageDeadlineMs,
     logger: log,
     ...(config.sip.t1Ms ? { timers: { T1: config.sip.t1Ms } } : {}),
     ...(tlsCa ? { tlsClient: { ca: tlsCa } } : {}),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DomainEvent } from '../events/catalog.js';
 /**
  * The registration engine: one small state machine per active registration that REGISTERs the
@@ -88,7 +89,7 @@ class Line {
   timer: unknown = null;
   reported: { state: EngineRegistrationState; error: string | null };
 
-  constructor(reg: Registration, publicHost: string, random: () => number) {
+  constructor(reg: Registration, publicHost: string, random: () => number, boot: string) {
     this.id = reg.id;
     this.generation = reg.generation;
     this.username = reg.username;
@@ -96,14 +97,18 @@ class Line {
     this.authUser = typeof authUser === 'string' && authUser ? authUser : reg.username;
     this.password = reg.password;
     this.token = contactToken(reg.id);
-    // Stable per registration (RFC 3261 §10.2: a UA should use the same Call-ID for all its REGISTERs).
-    this.callId = `${this.token}@${publicHost}`;
+    // One Call-ID per line and boot (RFC 3261 §10.2.4). Kept across boots, a restarted process
+    // would start CSeq again at 1 under the Call-ID the registrar holds with a higher CSeq, which
+    // it refuses as out of order until the old binding runs out; a new Call-ID replaces the binding.
+    this.callId = `${this.token}.${boot}@${publicHost}`;
     this.fromTag = Math.floor(random() * 2 ** 48).toString(36);
     this.home = registerTarget(reg.registrar, reg.options);
     this.target = this.home;
     const wanted = Number(reg.options.expires);
     this.expires = Number.isInteger(wanted) && wanted > 0 ? wanted : DEFAULT_EXPIRES;
-    this.reported = { state: reg.state, error: null };
+    // A stored `registered` was some earlier process's success: this one has not registered the
+    // line yet (after a crash a TCP binding is gone with its connection), so it says registering.
+    this.reported = { state: reg.state === 'registered' ? 'initial' : reg.state, error: null };
   }
 }
 
@@ -125,6 +130,8 @@ export class RegistrationEngine {
   private closed = false;
   private registersSent = 0;
   private leaseTimer: unknown = null;
+  /** Names this run of the engine in every Call-ID it sends. */
+  private readonly boot: string;
   /** Work started by events, so close() and tests can wait for it. */
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -133,6 +140,7 @@ export class RegistrationEngine {
     this.random = opts.random ?? Math.random;
     this.log = opts.logger ?? silent;
     this.pacer = new Pacer(opts.tuning.registersPerSecond, this.clock);
+    this.boot = randomBytes(5).toString('hex');
   }
 
   /** Subscribes to registration events and resumes every active registration. */
@@ -288,7 +296,7 @@ export class RegistrationEngine {
     }
     let line: Line;
     try {
-      line = new Line(reg, this.opts.sip.publicHost, this.random);
+      line = new Line(reg, this.opts.sip.publicHost, this.random, this.boot);
     } catch (err) {
       await this.opts.store.reportState(reg.id, reg.generation, {
         state: 'failed', status: 'failed', error: `invalid registrar "${reg.registrar}": ${(err as Error).message}`,

@@ -38,6 +38,10 @@ export interface SipStackOptions {
   keepAliveInterval?: number;
   /** Close accepted TCP/TLS connections idle this long, ms (default 600000, 0 = never). */
   idleTimeout?: number;
+  /** Accepted TCP/TLS connections open at once, handshakes included (default 1024, 0 = no cap). */
+  maxConnections?: number;
+  /** Ms an accepted TCP/TLS connection gets to complete a message (and its first one); default 10000, 0 = off. */
+  messageDeadline?: number;
   /** TCP/TLS connect timeout, ms (default 10000). */
   connectTimeout?: number;
   maxMessageSize?: number;
@@ -103,6 +107,8 @@ export interface SipStackStats {
   transactionsTimedOut: number;
   connectionsOpened: number;
   connectionsAccepted: number;
+  /** Accepted connections closed on arrival because the cap was reached. */
+  connectionsRefused: number;
 }
 
 export interface SipStack {
@@ -179,7 +185,7 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
     this.userAgent = opts.userAgent ?? 'Dialtone';
     this.resolver = opts.resolver ?? new Resolver();
     const transportOpts: ConstructorParameters<typeof TransportLayer>[0] = { host: opts.host, port: opts.port, logger: this.logger };
-    for (const k of ['tls', 'tlsClient', 'keepAliveInterval', 'idleTimeout', 'connectTimeout', 'maxMessageSize'] as const) {
+    for (const k of ['tls', 'tlsClient', 'keepAliveInterval', 'idleTimeout', 'maxConnections', 'messageDeadline', 'connectTimeout', 'maxMessageSize'] as const) {
       if (opts[k] !== undefined) Object.assign(transportOpts, { [k]: opts[k] });
     }
     this.transportLayer = new TransportLayer(transportOpts);
@@ -247,6 +253,7 @@ class DialtoneSipStack implements SipStack, SipStackInternals {
       transactionsTimedOut: tx.transactionsTimedOut,
       connectionsOpened: tr.connectionsOpened,
       connectionsAccepted: tr.connectionsAccepted,
+      connectionsRefused: tr.connectionsRefused,
     };
   }
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { DomainEvent, EventType } from '../../src/events/catalog.js';
 import { CALL_HANDLERS } from '../../src/domain/call-handler.js';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
+import { SqlRegistrationLeases } from '../../src/store/repositories/registration-leases.js';
 
 type Tenant = { id: string; key: string };
 
@@ -588,6 +589,12 @@ for (const db of testDbs()) {
       assert.equal(reg.status, 'active');
       assert.equal(reg.error, '408 Request Timeout');
       assert.equal(await regs.reportState(id, gen, { state: 'registered', error: null }), true);
+      // Nobody holds the line's lease (no engine runs here): the report alone does not make it registered.
+      reg = await regs.get(scope, id);
+      assert.equal(reg.state, 'registering');
+      assert.match(reg.error ?? '', /^no running instance is keeping this line registered/);
+      const leases = new SqlRegistrationLeases({ db: s.server.store.db, kind: s.server.store.kind }, 60_000, undefined, 'instance-a');
+      assert.equal(await leases.claim(id), true);
       reg = await regs.get(scope, id);
       assert.equal(reg.state, 'registered');
       assert.equal(reg.error, null);
@@ -608,6 +615,39 @@ for (const db of testDbs()) {
       assert.equal(reg.status, 'failed');
       assert.equal(reg.state, 'failed');
       assert.equal(await regs.reportState('00000000-0000-4000-8000-000000000002', 1, { state: 'registered' }), false);
+    });
+
+    test('GET says registered only while an instance keeps the line: not after its lease lapsed or was released', async () => {
+      const regs = s.server.services.registrations;
+      const t = await s.newTenant();
+      const id = await newReg(t, { handler: 'sip' });
+      await s.request('POST', `/phone-endpoints/${id}/activate`, { key: t.key });
+      const gen = (await regs.get({ tenantId: t.id }, id)).generation;
+      let now = Date.now();
+      const leases = new SqlRegistrationLeases({ db: s.server.store.db, kind: s.server.store.kind }, 1_000, () => new Date(now), 'instance-crashed');
+      assert.equal(await leases.claim(id), true);
+      assert.equal(await regs.reportState(id, gen, { state: 'registered', error: null }), true);
+      const shown = async () => (await s.request('GET', `/phone-endpoints/${id}`, { key: t.key })).body;
+      assert.equal((await shown()).state, 'registered');
+      assert.equal((await shown()).error ?? null, null, 'no error to show');
+
+      // The holder was killed: nothing renews the lease, and once it has run out the line is not registered.
+      now -= 5_000;
+      assert.deepEqual([...(await leases.renew([id]))], [id]); // renewed "5 s ago", so it ran out 4 s ago
+      const stale = await shown();
+      assert.equal(stale.state, 'registering');
+      assert.equal(stale.status, 'active');
+      assert.match(stale.error, /^not refreshed since \S+: the instance registering it \(instance-crashed\) stopped renewing its lease/);
+      const listed = await s.request('GET', '/phone-endpoints', { key: t.key });
+      assert.deepEqual(listed.body.items.map((x: { id: string; state: string }) => [x.id, x.state]), [[id, 'registering']], 'the list says the same');
+
+      // A clean shutdown releases the lease: nobody keeps the line registered either.
+      now = Date.now();
+      await leases.claim(id);
+      assert.equal((await shown()).state, 'registered');
+      await leases.release([id]);
+      assert.equal((await shown()).state, 'registering');
+      assert.match((await shown()).error, /^no running instance is keeping this line registered/);
     });
 
     test('the engine sees active registrations of every tenant, with passwords and listeners', async () => {

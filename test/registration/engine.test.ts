@@ -348,3 +348,66 @@ describe('registration engine: leases between instances', () => {
     assert.deepEqual(released, ['r2'], 'the lease it held is released on close');
   });
 });
+
+describe('registration engine: a restart after a crash', () => {
+  it('re-registers its own lines at once, not at their old refresh time, under a new Call-ID, and says registering first', async () => {
+    const { clock, sip, store } = makeEngine();
+    const { RegistrationEngine } = await import('../../src/registration/engine.js');
+    const held = new Map<string, string>();
+    const leasesFor = (owner: string) => ({
+      owner,
+      async claim(id: string) { const h = held.get(id); if (h && h !== owner) return false; held.set(id, owner); return true; },
+      async renew(ids: string[]) { return new Set(ids.filter((id) => held.get(id) === owner)); },
+      async release(ids: string[]) { for (const id of ids) if (held.get(id) === owner) held.delete(id); },
+      async unclaimed() { return [...store.regs.keys()].filter((id) => !held.has(id)); },
+    });
+    store.add('r1', { options: { transport: 'tcp' } });
+    store.add('r2');
+    const first = new RegistrationEngine({ sip, store, clock, tuning: TUNING, random: () => 0.5, leases: { port: leasesFor('host:5060'), ttlMs: 60_000 } });
+    await first.start();
+    await first.settled();
+    await clock.advance(600_000); // well into the 30 min refresh interval
+    assert.equal(sip.registers().length, 2);
+    const before = new Map(sip.registers().map((r) => [r.headers.Contact, r.headers['Call-ID']]));
+
+    // kill -9: no de-registration, no release; the leases stay with the dead process's name.
+    // The restarted process has the same name and the same fake store; the old engine is simply gone.
+    const crashedAt = clock.now();
+    store.reports.length = 0;
+    const restarted = new RegistrationEngine({ sip, store, clock, tuning: TUNING, random: () => 0.5, leases: { port: leasesFor('host:5060'), ttlMs: 60_000 } });
+    await restarted.start();
+    await restarted.settled();
+    const again = sip.registers().slice(2);
+    assert.equal(again.length, 2, 'both lines REGISTERed again at once');
+    assert.ok(again.every((r) => r.at === crashedAt), 'without waiting for any timer');
+    for (const r of again) {
+      assert.notEqual(r.headers['Call-ID'], before.get(r.headers.Contact), 'a new Call-ID, so the registrar replaces the binding despite CSeq starting over');
+      assert.equal(r.headers.CSeq, '1 REGISTER');
+    }
+    assert.deepEqual(store.reports.filter((x) => x.id === 'r1').map((x) => x.state), ['registering', 'registered'],
+      'the stored registered was the dead process\'s; this one says registering until its own REGISTER succeeds');
+    assert.equal(restarted.stats().registered, 2);
+    await restarted.close();
+  });
+
+  it('does not take a line another live instance holds, and paces a large resume', async () => {
+    const { clock, sip, store } = makeEngine({ registersPerSecond: 10 });
+    const { RegistrationEngine } = await import('../../src/registration/engine.js');
+    for (let i = 0; i < 30; i++) store.add(`r${i}`);
+    const leases = {
+      owner: 'host:5060',
+      async claim(id: string) { return id !== 'r0'; }, // r0 is another instance's
+      async renew(ids: string[]) { return new Set(ids); },
+      async release() {},
+      async unclaimed() { return []; },
+    };
+    const engine = new RegistrationEngine({ sip, store, clock, tuning: { ...TUNING, registersPerSecond: 10 }, random: () => 0.5, leases: { port: leases, ttlMs: 60_000 } });
+    await engine.start();
+    await engine.settled();
+    assert.ok(sip.registers().length <= 2, 'a burst of a tenth of a second, not all at once');
+    await clock.advance(3_000);
+    assert.equal(sip.registers().length, 29, 'all own lines within 3 s at 10 per second');
+    assert.equal(engine.registrationForContact(contactToken('r0')), null);
+    await engine.close();
+  });
+});

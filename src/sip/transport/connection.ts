@@ -1,6 +1,6 @@
 /**
- * One TCP or TLS connection carrying SIP: framing, RFC 5626 CRLF keep-alives
- * and idle close. Used for both accepted and initiated connections.
+ * One TCP or TLS connection carrying SIP: framing, RFC 5626 CRLF keep-alives,
+ * idle close and a deadline for each message. Used for both accepted and initiated connections.
  */
 import type { Socket } from 'node:net';
 import type { SipParseError } from '../errors.js';
@@ -22,6 +22,12 @@ export interface StreamConnectionOptions {
   keepAliveInterval: number;
   /** Close after this many ms without any traffic; 0 disables. */
   idleTimeout: number;
+  /**
+   * A message must be complete this many ms after its first byte, and the first message this
+   * long after the connection opened; 0 disables. Without it a sender trickling a byte now and
+   * then holds the descriptor for ever, since every byte counts as traffic for the idle timeout.
+   */
+  messageDeadline?: number;
   logger?: SipLogger;
   onMessage(msg: SipMessage, src: MessageSource, raw: Buffer): void;
   onMalformed(err: SipParseError, src: MessageSource, raw?: Buffer): void;
@@ -40,6 +46,8 @@ export class StreamConnection {
   private lastSent = Date.now();
   private lastActivity = Date.now();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private delivered = false;
   private closed = false;
   private readonly logger: SipLogger;
 
@@ -61,6 +69,7 @@ export class StreamConnection {
     socket.on('error', (err) => this.logger.debug({ conn: this.id, err: err.message }, 'connection error'));
     socket.on('close', () => this.cleanup());
     this.startTimer();
+    this.armDeadline();
   }
 
   get source(): MessageSource {
@@ -102,11 +111,34 @@ export class StreamConnection {
       return;
     }
     for (const ev of events) {
+      if (ev.type === 'message' || ev.type === 'malformed') {
+        this.delivered = true;
+        this.disarmDeadline();
+      }
       if (ev.type === 'message') this.opts.onMessage(ev.message, this.source, ev.raw);
       else if (ev.type === 'malformed') this.opts.onMalformed(ev.error, this.source, ev.raw);
       else if (ev.type === 'ping') void this.write(PONG).catch(() => {});
       else this.pongsReceived++;
     }
+    if (this.framer.pending > 0) this.armDeadline();
+  }
+
+  /** Starts the clock for the message in progress (or the first one), unless it is running already. */
+  private armDeadline(): void {
+    const ms = this.opts.messageDeadline ?? 0;
+    if (ms <= 0 || this.deadline || this.closed) return;
+    if (this.delivered && this.framer.pending === 0) return;
+    this.deadline = setTimeout(() => {
+      this.deadline = undefined;
+      this.logger.debug({ conn: this.id, pending: this.framer.pending, firstMessage: !this.delivered }, 'closing connection: no complete message in time');
+      this.close();
+    }, ms);
+    this.deadline.unref();
+  }
+
+  private disarmDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
   }
 
   private startTimer(): void {
@@ -138,6 +170,7 @@ export class StreamConnection {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.disarmDeadline();
     this.opts.onClose(this);
   }
 }

@@ -40,6 +40,16 @@ export interface TransportLayerOptions {
   keepAliveInterval?: number;
   /** Close accepted connections silent for this long, ms; 0 disables. Default 10 min. */
   idleTimeout?: number;
+  /**
+   * Accepted TCP and TLS connections open at once (TLS handshakes in progress included); beyond
+   * it new ones are closed as they arrive. 0 = no cap. Default 1024.
+   */
+  maxConnections?: number;
+  /**
+   * An accepted connection must finish its TLS handshake and its first message within this many
+   * ms, and each later message within this long of its first byte; 0 disables. Default 10 s.
+   */
+  messageDeadline?: number;
   connectTimeout?: number;
   maxMessageSize?: number;
   logger?: SipLogger;
@@ -81,7 +91,7 @@ function closeServer(server: net.Server | undefined): Promise<void> {
 export class TransportLayer {
   onMessage: (msg: SipMessage, src: MessageSource) => void = () => {};
   onMalformed: (err: SipParseError, src: MessageSource, raw?: Buffer) => void = () => {};
-  readonly counters = { connectionsOpened: 0, connectionsAccepted: 0 };
+  readonly counters = { connectionsOpened: 0, connectionsAccepted: 0, connectionsRefused: 0 };
 
   private readonly udp: UdpTransport;
   private readonly refusals = new UdpRefusalWatch();
@@ -90,6 +100,9 @@ export class TransportLayer {
   private readonly connections = new Map<string, StreamConnection>();
   private readonly outbound = new Map<string, Promise<StreamConnection>>();
   private readonly outboundKeyOf = new Map<StreamConnection, string>();
+  /** Accepted sockets from the moment the kernel hands them over, before any TLS handshake. */
+  private readonly inbound = new Set<net.Socket>();
+  private lastRefusalLog = 0;
   private ports: ListeningPorts | undefined;
   private nextConnId = 0;
   private readonly logger: SipLogger;
@@ -110,15 +123,26 @@ export class TransportLayer {
   async start(): Promise<ListeningPorts> {
     const { host, port } = this.opts;
     this.stopping = false;
-    this.tcpServer = net.createServer((socket) => this.accept(socket, 'tcp'));
+    this.tcpServer = net.createServer((socket) => {
+      if (this.admit(socket)) this.accept(socket, 'tcp');
+    });
     this.tcpServer.on('error', (err) => this.logger.error({ err: err.message }, 'TCP listener error'));
     const { udpPort, tcpPort } = await this.bindPair(host, port);
     this.ports = { udpPort, tcpPort };
 
     const t = this.opts.tls;
     if (t?.cert && t.key) {
-      this.tlsServer = tls.createServer({ cert: t.cert, key: t.key }, (socket) => this.accept(socket, 'tls'));
-      this.tlsServer.on('tlsClientError', (err) => this.logger.debug({ err: err.message }, 'TLS handshake with a client failed'));
+      const deadline = this.messageDeadline;
+      this.tlsServer = tls.createServer({
+        cert: t.cert, key: t.key, ...(deadline > 0 ? { handshakeTimeout: deadline } : {}),
+      }, (socket) => this.accept(socket, 'tls'));
+      // The raw socket, before the handshake: a client that never finishes one still counts.
+      this.tlsServer.on('connection', (raw: net.Socket) => { this.admit(raw); });
+      this.tlsServer.on('tlsClientError', (err, socket) => {
+        this.logger.debug({ err: err.message }, 'TLS handshake with a client failed');
+        // With this listener Node leaves the socket open, a timed-out handshake included.
+        socket.destroy();
+      });
       this.tlsServer.on('error', (err) => this.logger.error({ err: err.message }, 'TLS listener error'));
       this.ports.tlsPort = await listen(this.tlsServer, host, t.port ?? (port === 0 ? 0 : 5061));
     }
@@ -174,6 +198,37 @@ export class TransportLayer {
     this.onMessage(msg, src);
   }
 
+  private get messageDeadline(): number {
+    return this.opts.messageDeadline ?? 10_000;
+  }
+
+  /** Counts an accepted socket against the cap, or closes it at once when the cap is reached. */
+  private admit(socket: net.Socket): boolean {
+    const max = this.opts.maxConnections ?? 1024;
+    if (this.stopping || (max > 0 && this.inbound.size >= max)) {
+      socket.on('error', () => {});
+      socket.destroy();
+      if (!this.stopping) {
+        this.counters.connectionsRefused++;
+        const now = Date.now();
+        // Once a minute at most: a flood of refusals must not turn into a flood of log lines.
+        if (now - this.lastRefusalLog >= 60_000) {
+          this.lastRefusalLog = now;
+          this.logger.warn({ max, refused: this.counters.connectionsRefused }, 'SIP connection cap reached; closing new TCP/TLS connections');
+        }
+      }
+      return false;
+    }
+    this.inbound.add(socket);
+    socket.once('close', () => this.inbound.delete(socket));
+    return true;
+  }
+
+  /** Accepted TCP/TLS connections open now, TLS handshakes in progress included. */
+  get acceptedOpen(): number {
+    return this.inbound.size;
+  }
+
   private adopt(socket: net.Socket, transport: 'tcp' | 'tls', outbound: boolean): StreamConnection {
     const conn = new StreamConnection(socket, {
       id: `${transport}-${++this.nextConnId}`,
@@ -182,6 +237,8 @@ export class TransportLayer {
       maxMessageSize: this.opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       keepAliveInterval: this.opts.keepAliveInterval ?? 30_000,
       idleTimeout: outbound ? 0 : (this.opts.idleTimeout ?? 600_000),
+      // Only senders we did not choose get a deadline; a registrar we dialled is trusted to frame.
+      messageDeadline: outbound ? 0 : this.messageDeadline,
       logger: this.logger,
       onMessage: (msg, src) => this.deliver(msg, src),
       onMalformed: (err, src, raw) => this.onMalformed(err, src, raw),
@@ -199,7 +256,7 @@ export class TransportLayer {
   }
 
   private accept(socket: net.Socket, transport: 'tcp' | 'tls'): void {
-    if (this.stopping) {
+    if (this.stopping || socket.destroyed) {
       socket.destroy();
       return;
     }

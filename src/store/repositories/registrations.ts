@@ -25,6 +25,8 @@ function toRegistration(r: RegistrationTable): StoredRegistration {
     error: r.error,
     listenerAgentId: r.listener_agent_id,
     generation: r.generation,
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -1,0 +1,179 @@
+/**
+ * A Dialtone process killed with SIGKILL (no de-registration, leases left held) and started again
+ * on the same host and SIP port gets its lines back at Kamailio at once, TCP ones included
+ * (Kamailio drops a TCP binding with its connection), and its API never calls a line
+ * `registered` on the strength of a REGISTER the dead process sent.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { contactToken } from '../../src/registration/target.js';
+import { createPgDatabase, testDbs } from '../helpers/server.js';
+import { Kamailio, waitFor, type Binding } from './peers.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const KAMAILIO_PORT = 15160;
+const USERS = { tcpline: 'tcp-pw', udpline: 'udp-pw' };
+
+async function freePort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** One `node src/main.ts` process; only its own pid is ever signalled. */
+class DialtoneProcess {
+  private proc: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  output = '';
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  async start(): Promise<void> {
+    this.output = '';
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    const guard = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } };
+    process.once('exit', guard);
+    proc.once('exit', () => process.off('exit', guard));
+    const collect = (d: Buffer) => { this.output = (this.output + d.toString()).slice(-20_000); };
+    proc.stdout!.on('data', collect);
+    proc.stderr!.on('data', collect);
+    await waitFor('dialtone to listen for SIP', () => {
+      if (proc.exitCode !== null) throw new Error(`dialtone exited: ${this.output.slice(-2000)}`);
+      return this.output.includes('SIP listening');
+    }, 60_000, 50);
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill(signal);
+    await this.exited;
+    this.proc = null;
+  }
+}
+
+testDbs().forEach((db, i) => {
+  describe(`a Dialtone process killed with SIGKILL and restarted (${db})`, () => {
+    const kamailioPort = KAMAILIO_PORT + i * 10;
+    const registrar = `sip:127.0.0.1:${kamailioPort}`;
+    const kamailio = new Kamailio({ port: kamailioPort, users: USERS, minExpires: 5, maxExpires: 10 });
+    const dataDir = mkdtempSync(join(tmpdir(), 'dialtone-restart-'));
+    const adminKey = `admin-${randomBytes(12).toString('hex')}`;
+    let pg: Awaited<ReturnType<typeof createPgDatabase>> | null = null;
+    let dialtone: DialtoneProcess;
+    let http = '';
+
+    // node:http without keep-alive: a pooled connection to the killed process must not be reused.
+    const api = (method: string, path: string, body?: unknown, accountId?: string) =>
+      new Promise<{ status: number; body: any; text: string }>((resolve, reject) => {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const req = httpRequest(http + path, {
+          method,
+          agent: false,
+          headers: {
+            authorization: `Bearer ${adminKey}`,
+            ...(accountId ? { 'x-account-id': accountId } : {}),
+            ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+        }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, text }));
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+
+    before(async () => {
+      await kamailio.start();
+      if (db === 'postgres') pg = await createPgDatabase();
+      const [httpPort, sipPort] = [await freePort(), await freePort()];
+      http = `http://127.0.0.1:${httpPort}`;
+      dialtone = new DialtoneProcess({
+        PORT: String(httpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, ...(pg ? { DATABASE_URL: pg.url } : {}),
+        ADMIN_API_KEY: adminKey, MASTER_KEY: randomBytes(32).toString('base64'),
+        SIP_PORT: String(sipPort), SIP_HOST: '127.0.0.1', SIP_PUBLIC_HOST: '127.0.0.1', ALLOW_PRIVATE_SIP_TARGETS: '1',
+        SIP_T1_MS: '20', REGISTER_BACKOFF_BASE_MS: '200', REGISTER_BACKOFF_MAX_MS: '1000',
+        LOG_LEVEL: process.env.DIALTONE_TEST_LOG ?? 'warn', RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_HOUR: '1000000',
+      });
+      await dialtone.start();
+    });
+    after(async () => {
+      await dialtone?.kill('SIGKILL');
+      await kamailio.destroy();
+      await pg?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('registers its TCP and UDP lines again at once, and GET says registered only for a fresh binding', async () => {
+      const tenant = await api('POST', '/tenants', { name: 'restart test' });
+      assert.equal(tenant.status, 201, tenant.text);
+      const lines: Record<string, string> = {};
+      for (const [username, transport] of [['tcpline', 'tcp'], ['udpline', 'udp']] as const) {
+        const r = await api('POST', '/phone-endpoints', {
+          type: 'phone-registration', registrar, username, password: USERS[username], options: { transport },
+        }, tenant.body.id);
+        assert.equal(r.status, 201, r.text);
+        lines[username] = r.body.id;
+        assert.equal((await api('POST', `/phone-endpoints/${r.body.id}/activate`, undefined, tenant.body.id)).status, 200);
+      }
+      const get = async (username: string) => (await api('GET', `/phone-endpoints/${lines[username]}`, undefined, tenant.body.id)).body;
+      const bound = async (username: string): Promise<Binding | null> => {
+        const [b] = await kamailio.lookup(username);
+        return b && b.address.startsWith(`sip:${contactToken(lines[username]!)}@`) ? b : null;
+      };
+      const before: Record<string, Binding> = {};
+      for (const u of ['tcpline', 'udpline']) {
+        const first = await waitFor(`${u} bound`, () => bound(u), 15_000);
+        await waitFor(`${u} registered in the API`, async () => (await get(u)).state === 'registered');
+        // At least one refresh, so the registrar holds a CSeq above what a fresh process starts with.
+        before[u] = await waitFor(`${u} refreshed`, async () => { const b = await bound(u); return b && b.cseq > first.cseq ? b : null; }, 15_000);
+      }
+
+      await dialtone.kill('SIGKILL');
+      // Kamailio notices the dead TCP connection and drops that binding (usrloc handle_lost_tcp).
+      await waitFor('the TCP binding to go with its connection', async () => !(await bound('tcpline')), 10_000, 100);
+      assert.ok(await bound('udpline'), 'the UDP binding outlives the process until it expires');
+
+      await dialtone.start();
+      const restartedAt = Date.now();
+      // Until a REGISTER of the new process succeeded, the API must not call the line registered.
+      const seen: Array<{ u: string; state: string; fresh: boolean }> = [];
+      const fresh = async (u: string) => {
+        const b = await bound(u);
+        return !!b && b.callId !== before[u]!.callId;
+      };
+      const back = await waitFor('both lines bound again by the new process', async () => {
+        for (const u of ['tcpline', 'udpline']) {
+          const { state } = await get(u);
+          seen.push({ u, state, fresh: await fresh(u) });
+        }
+        return (await fresh('tcpline')) && (await fresh('udpline')) ? Date.now() - restartedAt : null;
+      }, 10_000, 20);
+      assert.ok(back < 2_000, `the lines were back ${back} ms after the restart`);
+      for (const s of seen) {
+        if (s.state === 'registered') assert.ok(s.fresh, `${s.u} was shown registered before the new process re-registered it`);
+      }
+      const tcp = (await bound('tcpline'))!;
+      assert.match(tcp.address, /;transport=tcp$/);
+      assert.equal((await get('tcpline')).state, 'registered');
+      assert.equal((await get('udpline')).state, 'registered');
+      assert.equal((await kamailio.lookup('udpline')).length, 1, 'the new REGISTER replaced the binding instead of adding one');
+    });
+  });
+});
