@@ -48,6 +48,8 @@ export interface TrunkRepository {
   /** Newest first. */
   list(scope: Scope): Promise<StoredTrunk[]>;
   delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
+  /** Across tenants: the tenants with a trunk listing this caller id (the call layer routes by it). */
+  tenantsWithNumber(e164: string): Promise<string[]>;
 }
 
 export interface TrunkServiceDeps {
@@ -125,6 +127,12 @@ export class TrunkService {
   async getCredentials(scope: Scope, id: string): Promise<{ username: string; password: string }> {
     const trunk = await this.stored(scope, id);
     return { username: trunk.authUsername, password: this.deps.vault.open(trunk.sealedPassword) };
+  }
+
+  /** The tenant whose trunk lists `e164`, when exactly one does. */
+  async tenantOfNumber(e164: string): Promise<string | null> {
+    const tenants = await this.deps.trunks.tenantsWithNumber(e164);
+    return tenants.length === 1 ? tenants[0]! : null;
   }
 
   async delete(scope: Scope, id: string): Promise<void> {

@@ -255,6 +255,12 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
       const h = await ts.request('GET', `/api/calls/history?agent_id=${agent.id}`, { key });
       assert.equal(h.body.calls.filter((c: { status: string }) => c.status !== 'failed').length, 0);
 
+      // The trunk's own caller id belongs to the tenant too, but has no agent.
+      const callerId = `sip:+15550177000@127.0.0.1:${sipPort}`;
+      assert.equal((await sendUdpRequest(sipPort, 'INVITE', callerId, { sdp: true, bindAddress: '127.0.0.2' })).at(-1)!.status, 403);
+      const own = await sendUdpRequest(sipPort, 'INVITE', callerId, { sdp: true });
+      assert.equal(own.at(-1)!.status, 480);
+      assert.match(own.at(-1)!.text, /no agent answers \+15550177000/);
       // From the trunk's own address the number routes to its agent (who is away, so 480 names them).
       await ts.request('PUT', `/v1.0/agents/${agent.id}/status`, { key, body: { status: 'away' } });
       const carrier = await sendUdpRequest(sipPort, 'INVITE', `sip:+15550177001@127.0.0.1:${sipPort}`, { sdp: true });

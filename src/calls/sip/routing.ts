@@ -106,7 +106,15 @@ export class InboundRouter {
     }
     const e164 = calledNumber(facts.requestUser) ?? calledNumber(facts.toUser);
     const number = e164 ? await this.services.numbers.findByE164(e164) : null;
-    if (!number) return reject(404, 'no line, agent or number here');
+    if (!number) {
+      // A trunk's caller id is the tenant's too, but no agent is pinned to it.
+      const tenantId = e164 ? await this.services.trunks.tenantOfNumber(e164) : null;
+      if (!tenantId) return reject(404, 'no line, agent or number here');
+      if (!(await this.trust.isTrusted({ tenantId }, facts.sourceAddress))) {
+        return reject(403, 'calls to this number are taken only from its trunks and registrars');
+      }
+      return reject(480, `no agent answers ${e164}: add it as a phone number with an agent`);
+    }
     const scope = { tenantId: number.tenantId };
     // A number is reachable only through the tenant's own carriers: anything else is refused before any handler runs.
     if (!(await this.trust.isTrusted(scope, facts.sourceAddress))) {

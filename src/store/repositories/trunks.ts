@@ -42,6 +42,13 @@ export class SqlTrunkRepository implements TrunkRepository {
     return rows.map(toTrunk);
   }
 
+  async tenantsWithNumber(e164: string): Promise<string[]> {
+    // Numbers are a JSON array of E.164 text; the quoted form cannot match a longer number.
+    const rows = await this.store.db.selectFrom('trunks').select('tenant_id')
+      .where('numbers', 'like', `%${JSON.stringify(e164)}%`).execute();
+    return [...new Set(rows.map((r) => r.tenant_id))];
+  }
+
   async delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void> {
     await on(this.store, tx).deleteFrom('trunks').where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
   }
