@@ -19,7 +19,7 @@ import { createPgDatabase, testDbs } from '../helpers/server.js';
 import { Kamailio, waitFor, type Binding } from './peers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const KAMAILIO_PORT = 15160;
+const KAMAILIO_PORT = 15360; // clear of the other interop files (15060–15290, 15460–16320, 16600–16650)
 const USERS = { tcpline: 'tcp-pw', udpline: 'udp-pw' };
 
 async function freePort(): Promise<number> {
