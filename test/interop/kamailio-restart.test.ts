@@ -6,65 +6,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { contactToken } from '../../src/registration/target.js';
 import { createPgDatabase, testDbs } from '../helpers/server.js';
+import { DialtoneProcess, freePort, plainRequest } from '../helpers/dialtone-process.js';
 import { Kamailio, waitFor, type Binding } from './peers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KAMAILIO_PORT = 15360; // clear of the other interop files (15060–15290, 15460–16320, 16600–16650)
 const USERS = { tcpline: 'tcp-pw', udpline: 'udp-pw' };
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** One `node src/main.ts` process; only its own pid is ever signalled. */
-class DialtoneProcess {
-  private proc: ChildProcess | null = null;
-  private exited: Promise<void> = Promise.resolve();
-  output = '';
-
-  constructor(private readonly env: Record<string, string>) {}
-
-  async start(): Promise<void> {
-    this.output = '';
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.proc = proc;
-    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    const guard = () => { try { proc.kill('SIGKILL'); } catch { /* gone */ } };
-    process.once('exit', guard);
-    proc.once('exit', () => process.off('exit', guard));
-    const collect = (d: Buffer) => { this.output = (this.output + d.toString()).slice(-20_000); };
-    proc.stdout!.on('data', collect);
-    proc.stderr!.on('data', collect);
-    await waitFor('dialtone to listen for SIP', () => {
-      if (proc.exitCode !== null) throw new Error(`dialtone exited: ${this.output.slice(-2000)}`);
-      return this.output.includes('SIP listening');
-    }, 60_000, 50);
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill(signal);
-    await this.exited;
-    this.proc = null;
-  }
-}
 
 testDbs().forEach((db, i) => {
   describe(`a Dialtone process killed with SIGKILL and restarted (${db})`, () => {
@@ -77,27 +29,7 @@ testDbs().forEach((db, i) => {
     let dialtone: DialtoneProcess;
     let http = '';
 
-    // node:http without keep-alive: a pooled connection to the killed process must not be reused.
-    const api = (method: string, path: string, body?: unknown, accountId?: string) =>
-      new Promise<{ status: number; body: any; text: string }>((resolve, reject) => {
-        const payload = body === undefined ? undefined : JSON.stringify(body);
-        const req = httpRequest(http + path, {
-          method,
-          agent: false,
-          headers: {
-            authorization: `Bearer ${adminKey}`,
-            ...(accountId ? { 'x-account-id': accountId } : {}),
-            ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-        }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (text += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, text }));
-        });
-        req.on('error', reject);
-        req.end(payload);
-      });
+    const api = (method: string, path: string, body?: unknown, accountId?: string) => plainRequest(http, adminKey, method, path, body, accountId);
 
     before(async () => {
       await kamailio.start();
