@@ -30,6 +30,13 @@ export interface Config {
     /** Ms an accepted TCP/TLS connection has to complete each message (the first counted from accept); 0 = none. */
     messageDeadlineMs: number;
   };
+  /** RTP for calls Dialtone answers itself (handlers dialtone and relay). */
+  media: {
+    rtpPortMin: number;
+    rtpPortMax: number;
+    /** No RTP from the caller for this long hangs up, ms (0 = never). */
+    timeoutMs: number;
+  };
   /** SIP calls: how people are rung and how fast trunks are used. */
   calls: {
     /** `linear` ring method: how long each of a person's addresses rings before the next, ms. */
@@ -114,6 +121,15 @@ function int(value: string | undefined, fallback: number, name: string): number 
   return n;
 }
 
+function rtpRange(env: NodeJS.ProcessEnv): Config['media'] {
+  const rtpPortMin = int(env.RTP_PORT_MIN, 20000, 'RTP_PORT_MIN');
+  const rtpPortMax = int(env.RTP_PORT_MAX, 29999, 'RTP_PORT_MAX');
+  if (rtpPortMin < 1024 || rtpPortMax > 65535 || rtpPortMax <= rtpPortMin) {
+    throw new Error(`RTP_PORT_MIN and RTP_PORT_MAX must make a range within 1024-65535, got ${rtpPortMin}-${rtpPortMax}`);
+  }
+  return { rtpPortMin, rtpPortMax, timeoutMs: int(env.MEDIA_TIMEOUT_SECONDS, 30, 'MEDIA_TIMEOUT_SECONDS') * 1000 };
+}
+
 function tlsListener(env: NodeJS.ProcessEnv): Config['sip']['tls'] {
   const certFile = env.SIP_TLS_CERT_FILE || null;
   const keyFile = env.SIP_TLS_KEY_FILE || null;
@@ -164,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: int(env.SIP_MAX_CONNECTIONS, 1024, 'SIP_MAX_CONNECTIONS'),
       messageDeadlineMs: int(env.SIP_MESSAGE_DEADLINE_MS, 10_000, 'SIP_MESSAGE_DEADLINE_MS'),
     },
+    media: rtpRange(env),
     calls: {
       linearRingTimeoutMs: int(env.RING_TIMEOUT_SECONDS, 20, 'RING_TIMEOUT_SECONDS') * 1000,
       trunkCps: int(env.TRUNK_CPS, 1, 'TRUNK_CPS'),

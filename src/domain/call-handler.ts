@@ -11,11 +11,9 @@ export type CallHandler = (typeof CALL_HANDLERS)[number];
 export const DEFAULT_CALL_HANDLER: CallHandler = 'livekit';
 
 export const LIVEKIT_MISSING = 'LiveKit is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_SIP_URI';
-export const NO_NATIVE_VOICE = 'the native voice runtime for this handler is not available yet';
 
 /** Why calls for `handler` cannot be answered on this server, or null when they can. */
 export function handlerProblem(handler: CallHandler, config: Pick<Config, 'livekit'>): string | null {
   if (handler === 'livekit' && !config.livekit) return LIVEKIT_MISSING;
-  if (handler === 'dialtone' || handler === 'relay') return `${handler}: ${NO_NATIVE_VOICE}`;
   return null;
 }

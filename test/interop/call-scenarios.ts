@@ -211,6 +211,10 @@ export interface CallerOptions {
   expectReinvite?: boolean;
   /** A REFER must arrive first (a supervisor's transfer); it is refused with 603. */
   refuseRefer?: boolean;
+  /** The RTP port our offer names (a test's own socket) instead of SIPp's media port. */
+  sdpMediaPort?: number;
+  /** Play g711a.pcap once answered (default); off when the test's own socket is the media. */
+  playAudio?: boolean;
 }
 
 const inviteHeaders = `
@@ -236,7 +240,7 @@ export function caller(o: CallerOptions = {}): string {
       s=-
       c=IN IP4 [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 8 101
+      m=audio ${o.sdpMediaPort ?? '[media_port]'} RTP/AVP 8 101
       a=rtpmap:8 PCMA/8000
       a=rtpmap:101 telephone-event/8000
       a=sendrecv
@@ -410,11 +414,12 @@ export function caller(o: CallerOptions = {}): string {
       Content-Length: 0
     ]]>
   </send>
+${o.playAudio === false ? '' : `
   <nop>
     <action>
       <exec play_pcap_audio="${PCAP}"/>
     </action>
-  </nop>${hold}${moved}${dtmf}${ending}`);
+  </nop>`}${hold}${moved}${dtmf}${ending}`);
 }
 
 /** A temporary folder of scenario files; `remove()` deletes it. */

@@ -9,6 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeLiveKit, type FakeLiveKit } from '../helpers/livekit-twirp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { livekitCalledUser } from '../../src/livekit/index.js';
+import { decodeG711 } from '../../src/media/g711.js';
+import { buildRtp, parseRtp } from '../../src/media/rtp.js';
+import { digitPayloads } from '../../src/media/telephone-event.js';
 import { answeringCallee, busyCallee, caller, ringingCallee, scenarioDir } from './call-scenarios.js';
 import { createLine, fastSip } from './helpers.js';
 import { Kamailio, sipp, waitFor, type SippRun } from './peers.js';
@@ -463,5 +466,63 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
     await own.close();
     await Promise.all([exitOk(call, 'caller (gets BYE)'), exitOk(phone, 'phone (gets BYE)')]);
     assert.deepEqual(ended, ['instance shutting down']);
+  });
+
+  it('answers a dialtone agent\'s call itself: spoken greeting over RTP, RFC 4733 digits in the transcript, a media timeout hangs up', async () => {
+    const p = BASE + 870;
+    const own = await startTestServer('sqlite', { sip: true, config: (c) => { fastSip(c); c.media.timeoutMs = 2500; c.media.rtpPortMin = 43000; c.media.rtpPortMax = 43100; } });
+    try {
+      const ownKey = (await own.newTenant()).key;
+      const made = await own.request('POST', '/api/agents', { key: ownKey, body: { name: 'Voice AI', type: 'inbound', system_prompt: 'Help.', greeting: 'Hello, thanks for calling Acme.' } });
+      const agentId = made.body.id ?? made.body.agent_id;
+      const agent = (await own.server.services.agents.list(null)).find((a) => a.id === agentId)!;
+      await own.server.services.agents.update({ tenantId: agent.tenantId }, agentId, { handler: 'dialtone' });
+
+      // The caller's media goes to this socket: it measures what the agent says and sends a digit.
+      const media = createSocket('udp4');
+      const samples: number[] = [];
+      let packets = 0;
+      let from: { address: string; port: number } | null = null;
+      media.on('message', (m, rinfo) => {
+        const rtp = parseRtp(m);
+        if (!rtp || rtp.payloadType !== 8) return;
+        packets++;
+        from = { address: rinfo.address, port: rinfo.port };
+        for (const v of decodeG711('PCMA', rtp.payload)) samples.push(v);
+      });
+      await new Promise<void>((r) => media.bind(p + 50, '127.0.0.1', r));
+      const call = run(files.write('voice-caller.xml', caller({ sdpMediaPort: p + 50, playAudio: false })), {
+        port: p + 4, mediaPort: p + 32, remote: `127.0.0.1:${own.server.sipEdge!.sip.listening().udpPort}`, service: `direct.${agent.directHash}`,
+      });
+      await waitFor('the agent\'s audio', () => packets > 25, 10_000, 50);
+      let seq = 1;
+      for (const d of digitPayloads('5', 100)) {
+        media.send(buildRtp({ payloadType: 101, marker: d.marker, sequence: seq++, timestamp: 8000, ssrc: 42, payload: d.payload }), from!.port, from!.address);
+      }
+      await exitOk(call, 'caller (gets BYE at the media timeout)');
+      media.close();
+
+      const frames = Array.from({ length: Math.floor(samples.length / 160) }, (_, i) => {
+        const f = samples.slice(i * 160, i * 160 + 160);
+        return Math.sqrt(f.reduce((a, v) => a + v * v, 0) / 160);
+      });
+      const speech = frames.filter((r) => r > 300).length * 0.02;
+      assert.ok(speech >= 1, `${speech.toFixed(2)} s of speech reached the caller`);
+      assert.ok(packets >= 100, `${packets} RTP packets (20 ms each) before the timeout`);
+      const c = await waitFor('the call record', async () => {
+        const r = await own.request('GET', `/api/calls/history?agent_id=${agentId}`, { key: ownKey });
+        const x = r.body?.calls?.[0];
+        return x?.ended_at ? x : null;
+      });
+      assert.equal(c.handler, 'dialtone');
+      assert.equal(c.status, 'completed');
+      assert.match(c.end_reason, /^no media from the caller for 3 s$/);
+      const detail = await own.request('GET', `/api/calls/${c.call_sid}`, { key: ownKey });
+      const turns = detail.body.transcript.map((t: { role: string; text: string }) => `${t.role}: ${t.text}`);
+      assert.ok(turns.some((t: string) => t.startsWith('agent: Hello, thanks for calling Acme.')), turns.join(' | '));
+      assert.ok(turns.includes('caller: pressed 5'), turns.join(' | '));
+    } finally {
+      await own.close();
+    }
   });
 });

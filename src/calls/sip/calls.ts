@@ -6,7 +6,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Agent } from '../../domain/agents.js';
-import { LIVEKIT_MISSING, NO_NATIVE_VOICE } from '../../domain/call-handler.js';
+import { LIVEKIT_MISSING } from '../../domain/call-handler.js';
+import { Pacer } from '../../media/pacer.js';
+import { answerWithVoice, type VoiceCall } from './voice-call.js';
 import type { CallStatus } from '../../domain/calls.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
@@ -55,6 +57,9 @@ function extrasOf(res: SipResponse): MessageExtras {
 export class SipCalls implements InviteSink {
   private readonly router: InboundRouter;
   private readonly live = new Map<string, LiveSipCall>();
+  /** Calls answered by the native voice runtime. */
+  private readonly voice = new Map<string, VoiceCall>();
+  private readonly pacer = new Pacer();
   /** Call-IDs of INVITEs we sent that are still ringing or up, to see loops. */
   private readonly ourCallIds = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
@@ -68,7 +73,7 @@ export class SipCalls implements InviteSink {
   }
 
   get liveCount(): number {
-    return this.live.size;
+    return this.live.size + this.voice.size;
   }
 
   onInvite(invite: IncomingInvite, lineId: string | null): void {
@@ -82,7 +87,7 @@ export class SipCalls implements InviteSink {
 
   async closeAll(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([...this.live.values()].map((c) => c.end('instance shutting down')));
+    await Promise.allSettled([...this.live.values(), ...this.voice.values()].map((c) => c.end('instance shutting down')));
     await Promise.allSettled([...this.pending, this.outbound.closeAll()]);
   }
 
@@ -111,7 +116,6 @@ export class SipCalls implements InviteSink {
       }).finally(() => this.reject(invite, status, reason));
     };
 
-    if (routed.handler === 'dialtone' || routed.handler === 'relay') return refuse(480, `${routed.handler}: ${NO_NATIVE_VOICE}`, 'failed');
     if (routed.handler === 'livekit' && !this.deps.livekit) return refuse(503, LIVEKIT_MISSING, 'failed');
     if (routed.handler === 'sip' && routed.agent.presence !== 'available') {
       return refuse(480, `agent ${routed.agent.id} is ${routed.agent.presence}, not available`, 'busy');
@@ -129,6 +133,8 @@ export class SipCalls implements InviteSink {
     }
     const finish = (status: CallStatus, reason: string, sipStatus: number) =>
       this.deps.services.calls.updateStatus(callSid, { status, endReason: reason, sipStatus });
+
+    if (routed.handler === 'dialtone' || routed.handler === 'relay') return this.answerOurselves(invite, routed, callSid);
 
     const headers: Record<string, string> = { 'Max-Forwards': nextMaxForwards(req) };
     const legs = await this.legsFor(routed, callSid, headers, invite);
@@ -193,6 +199,30 @@ export class SipCalls implements InviteSink {
     });
     this.live.set(callSid, call);
     const unregister = this.deps.runtime.sessions.register(callSid, call);
+  }
+
+  /** The native voice runtime answers: our SDP, our RTP, the agent's greeting. */
+  private async answerOurselves(invite: IncomingInvite, routed: RoutedCall, callSid: string): Promise<void> {
+    const finish = (status: CallStatus, reason: string, sipStatus: number) =>
+      this.deps.services.calls.updateStatus(callSid, { status, endReason: reason, sipStatus });
+    if (invite.cancelled) return void (await finish('canceled', 'caller cancelled', 487));
+    const answered = await answerWithVoice(invite, { callSid, scope: routed.scope, agent: routed.agent }, {
+      services: this.deps.services, config: this.deps.config, pacer: this.pacer, publicHost: this.sip.publicHost, logger: this.deps.logger,
+    });
+    if (!answered.ok) {
+      await finish(answered.status === 487 ? 'canceled' : 'failed', answered.reason, answered.status);
+      if (answered.status !== 487) this.reject(invite, answered.status, answered.reason);
+      return;
+    }
+    const call = answered.call;
+    await this.deps.services.calls.updateStatus(callSid, { status: 'in-progress' });
+    const unregister = this.deps.runtime.sessions.register(callSid, call);
+    this.voice.set(callSid, call);
+    void call.recorded.finally(() => {
+      unregister();
+      this.voice.delete(callSid);
+    });
+    void call.greet().catch((err: Error) => this.deps.logger.warn({ callSid, err: err.message }, 'could not speak the greeting'));
   }
 
   /** The legs of the call's handler, or why there are none. */

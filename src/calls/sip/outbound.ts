@@ -62,7 +62,9 @@ export class TrunkDialer {
     const trunk = await this.deps.services.trunks.get(scope, req.trunkId);
     if (agent.deployStatus !== 'active') throw conflict(`agent ${agent.id} is inactive; activate it before it places calls`, 'assistant_id');
     const handler = (agent.handler ?? 'livekit') as CallHandler;
-    const problem = handler === 'sip' ? 'an agent with the sip handler is a person; ring them with an inbound call' : handlerProblem(handler, this.deps.config);
+    const problem = handler === 'sip' ? 'an agent with the sip handler is a person; ring them with an inbound call'
+      : handler === 'livekit' ? handlerProblem(handler, this.deps.config)
+      : `calls placed through a trunk are bridged to LiveKit for now; the ${handler} handler answers inbound calls only`;
     if (problem || !this.deps.livekit) throw new DomainError('unavailable', problem ?? handlerProblem('livekit', { livekit: null })!);
     if (!(await this.pacer.take(trunk.id))) {
       throw new DomainError('limit', `trunk ${trunk.id} is at its calls-per-second limit (${this.deps.config.calls.trunkCps}/s) with calls queued; try again shortly`);
