@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createLogger } from './log.js';
 import type { Config } from './config.js';
 import { createServices, type Services } from './domain/services.js';
-import { randomIds, systemClock, type Clock, type IdSource } from './domain/ids.js';
+import { randomIds, systemClock, type WallClock, type IdSource } from './domain/ids.js';
 import { InProcessBus, RedisBus, type EventBus } from './events/bus.js';
 import { buildApp, type App } from './http/app.js';
 import type { Brain } from './brain/index.js';
@@ -45,7 +45,7 @@ export interface Server {
 
 export interface ServerOverrides {
   logger?: Logger;
-  clock?: Clock;
+  clock?: WallClock;
   ids?: IdSource;
   /** Answers for every agent instead of the configured brain (benchmarks). */
   brain?: Brain;

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { DomainError, conflict, forbidden, notFound } from './errors.js';
 import { domainEvent } from './events.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import { Permission, canManage, scopeOf, type Principal, type Scope } from './principal.js';
 import type { TenantLimits } from './tenants.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
+import type { Keyset } from './paging.js';
 
 export type AgentKind = 'inbound' | 'outbound';
 export type DeployStatus = 'active' | 'inactive';
@@ -68,9 +69,9 @@ export type AgentPatch = Partial<Omit<NewAgent, 'username'>> & { presence?: Pres
 export interface AgentFilter {
   deployStatus?: DeployStatus;
   kind?: AgentKind;
-  /** Keyset paging over (created_at, id), newest first when set. */
+  /** Newest first; continues after `before` (see paging.ts). */
   pageSize?: number;
-  pageToken?: string;
+  before?: Keyset;
 }
 
 /** An agent with the password hash login checks; never leaves the domain. */
@@ -92,7 +93,7 @@ export interface AgentRepository {
   findByDirectHash(hash: string): Promise<Agent | null>;
   /** Newest first; `before` continues after that (createdAt, id); a null scope spans tenants. */
   listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: { createdAt: string; id: string }; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; before?: Keyset; limit?: number;
   }): Promise<Agent[]>;
   /** 'username taken' leaves `tx` (when given) unusable. */
   update(tx: Tx | undefined, scope: Scope, id: string, changes: AgentChanges): Promise<'updated' | 'username taken'>;
@@ -132,7 +133,7 @@ export interface AgentServiceDeps {
   listeners: AgentListeners;
   tokens: AgentTokens;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 
@@ -224,7 +225,7 @@ export class AgentService {
     return this.deps.agents.listNewestFirst(scope, {
       deployStatus: filter.deployStatus,
       kind: filter.kind,
-      before: filter.pageToken ? splitPageToken(filter.pageToken) : undefined,
+      before: filter.before,
       limit: filter.pageSize,
     });
   }
@@ -290,13 +291,4 @@ export class AgentService {
   async primaryNumber(scope: Scope, agentId: string): Promise<string | null> {
     return this.deps.numbers.primaryNumber(scope, agentId);
   }
-}
-
-export function pageTokenOf(a: Pick<Agent, 'createdAt' | 'id'>): string {
-  return `${a.createdAt}|${a.id}`;
-}
-
-function splitPageToken(token: string): { createdAt: string; id: string } {
-  const i = token.lastIndexOf('|');
-  return i < 0 ? { createdAt: token, id: '\uffff' } : { createdAt: token.slice(0, i), id: token.slice(i + 1) };
 }

@@ -1,5 +1,5 @@
 import type { CallHandler } from './call-handler.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
@@ -151,7 +151,7 @@ export interface CallServiceDeps {
   limits: CallLimits;
   agentTotals: AgentCallTotals;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 

@@ -3,6 +3,7 @@ import type { AddressType, AgentAddress, AgentDetails, AgentDirectoryRepository 
 import type {
   Agent, AgentChanges, AgentKind, AgentRepository, AgentWithPassword, DeployStatus, Presence, RingMethod,
 } from '../../domain/agents.js';
+import type { Keyset } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { AgentTable } from '../schema.js';
@@ -111,7 +112,7 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
   }
 
   async listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: { createdAt: string; id: string }; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; before?: Keyset; limit?: number;
   }): Promise<Agent[]> {
     let q = this.store.db.selectFrom('agents').selectAll();
     if (scope) q = q.where('tenant_id', '=', scope.tenantId);

@@ -1,6 +1,7 @@
 import type { CallHandler } from '../../domain/call-handler.js';
 import type { Provider } from '../../domain/credentials.js';
 import { duplicateNumber, type AgentMove, type PhoneNumber, type PhoneNumberRepository } from '../../domain/numbers.js';
+import type { Keyset } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type { NumberEndpoint, NumberEndpointReader } from '../../domain/registrations.js';
 import type { Tx } from '../../domain/unit-of-work.js';
@@ -120,10 +121,10 @@ export class SqlPhoneNumberRepository implements PhoneNumberRepository, NumberEn
     return row ? toNumberEndpoint(row) : null;
   }
 
-  async endpointsAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<NumberEndpoint[]> {
+  async endpointsAfter(scope: Scope, after: Keyset | null, limit: number): Promise<NumberEndpoint[]> {
     let q = this.endpoints(scope);
     if (after) {
-      const [at, id] = after;
+      const { createdAt: at, id } = after;
       q = q.where((eb) => eb.or([
         eb('phone_numbers.created_at', '>', at),
         eb.and([eb('phone_numbers.created_at', '=', at), eb('phone_numbers.id', '>', id)]),

@@ -1,5 +1,6 @@
 import type { CallHandler } from '../../domain/call-handler.js';
 import type { AgentMove } from '../../domain/numbers.js';
+import type { Keyset } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type {
   AppliedState, Registration, RegistrationChanges, RegistrationRepository, RegistrationState, RegistrationStatus, StoredRegistration,
@@ -62,10 +63,10 @@ export class SqlRegistrationRepository implements RegistrationRepository {
     return row ? toRegistration(row) : null;
   }
 
-  async listAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<Registration[]> {
+  async listAfter(scope: Scope, after: Keyset | null, limit: number): Promise<Registration[]> {
     let q = this.store.db.selectFrom('registrations').selectAll().where('tenant_id', '=', scope.tenantId);
     if (after) {
-      const [at, id] = after;
+      const { createdAt: at, id } = after;
       q = q.where((eb) => eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])]));
     }
     return (await q.orderBy('created_at').orderBy('id').limit(limit).execute()).map(toListed);
