@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { optionalHandler, type CallHandler } from './call-handler.js';
 import { DomainError, conflict, forbidden, notFound } from './errors.js';
 import { domainEvent } from './events.js';
 import type { WallClock, IdSource } from './ids.js';
@@ -39,7 +40,7 @@ export interface Agent {
   ringMethod: RingMethod;
   permission: number;
   directHash: string | null;
-  handler: string | null;
+  handler: CallHandler | null;
   totalCalls: number;
   totalMinutes: number;
   createdAt: string;
@@ -61,7 +62,7 @@ export interface NewAgent {
   passwordHash?: string | null;
   ringMethod?: RingMethod;
   permission?: number;
-  handler?: string | null;
+  handler?: CallHandler | null;
 }
 
 export type AgentPatch = Partial<Omit<NewAgent, 'username'>> & { presence?: Presence; username?: string | null };
@@ -169,7 +170,7 @@ export class AgentService {
       ringMethod: input.ringMethod ?? 'ringall',
       permission: input.permission ?? Permission.none,
       directHash: newDirectHash(),
-      handler: input.handler ?? null,
+      handler: input.handler === undefined ? null : optionalHandler(input.handler),
       totalCalls: 0,
       totalMinutes: 0,
       createdAt: now,
@@ -232,7 +233,11 @@ export class AgentService {
 
   async update(scope: Scope, id: string, patch: AgentPatch): Promise<Agent> {
     await this.get(scope, id);
-    const changes: AgentChanges = { ...patch, updatedAt: this.deps.clock.now().toISOString() };
+    const changes: AgentChanges = {
+      ...patch,
+      ...(patch.handler !== undefined && { handler: optionalHandler(patch.handler) }),
+      updatedAt: this.deps.clock.now().toISOString(),
+    };
     await this.deps.uow.run(async (tx) => {
       if ((await this.deps.agents.update(tx, scope, id, changes)) === 'username taken') throw usernameTaken(patch.username);
       tx.emit(domainEvent(this.deps.clock, 'agent.updated', scope.tenantId, { agent_id: id }));

@@ -8,6 +8,7 @@ import type { Scope } from '../../domain/principal.js';
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { AgentTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
+import { storedHandler } from './call-handler-column.js';
 import { isUniqueViolation } from '../unique-violation.js';
 
 function toAgent(r: AgentTable): Agent {
@@ -29,7 +30,7 @@ function toAgent(r: AgentTable): Agent {
     ringMethod: r.ring_method as RingMethod,
     permission: r.permission,
     directHash: r.direct_hash,
-    handler: r.handler,
+    handler: storedHandler(r.handler),
     totalCalls: r.total_calls,
     totalMinutes: r.total_minutes,
     createdAt: r.created_at,

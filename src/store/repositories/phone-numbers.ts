@@ -1,4 +1,3 @@
-import type { CallHandler } from '../../domain/call-handler.js';
 import type { Provider } from '../../domain/credentials.js';
 import { duplicateNumber, type AgentMove, type PhoneNumber, type PhoneNumberRepository } from '../../domain/numbers.js';
 import type { Keyset } from '../../domain/paging.js';
@@ -7,6 +6,7 @@ import type { NumberEndpoint, NumberEndpointReader } from '../../domain/registra
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { PhoneNumberTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
+import { storedHandler } from './call-handler-column.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../violations.js';
 
 function toPhoneNumber(r: PhoneNumberTable): PhoneNumber {
@@ -32,7 +32,7 @@ type EndpointRow = Pick<PhoneNumberTable, 'id' | 'tenant_id' | 'e164' | 'friendl
 function toNumberEndpoint(r: EndpointRow): NumberEndpoint {
   return {
     id: r.id, tenantId: r.tenant_id, number: r.e164, name: r.friendly_name,
-    agentId: r.agent_id, agentHandler: r.agent_handler as CallHandler | null, createdAt: r.created_at,
+    agentId: r.agent_id, agentHandler: storedHandler(r.agent_handler), createdAt: r.created_at,
   };
 }
 

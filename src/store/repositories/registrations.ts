@@ -8,6 +8,7 @@ import type {
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { RegistrationTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
+import { storedHandler } from './call-handler-column.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../violations.js';
 
 function toRegistration(r: RegistrationTable): StoredRegistration {
@@ -15,7 +16,7 @@ function toRegistration(r: RegistrationTable): StoredRegistration {
     id: r.id,
     tenantId: r.tenant_id,
     name: r.name,
-    handler: r.handler as CallHandler,
+    handler: storedHandler(r.handler),
     outbound: r.outbound === 1,
     registrar: r.registrar,
     username: r.username,
@@ -131,7 +132,7 @@ export class SqlRegistrationRepository implements RegistrationRepository {
   async agentHandler(scope: Scope, agentId: string): Promise<{ handler: CallHandler | null } | null> {
     const agent = await this.store.db.selectFrom('agents').select('handler')
       .where('tenant_id', '=', scope.tenantId).where('id', '=', agentId).executeTakeFirst();
-    return agent ? { handler: agent.handler as CallHandler | null } : null;
+    return agent ? { handler: storedHandler(agent.handler) } : null;
   }
 
   async listActive(): Promise<StoredRegistration[]> {
