@@ -67,6 +67,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const handle = { db: store.db, kind: store.kind };
   const uow = new OutboxTransactor(handle, bus, logger);
   await uow.replay(0);
+  const stopReplaying = uow.startReplaying(config.outboxReplayMs);
   const repos = createRepositories(handle);
   const services = createServices({
     vault, config, logger, uow, repos,
@@ -121,6 +122,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await runtime.closeAll();
       await livekit?.stop();
       await app.close();
+      await stopReplaying();
       await bus.close();
       await store.db.destroy();
     },
