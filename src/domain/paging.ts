@@ -2,7 +2,8 @@
  * The one place listings are paged. Two cursor shapes exist because the documents differ:
  * the registrations API hands out an opaque token over (created_at, id), oldest first; the
  * agents-v1 document's `page_token` is a creation time alone, newest first. Both end up as a
- * `Keyset` that repositories compare row-wise.
+ * `Keyset` that repositories compare row-wise. The deployment document's call history pages
+ * by `limit`/`offset` (with a total), checked here too.
  */
 import { invalid } from './errors.js';
 
@@ -46,6 +47,12 @@ export function pageSizeOf(value: number | undefined, limits: { default: number;
     throw invalid(field, `${field} must be an integer from 1 to ${limits.max}`);
   }
   return size;
+}
+
+/** Where an offset-paged listing starts: a count of rows to skip. */
+export function offsetOf(value: number, field = 'offset'): number {
+  if (!Number.isInteger(value) || value < 0) throw invalid(field, `${field} must be a non-negative integer`);
+  return value;
 }
 
 /** A page with an opaque continuation token, null at the end. */

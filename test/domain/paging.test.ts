@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DomainError } from '../../src/domain/errors.js';
-import { atCreation, compareKeysets, decodePageToken, encodePageToken, keysetPage, pageByCreation, pageSizeOf } from '../../src/domain/paging.js';
+import { atCreation, compareKeysets, decodePageToken, encodePageToken, keysetPage, offsetOf, pageByCreation, pageSizeOf } from '../../src/domain/paging.js';
 
 const rejects = (fn: () => unknown, field: string) =>
   assert.throws(fn, (e: unknown) => e instanceof DomainError && e.kind === 'invalid' && e.field === field);
@@ -45,4 +45,11 @@ test('pageByCreation keeps rows sharing the boundary instant on one page', async
   assert.equal(page.items.length, 3);
   assert.equal(page.next, 'b');
   assert.equal((await pageByCreation(4, async (limit) => rows.slice(0, limit))).next, null);
+});
+
+test('an offset is a whole number of rows to skip; negative or fractional ones are refused', () => {
+  assert.equal(offsetOf(0), 0);
+  assert.equal(offsetOf(25), 25);
+  for (const bad of [-1, 0.5, Number.NaN]) rejects(() => offsetOf(bad), 'offset');
+  rejects(() => pageSizeOf(1001, { default: 100, max: 1000 }, 'limit'), 'limit');
 });
