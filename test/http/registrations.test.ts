@@ -108,9 +108,12 @@ for (const db of testDbs()) {
 
     test('a registered line whose handler cannot answer here says why in its error; a registrar error takes precedence', async () => {
       const regs = s.server.services.registrations;
+      // An instance holds each line's lease, as the engine would: else GET shows registering.
+      const leases = new SqlRegistrationLeases({ db: s.server.store.db, kind: s.server.store.kind }, 60_000, undefined, 'instance-a');
       const registered = async (extra: Record<string, unknown>) => {
         const id = await newReg(a, extra);
         await s.request('POST', `/phone-endpoints/${id}/activate`, { key: a.key });
+        assert.equal(await leases.claim(id), true);
         assert.equal(await regs.reportState(id, (await regs.get({ tenantId: a.id }, id)).generation, { state: 'registered', error: null }), true);
         return id;
       };
