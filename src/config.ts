@@ -8,6 +8,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   redisUrl: string | null;
+  /** How often, in ms, events a failed publish left in the outbox are published again; 0 = only at start. */
+  outboxReplayMs: number;
   adminApiKey: string | null;
   masterKey: string | null;
   publicUrl: string;
@@ -193,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     livekit: liveKit(env),
     twilioApiBaseUrl: (env.TWILIO_API_BASE_URL || 'https://api.twilio.com').replace(/\/+$/, ''),
     logLevel: env.LOG_LEVEL || 'info',
+    outboxReplayMs: int(env.OUTBOX_REPLAY_MS, 5000, 'OUTBOX_REPLAY_MS'),
     trustProxy: trustProxy(env.TRUST_PROXY),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     rateLimit: {

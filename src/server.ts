@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createLogger } from './log.js';
 import type { Config } from './config.js';
 import { createServices, type Services } from './domain/services.js';
-import { randomIds, systemClock, type Clock, type IdSource } from './domain/ids.js';
+import { randomIds, systemClock, type WallClock, type IdSource } from './domain/ids.js';
 import { InProcessBus, RedisBus, type EventBus } from './events/bus.js';
 import { buildApp, type App } from './http/app.js';
 import type { Brain } from './brain/index.js';
@@ -45,7 +45,7 @@ export interface Server {
 
 export interface ServerOverrides {
   logger?: Logger;
-  clock?: Clock;
+  clock?: WallClock;
   ids?: IdSource;
   /** Answers for every agent instead of the configured brain (benchmarks). */
   brain?: Brain;
@@ -67,6 +67,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const handle = { db: store.db, kind: store.kind };
   const uow = new OutboxTransactor(handle, bus, logger);
   await uow.replay(0);
+  const stopReplaying = uow.startReplaying(config.outboxReplayMs);
   const repos = createRepositories(handle);
   const services = createServices({
     vault, config, logger, uow, repos,
@@ -121,6 +122,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await runtime.closeAll();
       await livekit?.stop();
       await app.close();
+      await stopReplaying();
       await bus.close();
       await store.db.destroy();
     },

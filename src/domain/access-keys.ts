@@ -1,5 +1,5 @@
 import { forbidden } from './errors.js';
-import type { Clock } from './ids.js';
+import type { WallClock } from './ids.js';
 import type { AccessKey, KeyService } from './keys.js';
 import { pageByCreation, type Page } from './paging.js';
 import { Permission, scopeOf, type Principal, type Scope } from './principal.js';
@@ -19,7 +19,7 @@ export interface AccessKeyInput {
  */
 export interface AccessKeyDirectoryDeps {
   keys: KeyService;
-  clock: Clock;
+  clock: WallClock;
 }
 
 export class AccessKeyDirectory {

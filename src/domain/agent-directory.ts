@@ -1,9 +1,9 @@
 import { PRESENCES, RING_METHODS, type Agent, type AgentLimits, type AgentService, type Presence } from './agents.js';
 import { DomainError, conflict, forbidden, invalid } from './errors.js';
 import { domainEvent } from './events.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { KeyService } from './keys.js';
-import { pageByCreation, type Page } from './paging.js';
+import { atCreation, pageByCreation, type Page } from './paging.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { Permission, canManage, scopeOf, type Principal, type Scope } from './principal.js';
 import type { TagService } from './tags.js';
@@ -79,7 +79,7 @@ export interface AgentDirectoryDeps {
   /** Only to hold the tenant row while the last-admin rule is checked. */
   limits: AgentLimits;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
   sipDomain: string;
 }
@@ -176,7 +176,7 @@ export class AgentDirectoryService {
   async list(actor: Principal, page: { pageSize: number; before?: string }): Promise<Page<DirectoryAgent>> {
     const scope = this.requireManager(actor, 'listing agents');
     const result = await pageByCreation(page.pageSize, (limit) =>
-      this.agents.list(scope, { pageSize: limit, pageToken: page.before ? `${page.before}|` : undefined }));
+      this.agents.list(scope, { pageSize: limit, before: page.before ? atCreation(page.before) : undefined }));
     return { items: await this.withDetails(scope, result.items), next: result.next };
   }
 

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { optionalHandler, type CallHandler } from './call-handler.js';
 import { DomainError, conflict, forbidden, notFound } from './errors.js';
 import { domainEvent } from './events.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import { Permission, canManage, scopeOf, type Principal, type Scope } from './principal.js';
 import type { TenantLimits } from './tenants.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
+import type { Keyset } from './paging.js';
 
 export type AgentKind = 'inbound' | 'outbound';
 export type DeployStatus = 'active' | 'inactive';
@@ -38,7 +40,7 @@ export interface Agent {
   ringMethod: RingMethod;
   permission: number;
   directHash: string | null;
-  handler: string | null;
+  handler: CallHandler | null;
   totalCalls: number;
   totalMinutes: number;
   createdAt: string;
@@ -60,7 +62,7 @@ export interface NewAgent {
   passwordHash?: string | null;
   ringMethod?: RingMethod;
   permission?: number;
-  handler?: string | null;
+  handler?: CallHandler | null;
 }
 
 export type AgentPatch = Partial<Omit<NewAgent, 'username'>> & { presence?: Presence; username?: string | null };
@@ -68,9 +70,9 @@ export type AgentPatch = Partial<Omit<NewAgent, 'username'>> & { presence?: Pres
 export interface AgentFilter {
   deployStatus?: DeployStatus;
   kind?: AgentKind;
-  /** Keyset paging over (created_at, id), newest first when set. */
+  /** Newest first; continues after `before` (see paging.ts). */
   pageSize?: number;
-  pageToken?: string;
+  before?: Keyset;
 }
 
 /** An agent with the password hash login checks; never leaves the domain. */
@@ -92,7 +94,7 @@ export interface AgentRepository {
   findByDirectHash(hash: string): Promise<Agent | null>;
   /** Newest first; `before` continues after that (createdAt, id); a null scope spans tenants. */
   listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: { createdAt: string; id: string }; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; before?: Keyset; limit?: number;
   }): Promise<Agent[]>;
   /** 'username taken' leaves `tx` (when given) unusable. */
   update(tx: Tx | undefined, scope: Scope, id: string, changes: AgentChanges): Promise<'updated' | 'username taken'>;
@@ -132,7 +134,7 @@ export interface AgentServiceDeps {
   listeners: AgentListeners;
   tokens: AgentTokens;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 
@@ -168,7 +170,7 @@ export class AgentService {
       ringMethod: input.ringMethod ?? 'ringall',
       permission: input.permission ?? Permission.none,
       directHash: newDirectHash(),
-      handler: input.handler ?? null,
+      handler: input.handler === undefined ? null : optionalHandler(input.handler),
       totalCalls: 0,
       totalMinutes: 0,
       createdAt: now,
@@ -224,14 +226,18 @@ export class AgentService {
     return this.deps.agents.listNewestFirst(scope, {
       deployStatus: filter.deployStatus,
       kind: filter.kind,
-      before: filter.pageToken ? splitPageToken(filter.pageToken) : undefined,
+      before: filter.before,
       limit: filter.pageSize,
     });
   }
 
   async update(scope: Scope, id: string, patch: AgentPatch): Promise<Agent> {
     await this.get(scope, id);
-    const changes: AgentChanges = { ...patch, updatedAt: this.deps.clock.now().toISOString() };
+    const changes: AgentChanges = {
+      ...patch,
+      ...(patch.handler !== undefined && { handler: optionalHandler(patch.handler) }),
+      updatedAt: this.deps.clock.now().toISOString(),
+    };
     await this.deps.uow.run(async (tx) => {
       if ((await this.deps.agents.update(tx, scope, id, changes)) === 'username taken') throw usernameTaken(patch.username);
       tx.emit(domainEvent(this.deps.clock, 'agent.updated', scope.tenantId, { agent_id: id }));
@@ -290,13 +296,4 @@ export class AgentService {
   async primaryNumber(scope: Scope, agentId: string): Promise<string | null> {
     return this.deps.numbers.primaryNumber(scope, agentId);
   }
-}
-
-export function pageTokenOf(a: Pick<Agent, 'createdAt' | 'id'>): string {
-  return `${a.createdAt}|${a.id}`;
-}
-
-function splitPageToken(token: string): { createdAt: string; id: string } {
-  const i = token.lastIndexOf('|');
-  return i < 0 ? { createdAt: token, id: '\uffff' } : { createdAt: token.slice(0, i), id: token.slice(i + 1) };
 }

@@ -1,5 +1,5 @@
 import { invalid, notFound } from './errors.js';
-import type { Clock } from './ids.js';
+import type { WallClock } from './ids.js';
 import type { Principal, Scope } from './principal.js';
 import { FINAL_STATUSES, type CallStatus } from './calls.js';
 
@@ -86,7 +86,7 @@ export interface TenantScopes {
 export interface AnalyticsServiceDeps {
   analytics: AnalyticsRepository;
   tenants: TenantScopes;
-  clock: Clock;
+  clock: WallClock;
 }
 
 /** Adds up grouped rows: the database did the per-call work, these are a few thousand rows at most. */

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { requireOneOf } from './validate.js';
 
 /**
  * Who answers a call arriving on a registration or reaching an agent: a LiveKit room, a SIP
@@ -6,6 +7,11 @@ import type { Config } from '../config.js';
  */
 export const CALL_HANDLERS = ['livekit', 'dialtone', 'relay', 'sip'] as const;
 export type CallHandler = (typeof CALL_HANDLERS)[number];
+
+/** An agent's own handler: null lets the call layer pick (a person's addresses ring, else the default). */
+export function optionalHandler(value: unknown): CallHandler | null {
+  return value === null ? null : requireOneOf('handler', value, CALL_HANDLERS);
+}
 
 /** What a registration answers with when the client does not say. */
 export const DEFAULT_CALL_HANDLER: CallHandler = 'livekit';

@@ -1,9 +1,10 @@
 import type { CallHandler } from './call-handler.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
 import type { Scope } from './principal.js';
+import { offsetOf, pageSizeOf } from './paging.js';
 import { requireObject, requireOneOf } from './validate.js';
 
 export type CallStatus = 'queued' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
@@ -151,7 +152,7 @@ export interface CallServiceDeps {
   limits: CallLimits;
   agentTotals: AgentCallTotals;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 
@@ -169,6 +170,9 @@ function isoBound(field: string, value: string, endOfDay: boolean): string {
 }
 
 /** Bounds the number of call sids remembered for tenant lookups on hot paths (partial transcripts). */
+/** Call history pages by limit/offset; the dialect's schema defaults the limit. */
+const HISTORY_PAGE = { default: 100, max: 1000 } as const;
+
 const TENANT_CACHE_MAX = 10_000;
 
 /**
@@ -424,9 +428,9 @@ export class CallService {
     const from = filter.startDate !== undefined ? isoBound('start_date', filter.startDate, false) : undefined;
     const to = filter.endDate !== undefined ? isoBound('end_date', filter.endDate, true) : undefined;
     if (from && to && from > to) throw invalid('end_date', 'end_date must not be before start_date');
-    if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 1000) throw invalid('limit', 'limit must be an integer from 1 to 1000');
-    if (!Number.isInteger(filter.offset) || filter.offset < 0) throw invalid('offset', 'offset must be a non-negative integer');
-    const page = await this.deps.calls.history(scope, { agentId: filter.agentId, from, to, limit: filter.limit, offset: filter.offset });
+    const limit = pageSizeOf(filter.limit, HISTORY_PAGE, 'limit');
+    const offset = offsetOf(filter.offset);
+    const page = await this.deps.calls.history(scope, { agentId: filter.agentId, from, to, limit, offset });
     return { calls: page.calls.map((c) => this.withLiveDuration(c)), total: page.total };
   }
 }

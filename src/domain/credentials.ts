@@ -1,5 +1,5 @@
 import type { Vault } from '../vault/vault.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
@@ -94,7 +94,7 @@ export interface ProviderCredentialServiceDeps {
   credentials: ProviderCredentialRepository;
   vault: Vault;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 

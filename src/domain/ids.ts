@@ -12,11 +12,16 @@ export const randomIds: IdSource = {
   hex: (prefix, bytes) => prefix + randomBytes(bytes).toString('hex'),
 };
 
-export interface Clock {
+/**
+ * The date and time records carry (created_at, event times). Named apart from the SIP stack's
+ * `Clock` (src/sip/transaction/timers.ts), which schedules timers in milliseconds and must not
+ * depend on the domain; one object never needs to be both.
+ */
+export interface WallClock {
   now(): Date;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+export const systemClock: WallClock = { now: () => new Date() };
 
 export function iso(d: Date): string {
   return d.toISOString();

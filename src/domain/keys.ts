@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { notFound, invalid } from './errors.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import { Permission, type Principal, type Scope } from './principal.js';
 import type { Tx } from './unit-of-work.js';
 
@@ -98,7 +98,7 @@ export class AuthCache {
 export interface KeyServiceDeps {
   keys: ApiKeyRepository;
   authCache: AuthCache;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 

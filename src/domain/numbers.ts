@@ -1,4 +1,4 @@
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { conflict, invalid, notFound, type DomainError } from './errors.js';
 import { domainEvent } from './events.js';
@@ -69,7 +69,7 @@ export interface PhoneNumberServiceDeps {
   numbers: PhoneNumberRepository;
   credentials: ProviderCredentialRepository;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 

@@ -2,10 +2,11 @@ import type { Config } from '../config.js';
 import type { RegistrationStateName, RegistrationStatusName } from '../events/catalog.js';
 import type { Vault } from '../vault/vault.js';
 import { CALL_HANDLERS, DEFAULT_CALL_HANDLER, handlerProblem, type CallHandler } from './call-handler.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
+import { compareKeysets, decodePageToken, keysetOf, keysetPage, pageSizeOf, type Keyset, type TokenPage } from './paging.js';
 import type { AgentMove, PhoneNumberRepository, PhoneNumberService } from './numbers.js';
 import type { Scope } from './principal.js';
 import { SIP_TRANSPORTS, parseRegistrar } from './sip-addresses.js';
@@ -76,10 +77,7 @@ export interface NewNumberEndpoint {
   name?: string | null;
 }
 
-export interface EndpointPage {
-  items: PhoneEndpoint[];
-  nextPageToken: string | null;
-}
+export type EndpointPage = TokenPage<PhoneEndpoint>;
 
 export interface ListenTarget {
   id?: string;
@@ -128,7 +126,7 @@ export interface RegistrationRepository {
   insert(tx: Tx | undefined, registration: StoredRegistration): Promise<boolean>;
   get(scope: Scope, id: string, tx?: Tx): Promise<StoredRegistration | null>;
   /** Oldest first, keyset-paged over (created_at, id). */
-  listAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<Registration[]>;
+  listAfter(scope: Scope, after: Keyset | null, limit: number): Promise<Registration[]>;
   /** False on the same duplicate as `insert`. */
   update(tx: Tx | undefined, scope: Scope, id: string, changes: RegistrationChanges): Promise<boolean>;
   /** Active again from `initial`, with a new generation counted from the stored one. */
@@ -151,7 +149,7 @@ export interface RegistrationRepository {
 export interface NumberEndpointReader {
   endpoint(scope: Scope, by: { id: string } | { e164: string }): Promise<NumberEndpoint | null>;
   /** Oldest first, keyset-paged over (created_at, id). */
-  endpointsAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<NumberEndpoint[]>;
+  endpointsAfter(scope: Scope, after: Keyset | null, limit: number): Promise<NumberEndpoint[]>;
 }
 
 export interface RegistrationServiceDeps {
@@ -162,7 +160,7 @@ export interface RegistrationServiceDeps {
   numberService: PhoneNumberService;
   vault: Vault;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
   config: Config;
 }
@@ -203,21 +201,8 @@ function required(field: string, value: unknown): unknown {
   return value;
 }
 
-/** Page tokens are opaque to clients: the (created_at, id) of the last item shown. */
-function encodePageToken(createdAt: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-function decodePageToken(token: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return [v[0], v[1]];
-  } catch { /* falls through to the error below */ }
-  throw invalid('page_token', 'page_token is not a token this API returned');
-}
-
-function endpointKey(e: PhoneEndpoint): [string, string] {
-  return e.kind === 'registration' ? [e.registration.createdAt, e.registration.id] : [e.number.createdAt, e.number.id];
+function endpointKey(e: PhoneEndpoint): Keyset {
+  return keysetOf(e.kind === 'registration' ? e.registration : e.number);
 }
 
 /**
@@ -340,10 +325,7 @@ export class RegistrationService {
 
   /** Registrations and numbers together, oldest first, keyset-paged over (created_at, id). */
   async listEndpoints(scope: Scope, page: { pageSize?: number; pageToken?: string } = {}): Promise<EndpointPage> {
-    const size = page.pageSize ?? PAGE_SIZE.default;
-    if (!Number.isInteger(size) || size < 1 || size > PAGE_SIZE.max) {
-      throw invalid('page_size', `page_size must be an integer from 1 to ${PAGE_SIZE.max}`);
-    }
+    const size = pageSizeOf(page.pageSize, PAGE_SIZE);
     const after = page.pageToken ? decodePageToken(page.pageToken) : null;
     // One more than a page from each side is enough to know whether another page follows.
     const [regs, nums] = await Promise.all([
@@ -353,15 +335,8 @@ export class RegistrationService {
     const merged: PhoneEndpoint[] = [
       ...regs.map((registration) => ({ kind: 'registration' as const, registration: this.shown(registration) })),
       ...nums.map((number) => ({ kind: 'number' as const, number })),
-    ].sort((a, b) => {
-      const [ac, ai] = endpointKey(a);
-      const [bc, bi] = endpointKey(b);
-      return ac < bc ? -1 : ac > bc ? 1 : ai < bi ? -1 : ai > bi ? 1 : 0;
-    });
-    const items = merged.slice(0, size);
-    const last = items[items.length - 1];
-    const nextPageToken = merged.length > size && last ? encodePageToken(...endpointKey(last)) : null;
-    return { items, nextPageToken };
+    ].sort((a, b) => compareKeysets(endpointKey(a), endpointKey(b)));
+    return keysetPage(merged, size, endpointKey);
   }
 
   /**
@@ -514,12 +489,12 @@ export class RegistrationService {
   /** Every line of the tenant, oldest first (the call layer: trusted sources, extension dialling). */
   async linesOf(scope: Scope): Promise<Registration[]> {
     const out: Registration[] = [];
-    for (let after: [string, string] | null = null; ;) {
+    for (let after: Keyset | null = null; ;) {
       const page = await this.deps.registrations.listAfter(scope, after, PAGE_SIZE.max);
       out.push(...page);
       if (page.length < PAGE_SIZE.max) return out;
       const last = page[page.length - 1]!;
-      after = [last.createdAt, last.id];
+      after = keysetOf(last);
     }
   }
 

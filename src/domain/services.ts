@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Vault } from '../vault/vault.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { UnitOfWork } from './unit-of-work.js';
 import { AgentService, type AgentListeners, type AgentNumbers, type AgentRepository } from './agents.js';
 import { AgentDirectoryService, type AgentDirectoryRepository } from './agent-directory.js';
@@ -35,7 +35,7 @@ export interface ServiceDeps {
   repos: ServiceRepositories;
   uow: UnitOfWork;
   vault: Vault;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
   config: Config;
   logger: Logger;

@@ -1,4 +1,4 @@
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { forbidden, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
@@ -42,7 +42,7 @@ export interface TagRepository {
 export interface TagServiceDeps {
   tags: TagRepository;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 

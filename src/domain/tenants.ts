@@ -1,6 +1,6 @@
 import { DomainError, conflict, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Principal, Scope } from './principal.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 
@@ -119,7 +119,7 @@ export interface TenantServiceDeps {
   tenants: TenantRepository;
   known: KnownTenants;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 
@@ -130,7 +130,7 @@ export interface TenantServiceDeps {
 interface LegacyTenantDeps {
   repos: { tenants: TenantRepository };
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
 }
 

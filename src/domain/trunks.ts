@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Vault } from '../vault/vault.js';
-import type { Clock, IdSource } from './ids.js';
+import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
@@ -56,7 +56,7 @@ export interface TrunkServiceDeps {
   trunks: TrunkRepository;
   vault: Vault;
   uow: UnitOfWork;
-  clock: Clock;
+  clock: WallClock;
   ids: IdSource;
   /** Whether private SIP targets are allowed, and how names are resolved for that check. */
   config: Config;

@@ -33,6 +33,8 @@ export function on(store: StoreHandle, tx?: Tx): Executor {
 /** Outbox rows older than this at a replay were left by a publisher that did not finish. */
 const STALE_MS = 10_000;
 
+const parsed = (r: { id: string; event: string }) => ({ id: r.id, event: JSON.parse(r.event) as DomainEvent });
+
 /**
  * Transactions with a transactional outbox. Each durable event is inserted into `event_outbox`
  * inside the transaction that makes its change, published after the commit and then deleted.
@@ -71,13 +73,51 @@ export class OutboxTransactor implements UnitOfWork {
     await this.deliver(staged);
   }
 
-  /** Publishes every outbox row older than `olderThanMs`, oldest first, and deletes it. */
+  /**
+   * Publishes every outbox row older than `olderThanMs`, oldest first, and deletes it. On
+   * PostgreSQL the rows are claimed (FOR UPDATE SKIP LOCKED) in a transaction that lasts until
+   * they are deleted, so instances replaying at once publish disjoint rows; a crash before the
+   * commit releases them for the next replay. SQLite has one process per file, so no claim, and
+   * no transaction held across publishing (it would stall every query on the one connection).
+   */
   async replay(olderThanMs = STALE_MS): Promise<number> {
     const cutoff = new Date(this.now() - olderThanMs).toISOString();
-    const rows = await this.store.db.selectFrom('event_outbox').selectAll()
-      .where('created_at', '<=', cutoff).orderBy('seq').limit(1000).execute();
-    await this.deliver(rows.map((r) => ({ id: r.id, event: JSON.parse(r.event) as DomainEvent })));
-    return rows.length;
+    if (this.store.kind !== 'postgres') {
+      const rows = await this.staleRows(this.store.db, cutoff).execute();
+      await this.deliver(rows.map(parsed));
+      return rows.length;
+    }
+    return this.store.db.transaction().execute(async (trx) => {
+      const rows = await this.staleRows(trx, cutoff).forUpdate().skipLocked().execute();
+      await this.deliver(rows.map(parsed), trx);
+      return rows.length;
+    });
+  }
+
+  /**
+   * Replays every `intervalMs` while the process runs, for rows a failed publish left behind
+   * (the bus was down after the commit). A row must be one interval old, so a publish still in
+   * flight in this process is not raced. Ticks never overlap; the returned stop waits for one
+   * in progress, so the database can be closed after it.
+   */
+  startReplaying(intervalMs: number): () => Promise<void> {
+    if (intervalMs <= 0) return async () => undefined;
+    let running: Promise<void> | null = null;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = this.replay(intervalMs)
+        .then(() => undefined, (err: unknown) => { this.logger.warn({ err }, 'outbox replay failed; trying again next interval'); })
+        .finally(() => { running = null; });
+    }, intervalMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
+  }
+
+  private staleRows(db: Executor, cutoff: string) {
+    return db.selectFrom('event_outbox').selectAll().where('created_at', '<=', cutoff).orderBy('seq').limit(1000);
   }
 
   private async stage(db: Executor, events: DomainEvent[]): Promise<{ id: string; event: DomainEvent }[]> {
@@ -97,7 +137,7 @@ export class OutboxTransactor implements UnitOfWork {
     return events.map((event) => ({ id: direct.includes(event) ? '' : byEvent.get(event)!, event }));
   }
 
-  private async deliver(staged: { id: string; event: DomainEvent }[]): Promise<void> {
+  private async deliver(staged: { id: string; event: DomainEvent }[], db: Executor = this.store.db): Promise<void> {
     if (!staged.length) return;
     const done: string[] = [];
     try {
@@ -109,6 +149,6 @@ export class OutboxTransactor implements UnitOfWork {
       // The change is committed; the rows stay and the next replay publishes them.
       this.logger.warn({ err }, 'event bus unavailable; events left in the outbox for replay');
     }
-    if (done.length) await this.store.db.deleteFrom('event_outbox').where('id', 'in', done).execute();
+    if (done.length) await db.deleteFrom('event_outbox').where('id', 'in', done).execute();
   }
 }

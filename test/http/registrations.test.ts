@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { DomainEvent, EventType } from '../../src/events/catalog.js';
-import { CALL_HANDLERS } from '../../src/domain/call-handler.js';
+import { CALL_HANDLERS, type CallHandler } from '../../src/domain/call-handler.js';
 import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
 import { SqlRegistrationLeases } from '../../src/store/repositories/registration-leases.js';
 
@@ -44,7 +44,7 @@ for (const db of testDbs()) {
       assert.equal(r.status, 201, r.text);
       return r.body.id as string;
     };
-    const newAgent = async (t: Tenant, handler: string | null = null) =>
+    const newAgent = async (t: Tenant, handler: CallHandler | null = null) =>
       (await s.server.services.agents.create({ tenantId: t.id }, { name: `agent ${randomBytes(3).toString('hex')}`, handler })).id;
     const eventsOf = <T extends EventType>(type: T, id: string) =>
       events.filter((e): e is Extract<DomainEvent, { type: T }> => e.type === type && 'registration_id' in e.data && e.data.registration_id === id);
@@ -491,6 +491,18 @@ for (const db of testDbs()) {
       assert.equal(sw.status, 412);
       assert.equal((await s.request('GET', `/phone-endpoints/${relayReg}`, { key: a.key })).body.handler, 'relay');
       assert.equal((await s.request('POST', `/agents/${anyAgent}/listen`, { key: a.key, body: { id } })).status, 200);
+    });
+
+    test('an agent handler outside the documented set is refused on create and update, and a stored one reads back typed', async () => {
+      const agents = s.server.services.agents;
+      const scope = { tenantId: a.id };
+      const isInvalidHandler = (e: unknown) => e instanceof Error && 'kind' in e && e.kind === 'invalid' && 'field' in e && e.field === 'handler';
+      await assert.rejects(agents.create(scope, { name: 'bad handler', handler: 'pstn' as CallHandler }), isInvalidHandler);
+      const id = await newAgent(a, 'sip');
+      await assert.rejects(agents.update(scope, id, { handler: '' as CallHandler }), isInvalidHandler);
+      assert.equal((await agents.get(scope, id)).handler, 'sip');
+      await agents.update(scope, id, { handler: null });
+      assert.equal((await agents.get(scope, id)).handler, null);
     });
 
     test('an agent listens on a tenant number, by number or by id', async () => {

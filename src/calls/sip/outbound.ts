@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { handlerProblem, type CallHandler } from '../../domain/call-handler.js';
+import { DEFAULT_CALL_HANDLER, handlerProblem, type CallHandler } from '../../domain/call-handler.js';
 import type { Call, CallStatus } from '../../domain/calls.js';
 import { DomainError, conflict } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
@@ -61,7 +61,7 @@ export class TrunkDialer {
     const agent = await this.deps.services.agents.get(scope, req.agentId);
     const trunk = await this.deps.services.trunks.get(scope, req.trunkId);
     if (agent.deployStatus !== 'active') throw conflict(`agent ${agent.id} is inactive; activate it before it places calls`, 'assistant_id');
-    const handler = (agent.handler ?? 'livekit') as CallHandler;
+    const handler: CallHandler = agent.handler ?? DEFAULT_CALL_HANDLER;
     const problem = handler === 'sip' ? 'an agent with the sip handler is a person; ring them with an inbound call'
       : handler === 'livekit' ? handlerProblem(handler, this.deps.config)
       : `calls placed through a trunk are bridged to LiveKit for now; the ${handler} handler answers inbound calls only`;

@@ -6,7 +6,7 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { Agent } from '../../domain/agents.js';
-import { CALL_HANDLERS, DEFAULT_CALL_HANDLER, type CallHandler } from '../../domain/call-handler.js';
+import { DEFAULT_CALL_HANDLER, type CallHandler } from '../../domain/call-handler.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Services } from '../../domain/services.js';
@@ -134,7 +134,7 @@ export class InboundRouter {
 
   /** Step 3 (no line): the agent's own handler; a person with addresses otherwise rings them. */
   private async agentHandler(scope: Scope, agent: Agent): Promise<CallHandler> {
-    if (agent.handler && (CALL_HANDLERS as readonly string[]).includes(agent.handler)) return agent.handler as CallHandler;
+    if (agent.handler) return agent.handler;
     const person = await this.services.directory.forCall(scope, agent.id);
     return person.addresses.length ? 'sip' : DEFAULT_CALL_HANDLER;
   }

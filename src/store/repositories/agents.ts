@@ -3,10 +3,12 @@ import type { AddressType, AgentAddress, AgentDetails, AgentDirectoryRepository 
 import type {
   Agent, AgentChanges, AgentKind, AgentRepository, AgentWithPassword, DeployStatus, Presence, RingMethod,
 } from '../../domain/agents.js';
+import type { Keyset } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { AgentTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
+import { storedHandler } from './call-handler-column.js';
 import { isUniqueViolation } from '../unique-violation.js';
 
 function toAgent(r: AgentTable): Agent {
@@ -28,7 +30,7 @@ function toAgent(r: AgentTable): Agent {
     ringMethod: r.ring_method as RingMethod,
     permission: r.permission,
     directHash: r.direct_hash,
-    handler: r.handler,
+    handler: storedHandler(r.handler),
     totalCalls: r.total_calls,
     totalMinutes: r.total_minutes,
     createdAt: r.created_at,
@@ -111,7 +113,7 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
   }
 
   async listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: { createdAt: string; id: string }; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; before?: Keyset; limit?: number;
   }): Promise<Agent[]> {
     let q = this.store.db.selectFrom('agents').selectAll();
     if (scope) q = q.where('tenant_id', '=', scope.tenantId);

@@ -2,11 +2,11 @@ import type {
   Call, CallAmendment, CallDirection, CallRepository, CallStatus, CallStatusUpdate, CallTurn, HistoryQuery, TurnRole,
 } from '../../domain/calls.js';
 import { FINAL_STATUSES, LIVE_STATUSES } from '../../domain/calls.js';
-import type { CallHandler } from '../../domain/call-handler.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { CallTable, CallTurnTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
+import { storedHandler } from './call-handler-column.js';
 
 function parseJson<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
@@ -32,7 +32,7 @@ function toCall(r: CallTable): Call {
     cost: r.cost === null ? null : Number(r.cost),
     endReason: r.end_reason,
     handoff: parseJson<Record<string, unknown>>(r.handoff),
-    handler: r.handler as CallHandler | null,
+    handler: storedHandler(r.handler),
     lineId: r.line_id,
     trunkId: r.trunk_id,
     sipStatus: r.sip_status === null ? null : Number(r.sip_status),

@@ -1,11 +1,12 @@
-import type { CallHandler } from '../../domain/call-handler.js';
 import type { Provider } from '../../domain/credentials.js';
 import { duplicateNumber, type AgentMove, type PhoneNumber, type PhoneNumberRepository } from '../../domain/numbers.js';
+import type { Keyset } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type { NumberEndpoint, NumberEndpointReader } from '../../domain/registrations.js';
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { PhoneNumberTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
+import { storedHandler } from './call-handler-column.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../violations.js';
 
 function toPhoneNumber(r: PhoneNumberTable): PhoneNumber {
@@ -31,7 +32,7 @@ type EndpointRow = Pick<PhoneNumberTable, 'id' | 'tenant_id' | 'e164' | 'friendl
 function toNumberEndpoint(r: EndpointRow): NumberEndpoint {
   return {
     id: r.id, tenantId: r.tenant_id, number: r.e164, name: r.friendly_name,
-    agentId: r.agent_id, agentHandler: r.agent_handler as CallHandler | null, createdAt: r.created_at,
+    agentId: r.agent_id, agentHandler: storedHandler(r.agent_handler), createdAt: r.created_at,
   };
 }
 
@@ -120,10 +121,10 @@ export class SqlPhoneNumberRepository implements PhoneNumberRepository, NumberEn
     return row ? toNumberEndpoint(row) : null;
   }
 
-  async endpointsAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<NumberEndpoint[]> {
+  async endpointsAfter(scope: Scope, after: Keyset | null, limit: number): Promise<NumberEndpoint[]> {
     let q = this.endpoints(scope);
     if (after) {
-      const [at, id] = after;
+      const { createdAt: at, id } = after;
       q = q.where((eb) => eb.or([
         eb('phone_numbers.created_at', '>', at),
         eb.and([eb('phone_numbers.created_at', '=', at), eb('phone_numbers.id', '>', id)]),

@@ -1,5 +1,6 @@
 import type { CallHandler } from '../../domain/call-handler.js';
 import type { AgentMove } from '../../domain/numbers.js';
+import type { Keyset } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type {
   AppliedState, Registration, RegistrationChanges, RegistrationRepository, RegistrationState, RegistrationStatus, StoredRegistration,
@@ -7,6 +8,7 @@ import type {
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { RegistrationTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
+import { storedHandler } from './call-handler-column.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../violations.js';
 
 function toRegistration(r: RegistrationTable): StoredRegistration {
@@ -14,7 +16,7 @@ function toRegistration(r: RegistrationTable): StoredRegistration {
     id: r.id,
     tenantId: r.tenant_id,
     name: r.name,
-    handler: r.handler as CallHandler,
+    handler: storedHandler(r.handler),
     outbound: r.outbound === 1,
     registrar: r.registrar,
     username: r.username,
@@ -62,10 +64,10 @@ export class SqlRegistrationRepository implements RegistrationRepository {
     return row ? toRegistration(row) : null;
   }
 
-  async listAfter(scope: Scope, after: [string, string] | null, limit: number): Promise<Registration[]> {
+  async listAfter(scope: Scope, after: Keyset | null, limit: number): Promise<Registration[]> {
     let q = this.store.db.selectFrom('registrations').selectAll().where('tenant_id', '=', scope.tenantId);
     if (after) {
-      const [at, id] = after;
+      const { createdAt: at, id } = after;
       q = q.where((eb) => eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])]));
     }
     return (await q.orderBy('created_at').orderBy('id').limit(limit).execute()).map(toListed);
@@ -130,7 +132,7 @@ export class SqlRegistrationRepository implements RegistrationRepository {
   async agentHandler(scope: Scope, agentId: string): Promise<{ handler: CallHandler | null } | null> {
     const agent = await this.store.db.selectFrom('agents').select('handler')
       .where('tenant_id', '=', scope.tenantId).where('id', '=', agentId).executeTakeFirst();
-    return agent ? { handler: agent.handler as CallHandler | null } : null;
+    return agent ? { handler: storedHandler(agent.handler) } : null;
   }
 
   async listActive(): Promise<StoredRegistration[]> {

@@ -72,7 +72,7 @@ for (const kind of testDbs()) {
       const first = await repo.endpointsAfter(t1, null, 2);
       assert.deepEqual(first.map((n) => n.id), ['n1', 'n3']);
       assert.equal(first[0].agentHandler, 'sip');
-      const rest = await repo.endpointsAfter(t1, [first[1].createdAt, first[1].id], 10);
+      const rest = await repo.endpointsAfter(t1, { createdAt: first[1].createdAt, id: first[1].id }, 10);
       assert.deepEqual(rest.map((n) => n.id), ['n4', 'n5']);
       assert.equal((await repo.endpoint(t1, { id: 'n3' }))?.agentHandler, null);
       assert.equal(await repo.endpoint(t2, { id: 'n3' }), null);

@@ -59,7 +59,7 @@ for (const kind of testDbs()) {
       const first = await repo.listAfter(t1, null, 2);
       assert.deepEqual(first.map((r) => r.id), ['r1', 'r3']);
       assert.equal('sealedPassword' in first[0], false);
-      const rest = await repo.listAfter(t1, [first[1].createdAt, first[1].id], 10);
+      const rest = await repo.listAfter(t1, { createdAt: first[1].createdAt, id: first[1].id }, 10);
       assert.deepEqual(rest.map((r) => r.id), ['r4']);
     });
 

@@ -66,7 +66,7 @@ const Nullable = Type.Unsafe<string | null>({ type: ['string', 'null'] });
 export const EndpointView = Type.Object({
   id: Type.String(),
   type: stringEnum(ENDPOINT_TYPES),
-  handler: Type.Optional(Type.String()),
+  handler: Type.Optional(stringEnum(CALL_HANDLERS)),
   status: Type.Optional(Type.String()),
   state: Type.Optional(Type.String()),
   error: Type.Optional(Type.String({ description: 'the last registrar failure, while there is one' })),

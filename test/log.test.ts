@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, redactUrl } from '../../src/log.js';
+import { createLogger, redactUrl } from '../src/log.js';
 
 test('credentials in the query string are redacted, other parameters kept', () => {
   assert.equal(redactUrl('/v1.0/agents?token=abc&page_size=5'), '/v1.0/agents?token=[redacted]&page_size=5');

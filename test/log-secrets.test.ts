@@ -1,8 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/log.js';
-import { startTestServer, testDbs, type TestServer } from '../helpers/server.js';
+import { createLogger } from '../src/log.js';
+import { startTestServer, testDbs, type TestServer } from './helpers/server.js';
 
 for (const db of testDbs()) {
   describe(`credentials never reach the log, at any level (${db})`, () => {
