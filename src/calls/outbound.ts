@@ -7,7 +7,7 @@ import type { Scope } from '../domain/principal.js';
 import type { Services } from '../domain/services.js';
 import { requireE164, requireObject } from '../domain/validate.js';
 import { connectTwiml, publicUrls } from './twiml.js';
-import { twilioClient, twilioMessage } from './twilio-rest.js';
+import { twilioAnswered, twilioClient, twilioMessage } from './twilio-rest.js';
 
 export interface OutboundRequest {
   toNumber: unknown;
@@ -51,12 +51,13 @@ export async function dialOut(services: Services, config: Config, logger: Logger
     sid = created.sid;
   } catch (err) {
     const message = twilioMessage(err);
-    logger.warn({ agentId: agent.id, to, message }, 'Twilio refused an outbound call');
+    const refused = twilioAnswered(err);
+    logger.warn({ agentId: agent.id, to, message }, refused ? 'Twilio refused an outbound call' : 'could not reach Twilio for an outbound call');
     await services.calls.recordRejected(scope, {
       agentId: agent.id, phoneNumber: number.e164, direction: 'outbound', fromNumber: number.e164, toNumber: to, status: 'failed',
       endReason: `Twilio: ${message}`,
     });
-    throw new DomainError('upstream', `Twilio refused the call: ${message}`);
+    throw new DomainError(refused ? 'upstream' : 'unavailable', refused ? `Twilio refused the call: ${message}` : `the call was not placed: ${message}`);
   }
   try {
     return await services.calls.open(scope, {

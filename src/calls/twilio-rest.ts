@@ -25,8 +25,17 @@ export function twilioClient(accountSid: string, authToken: string, apiBaseUrl: 
   return twilio(accountSid, authToken, { httpClient, accountSid });
 }
 
+/**
+ * Twilio answered with an error status: it saw the request and refused it. Anything else (DNS,
+ * connection refused, TLS, timeout) failed before Twilio was reached.
+ */
+export function twilioAnswered(err: unknown): boolean {
+  return typeof (err as { status?: unknown })?.status === 'number';
+}
+
 /** Twilio's own explanation of a refused request, when it sent one. */
 export function twilioMessage(err: unknown): string {
-  const e = err as { message?: string; code?: number; status?: number };
+  const e = err as { message?: string; code?: number | string; status?: number };
+  if (!twilioAnswered(err)) return `could not reach Twilio (${[e?.code, e?.message].filter(Boolean).join(': ') || 'no answer'})`;
   return e?.message || 'Twilio did not answer';
 }

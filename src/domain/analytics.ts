@@ -8,6 +8,8 @@ export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'year'];
 export const DEFAULT_PERIOD: Period = 'month';
 const PERIOD_DAYS: Record<Period, number> = { day: 1, week: 7, month: 30, year: 365 };
 const TOP_AGENTS = 5;
+/** What top_agents calls an agent that was deleted after it took calls. */
+export const DELETED_AGENT_NAME = '(deleted agent)';
 const TREND_DAYS = 30;
 const DAY_MS = 86_400_000;
 
@@ -160,15 +162,14 @@ export class AnalyticsService {
     const byAgent = new Map<string, { calls: number; seconds: number }>();
     addAgents(byAgent, agentDays);
     addAgents(byAgent, edge);
-    // Deleted agents keep their calls in the totals but are not listed; look a little further down for them.
-    const ranked = [...byAgent].sort(([ia, a], [ib, b]) => b.calls - a.calls || (ia < ib ? -1 : 1)).slice(0, TOP_AGENTS * 4);
-    const nameOf = ranked.length === 0 ? new Map<string, string>() : await repo.agentNames(scope, ranked.map(([id]) => id));
-    const top = ranked.filter(([id]) => nameOf.has(id)).slice(0, TOP_AGENTS);
+    // A deleted agent's calls stay in total_calls, so it keeps its place here too (decisions.md).
+    const top = [...byAgent].sort(([ia, a], [ib, b]) => b.calls - a.calls || (ia < ib ? -1 : 1)).slice(0, TOP_AGENTS);
+    const nameOf = top.length === 0 ? new Map<string, string>() : await repo.agentNames(scope, top.map(([id]) => id));
     return {
       totalAgents: agentCount,
       ...totals,
       busiestHour,
-      topAgents: top.map(([agentId, a]) => ({ agentId, name: nameOf.get(agentId)!, calls: a.calls, minutes: minutes(a.seconds) })),
+      topAgents: top.map(([agentId, a]) => ({ agentId, name: nameOf.get(agentId) ?? DELETED_AGENT_NAME, calls: a.calls, minutes: minutes(a.seconds) })),
     };
   }
 

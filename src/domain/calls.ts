@@ -80,11 +80,20 @@ export interface HistoryFilter {
 }
 
 export const isLive = (s: CallStatus): boolean => LIVE_STATUSES.includes(s);
+
+/** How far a call has got; a call never goes back (a late or replayed callback cannot undo an answer). */
+const PROGRESS: Record<CallStatus, number> = {
+  queued: 0, ringing: 1, 'in-progress': 2, completed: 3, busy: 3, 'no-answer': 3, failed: 3, canceled: 3,
+};
+/** The live statuses a call may be in for `to` to apply. */
+export const statusesBefore = (to: CallStatus): CallStatus[] => LIVE_STATUSES.filter((s) => PROGRESS[s] <= PROGRESS[to]);
 export const isFinal = (s: CallStatus): boolean => FINAL_STATUSES.includes(s);
 
 /** The fields a status change writes; those left out keep their value. */
 export interface CallStatusUpdate {
   status: CallStatus;
+  /** Applies only while the call is in one of these (never a final one). */
+  from: readonly CallStatus[];
   updatedAt: string;
   answeredAt?: string;
   endedAt?: string;
@@ -119,7 +128,14 @@ export interface CallRepository {
   /** The one lookup without a tenant: carrier callbacks and the relay know only the sid. */
   findBySid(callSid: string, tx?: Tx): Promise<Call | null>;
   get(scope: Scope, callSid: string, tx?: Tx): Promise<Call | null>;
-  /** Writes the change unless the call has ended meanwhile; false when it had. */
+  /**
+   * Records that the carrier callback numbered `sequence` was applied; false when one with this
+   * number or a later one was already (a replay, or a delivery overtaken by a later one).
+   */
+  acceptSequence(callSid: string, sequence: number): Promise<boolean>;
+  /** Marks the call's relay session as opened; false when one was opened before. */
+  claimRelaySession(callSid: string, at: string): Promise<boolean>;
+  /** Writes the change while the call is in one of `update.from`; false when it was not (ended, or further along). */
   updateLive(tx: Tx, scope: Scope, callSid: string, update: CallStatusUpdate): Promise<boolean>;
   /** Writes the amendment only if the call still has the cost and duration `read` has; false otherwise. */
   amendFinished(tx: Tx, scope: Scope, read: Pick<Call, 'callSid' | 'cost' | 'durationSeconds'>, amendment: CallAmendment): Promise<boolean>;
@@ -308,10 +324,13 @@ export class CallService {
     if (!current) throw notFound('call');
     if (isFinal(current.status)) return this.amendFinished(current, change);
 
+    // An earlier live status after a later one changes nothing: the call stays where it got to.
+    if (!statusesBefore(change.status).includes(current.status)) return this.withLiveDuration(current);
+
     const scope: Scope = { tenantId: current.tenantId };
     const now = this.now();
     const final = isFinal(change.status);
-    const update: CallStatusUpdate = { status: change.status, updatedAt: now };
+    const update: CallStatusUpdate = { status: change.status, from: statusesBefore(change.status), updatedAt: now };
     const answeredAt = current.answeredAt ?? (change.status === 'in-progress' ? now : null);
     if (answeredAt !== current.answeredAt && answeredAt !== null) update.answeredAt = answeredAt;
     if (change.cost !== undefined) update.cost = change.cost;
@@ -345,6 +364,17 @@ export class CallService {
     });
     if (final) this.tenantBySid.delete(callSid);
     return call;
+  }
+
+  /** See `CallRepository.acceptSequence`: false means the callback was seen already and must not apply. */
+  async acceptCarrierSequence(callSid: string, sequence: number): Promise<boolean> {
+    if (!Number.isSafeInteger(sequence) || sequence < 0) throw invalid('SequenceNumber', 'SequenceNumber must be a non-negative integer');
+    return this.deps.calls.acceptSequence(callSid, sequence);
+  }
+
+  /** A call has one relay session: false when one was opened for it already (a replayed handshake). */
+  async claimRelaySession(callSid: string): Promise<boolean> {
+    return this.deps.calls.claimRelaySession(callSid, this.now());
   }
 
   /**

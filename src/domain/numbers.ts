@@ -43,6 +43,14 @@ export interface NewPhoneNumber {
  */
 export const duplicateNumber = (e164: string): DomainError => conflict(`e164 number ${e164} is already registered`, 'e164');
 
+/** What PATCH may change on a number; a field left out keeps its value. */
+export interface NumberChanges {
+  agentId?: string | null;
+  credentialsId?: string | null;
+  inboundEnabled?: boolean;
+  outboundEnabled?: boolean;
+}
+
 /** What moving a number's agent came to. */
 export type AgentMove = 'moved' | 'taken' | 'no_agent';
 
@@ -61,6 +69,8 @@ export interface PhoneNumberRepository {
    * the number is free or already that agent's, so two concurrent assigns cannot both win.
    */
   setAgent(tx: Tx | undefined, scope: Scope, id: string, agentId: string | null, opts: { at: string; onlyIfFreeFor?: string }): Promise<AgentMove>;
+  /** Writes the credential and direction flags given; false when the credential was deleted meanwhile. */
+  setRouting(tx: Tx, scope: Scope, id: string, changes: Omit<NumberChanges, 'agentId'> & { provider?: Provider | null; at: string }): Promise<boolean>;
   delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
   agentExists(scope: Scope, agentId: string): Promise<boolean>;
 }
@@ -154,6 +164,47 @@ export class PhoneNumberService {
   async pin(scope: Scope, id: string, agentId: string | null): Promise<PhoneNumber> {
     const number = await this.get(scope, id);
     return this.setAgent(scope, number, agentId, null);
+  }
+
+  /**
+   * Changes what PATCH names: the agent (as `pin`), the credential the number's calls use (moving
+   * it off a credential that is to be deleted), and whether it takes inbound or places outbound calls.
+   */
+  async update(scope: Scope, id: string, changes: NumberChanges): Promise<PhoneNumber> {
+    const number = await this.get(scope, id);
+    const routing: Omit<NumberChanges, 'agentId'> & { provider?: Provider | null } = {};
+    if (changes.credentialsId !== undefined && changes.credentialsId !== number.credentialsId) {
+      if (changes.credentialsId !== null) {
+        const cred = await this.deps.credentials.get(scope, changes.credentialsId);
+        if (!cred) throw invalid('credentials_id', `credentials_id ${changes.credentialsId} is not a credential of this account`);
+        // The number is rented from one carrier; another carrier's credential cannot place its calls.
+        if (number.provider !== null && cred.provider !== number.provider) {
+          throw invalid('credentials_id', `credentials_id ${changes.credentialsId} is a ${cred.provider} credential but the number is a ${number.provider} number`);
+        }
+        routing.provider = cred.provider;
+      }
+      routing.credentialsId = changes.credentialsId;
+    }
+    if (changes.inboundEnabled !== undefined) routing.inboundEnabled = changes.inboundEnabled;
+    if (changes.outboundEnabled !== undefined) routing.outboundEnabled = changes.outboundEnabled;
+    const agentId = changes.agentId;
+    if (typeof agentId === 'string' && !(await this.deps.numbers.agentExists(scope, agentId))) throw notFound(`agent ${agentId}`);
+    const at = this.deps.clock.now().toISOString();
+    return this.deps.uow.run(async (tx) => {
+      if (agentId !== undefined) {
+        const move = await this.deps.numbers.setAgent(tx, scope, number.id, agentId, { at });
+        if (move === 'no_agent') throw notFound(`agent ${agentId}`);
+      }
+      if (Object.keys(routing).length > 0 && !(await this.deps.numbers.setRouting(tx, scope, number.id, { ...routing, at }))) {
+        throw invalid('credentials_id', `credentials_id ${changes.credentialsId} was deleted meanwhile`);
+      }
+      const current = await this.deps.numbers.get(scope, number.id, tx);
+      if (!current) throw notFound('phone number');
+      tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, {
+        phone_number_id: number.id, phone_number: number.e164, agent_id: current.agentId, previous_agent_id: number.agentId,
+      }));
+      return current;
+    });
   }
 
   /**

@@ -112,6 +112,14 @@ export class RelaySession implements LiveCallControl {
       this.socket.close(1008, 'unknown call');
       return;
     }
+    // The handshake's signature names only the account, so a captured one can be replayed: the
+    // call's first session is its only one, and a second never touches the call.
+    if (!(await services.calls.claimRelaySession(call.callSid))) {
+      this.deps.logger.warn({ callSid: msg.callSid }, 'relay: refused a second session for a call');
+      this.unwatch();
+      this.socket.close(1008, 'relay session already open for this call');
+      return;
+    }
     const agent = await services.agents.get({ tenantId: call.tenantId }, call.agentId);
     if (this.closed) return;
     this.agent = agent;

@@ -211,6 +211,12 @@ export interface PlatformSecretTable {
   created_at: string;
 }
 
+export interface CallReplayGuardTable {
+  call_sid: string;
+  last_sequence: number | null;
+  relay_opened_at: string | null;
+}
+
 export interface Database {
   tenants: TenantTable;
   api_keys: ApiKeyTable;
@@ -223,6 +229,7 @@ export interface Database {
   registrations: RegistrationTable;
   trunks: TrunkTable;
   calls: CallTable;
+  call_replay_guards: CallReplayGuardTable;
   call_turns: CallTurnTable;
   call_hourly_totals: CallHourlyTotalTable;
   call_agent_daily_totals: CallAgentDailyTotalTable;

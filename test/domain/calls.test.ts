@@ -142,6 +142,40 @@ for (const db of testDbs()) {
       await assert.rejects(calls.updateStatus(call.callSid, { status: 'exploded' as never }), isKind('invalid', 'status'));
     });
 
+    test('a live status never moves back, and going back publishes nothing', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId, { status: 'queued' }));
+      assert.equal((await calls.updateStatus(call.callSid, { status: 'in-progress' })).status, 'in-progress');
+      const published = events.length;
+      for (const back of ['ringing', 'queued'] as const) {
+        const after = await calls.updateStatus(call.callSid, { status: back });
+        assert.equal(after.status, 'in-progress');
+      }
+      assert.ok(events.some((e) => e.type === 'call.updated' && e.callSid === call.callSid && e.data.status === 'in-progress'));
+      assert.equal(events.slice(published).filter((e) => e.callSid === call.callSid).length, 0);
+      assert.equal((await calls.get(scope, call.callSid)).status, 'in-progress');
+      // The same status again still applies (the relay records why the call ends that way).
+      assert.equal((await calls.updateStatus(call.callSid, { status: 'in-progress', endReason: 'agent ended the call' })).endReason, 'agent ended the call');
+    });
+
+    test('a carrier sequence number applies once, a relay session opens once', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const call = await calls.open(scope, inbound(agentId));
+      assert.equal(await calls.acceptCarrierSequence(call.callSid, 0), true);
+      assert.equal(await calls.acceptCarrierSequence(call.callSid, 0), false);
+      assert.equal(await calls.acceptCarrierSequence(call.callSid, 2), true);
+      assert.equal(await calls.acceptCarrierSequence(call.callSid, 1), false);
+      await assert.rejects(calls.acceptCarrierSequence(call.callSid, -1), isKind('invalid', 'SequenceNumber'));
+      assert.equal(await calls.claimRelaySession(call.callSid), true);
+      assert.equal(await calls.claimRelaySession(call.callSid), false);
+      // The sequence kept through the claim, and the claim through a later sequence.
+      assert.equal(await calls.acceptCarrierSequence(call.callSid, 2), false);
+      assert.equal(await calls.acceptCarrierSequence(call.callSid, 3), true);
+      assert.equal(await calls.claimRelaySession(call.callSid), false);
+      const other = await calls.open(scope, inbound(agentId));
+      assert.equal(await calls.claimRelaySession(other.callSid), true);
+    });
+
     test('recordRejected stores a finished busy call outside the limit', async () => {
       const { scope, agentId } = await tenantWithAgent(1);
       await calls.open(scope, inbound(agentId));

@@ -101,6 +101,38 @@ for (const db of testDbs()) {
       assert.equal(week.body.busiest_hour, 0);
     });
 
+    test('a deleted agent keeps its calls in total_calls and its place in top_agents', async () => {
+      const t = await s.newTenant();
+      const agents = s.server.services.agents;
+      const gone = (await agents.create({ tenantId: t.id }, { name: 'Gone' })).id;
+      const stays = (await agents.create({ tenantId: t.id }, { name: 'Stays' })).id;
+      for (const h of ['08', '09', '10']) await insertCall(t.id, gone, `2024-06-15T${h}:00:00.000Z`, 'completed', 60);
+      await insertCall(t.id, stays, '2024-06-15T11:00:00.000Z', 'completed', 30);
+      assert.equal((await s.request('DELETE', `/api/agents/${gone}`, { key: t.key })).status, 200);
+      const r = await s.request('GET', '/api/analytics/summary?period=day', { key: t.key });
+      assert.equal(r.body.total_agents, 1);
+      assert.equal(r.body.total_calls, 4);
+      assert.deepEqual(r.body.top_agents, [
+        { agent_id: gone, name: '(deleted agent)', calls: 3, minutes: 3 },
+        { agent_id: stays, name: 'Stays', calls: 1, minutes: 0.5 },
+      ]);
+      assert.equal(r.body.top_agents.reduce((n: number, a: { calls: number }) => n + a.calls, 0), r.body.total_calls);
+    });
+
+    test("an agent's total_minutes is rounded to the hundredth like the analytics minutes", async () => {
+      const t = await s.newTenant();
+      const agent = (await s.server.services.agents.create({ tenantId: t.id }, { name: 'Short' })).id;
+      const calls = s.server.services.calls;
+      const call = await calls.open({ tenantId: t.id }, { agentId: agent, phoneNumber: null, direction: 'inbound', fromNumber: '+15559990003', toNumber: '+15551230000', status: 'in-progress' });
+      await calls.updateStatus(call.callSid, { status: 'completed', durationSeconds: 19 });
+      const r = await s.request('GET', `/api/agents/${agent}`, { key: t.key });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.total_calls, 1);
+      assert.equal(r.body.total_minutes, 0.32);
+      const stats = await s.request('GET', `/api/analytics/agents/${agent}`, { key: t.key });
+      assert.equal(stats.body.total_minutes, 0.32);
+    });
+
     test('a tenant with no calls gets zeros and no busiest hour', async () => {
       const empty = await s.newTenant();
       const r = await s.request('GET', '/api/analytics/summary?period=week', { key: empty.key });

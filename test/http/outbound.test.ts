@@ -52,10 +52,11 @@ for (const db of testDbs()) {
       await client.close();
     });
 
-    test('a refusal by Twilio is a 502 with its message, and the attempt is recorded as failed', async () => {
+    test('a refusal by Twilio is a 503 with its message (decisions.md: no 502 in this dialect), and the attempt is recorded as failed', async () => {
       rest.failWith = { status: 400, code: 21215, message: 'Account not authorized to call +15557770002.' };
       const r = await dial(a, { to_number: '+15557770002' });
-      assert.equal(r.status, 502);
+      assert.equal(r.status, 503);
+      assert.match(r.body.message, /^Twilio refused the call/);
       assert.equal(r.body.error, 'upstream');
       assert.match(r.body.message, /Account not authorized to call \+15557770002\./);
       const { calls } = await s.server.services.calls.history({ tenantId: a.tenantId }, { limit: 50, offset: 0 });
@@ -80,7 +81,24 @@ for (const db of testDbs()) {
       assert.equal(rest.calls.filter((c) => c.params.To === '+15557770003').length, 0);
     });
 
-    test("unknown and another tenant's agents are 404, an inactive one 409, one without a Twilio number 412", async () => {
+    test('when Twilio cannot be reached (DNS) the answer is 503 and does not claim Twilio refused', async () => {
+      const base = s.config.twilioApiBaseUrl;
+      s.config.twilioApiBaseUrl = 'http://api.no-such-host.invalid';
+      try {
+        const r = await dial(a, { to_number: '+15557770009' });
+        assert.equal(r.status, 503, r.text);
+        assert.doesNotMatch(r.body.message, /refused/);
+        assert.match(r.body.message, /could not reach Twilio \(ENOTFOUND/);
+        const { calls } = await s.server.services.calls.history({ tenantId: a.tenantId }, { limit: 50, offset: 0 });
+        const failed = calls.find((c) => c.toNumber === '+15557770009');
+        assert.equal(failed?.status, 'failed');
+        assert.match(failed?.endReason ?? '', /could not reach Twilio/);
+      } finally {
+        s.config.twilioApiBaseUrl = base;
+      }
+    });
+
+    test("unknown and another tenant's agents are 404, an inactive one 409, one without a Twilio number 409", async () => {
       assert.equal((await dial(a, { to_number: '+15557770004' }, 'no-such-agent')).status, 404);
       const other = await twilioAccount(s);
       assert.equal((await dial(a, { to_number: '+15557770004' }, other.agentId)).status, 404);
@@ -89,7 +107,8 @@ for (const db of testDbs()) {
       assert.equal((await dial(sleepy, { to_number: '+15557770004' })).status, 409);
       const lonely = await s.server.services.agents.create({ tenantId: a.tenantId }, { name: 'No number', deployStatus: 'active' } as never);
       const r = await dial(a, { to_number: '+15557770004' }, lonely.id);
-      assert.equal(r.status, 412);
+      assert.equal(r.status, 409);
+      assert.equal(r.body.error, 'precondition');
       assert.match(r.body.message, /Twilio/);
       assert.equal((await dial(a, { to_number: '+15557770004' }, a.agentId, null)).status, 401);
     });

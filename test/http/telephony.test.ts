@@ -279,6 +279,55 @@ for (const db of testDbs()) {
         assert.equal(list.body.numbers.find((x: any) => x.id === n.body.id).agent_id, null);
       });
 
+      test('PATCH moves a number to another credential so the old one can be deleted, and switches inbound/outbound', async () => {
+        const oldCred = await addTwilio(t.key);
+        const newCred = await addTwilio(t.key);
+        const n = await s.request('POST', `${BASE}/numbers`, { key: t.key, body: { e164: nextE164(), credentials_id: oldCred, agent_id: agentId } });
+        assert.equal(n.status, 201, n.text);
+        const refused = await s.request('DELETE', `${BASE}/providers/${oldCred}`, { key: t.key });
+        assert.equal(refused.status, 409);
+        assert.match(refused.text, /move them to another credential/);
+        const move = await s.request('PATCH', `${BASE}/numbers/${n.body.id}`, { key: t.key, body: { credentials_id: newCred } });
+        assert.equal(move.status, 204, move.text);
+        assert.equal((await s.request('DELETE', `${BASE}/providers/${oldCred}`, { key: t.key })).status, 204);
+        const flags = await s.request('PATCH', `${BASE}/numbers/${n.body.id}`, { key: t.key, body: { inbound_enabled: false, outbound_enabled: false } });
+        assert.equal(flags.status, 204, flags.text);
+        const shown = (await s.request('GET', `${BASE}/numbers`, { key: t.key })).body.numbers.find((x: any) => x.id === n.body.id);
+        // Fields left out keep their value: the agent stays pinned through both changes.
+        assert.deepEqual(
+          { credentials_id: shown.credentials_id, provider: shown.provider, agent_id: shown.agent_id, inbound_enabled: shown.inbound_enabled, outbound_enabled: shown.outbound_enabled },
+          { credentials_id: newCred, provider: 'twilio', agent_id: agentId, inbound_enabled: false, outbound_enabled: false },
+        );
+        assert.equal((await s.request('PATCH', `${BASE}/numbers/${n.body.id}`, { key: t.key, body: { inbound_enabled: true } })).status, 204);
+        const again = (await s.request('GET', `${BASE}/numbers`, { key: t.key })).body.numbers.find((x: any) => x.id === n.body.id);
+        assert.equal(again.inbound_enabled, true);
+        assert.equal(again.outbound_enabled, false);
+      });
+
+      test("PATCH refuses another tenant's credential, another carrier's, and non-boolean flags (400), changing nothing", async () => {
+        const cred = await addTwilio(t.key);
+        const n = await s.request('POST', `${BASE}/numbers`, { key: t.key, body: { e164: nextE164(), credentials_id: cred } });
+        const other = await s.newTenant();
+        const foreign = await addTwilio(other.key);
+        const plivo = await s.request('POST', `${BASE}/providers`, { key: t.key, body: { provider: 'plivo', label: 'P', credentials: { auth_id: `MA${randomBytes(9).toString('hex').toUpperCase()}`, auth_token: token() } } });
+        for (const [body, pattern] of [
+          [{ credentials_id: foreign }, /credentials_id .* is not a credential of this account/],
+          [{ credentials_id: 'no-such-credential' }, /credentials_id/],
+          [{ credentials_id: plivo.body.id }, /plivo credential but the number is a twilio number/],
+          [{ inbound_enabled: 'no' }, /inbound_enabled/],
+          [{ outbound_enabled: 0 }, /outbound_enabled/],
+          [{ credentials_id: 42 }, /credentials_id/],
+        ] as const) {
+          const r = await s.request('PATCH', `${BASE}/numbers/${n.body.id}`, { key: t.key, body });
+          assert.equal(r.status, 400, JSON.stringify(body));
+          assert.match(r.text, pattern);
+        }
+        const shown = (await s.request('GET', `${BASE}/numbers`, { key: t.key })).body.numbers.find((x: any) => x.id === n.body.id);
+        assert.equal(shown.credentials_id, cred);
+        assert.equal(shown.inbound_enabled, true);
+        assert.equal(shown.outbound_enabled, true);
+      });
+
       test('DELETE removes the number (204), then 404; another tenant\'s is 404', async () => {
         const n = await s.request('POST', `${BASE}/numbers`, { key: t.key, body: { e164: nextE164() } });
         const other = await s.newTenant();

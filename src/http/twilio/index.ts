@@ -56,6 +56,14 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
     const call = await services.calls.findBySid(str(b.CallSid));
     if (!call || !origin.tenantIds.includes(call.tenantId)) return reply.status(404).send({ error: 'not_found', message: 'call not found' });
     if (!status) return reply.status(400).send({ error: 'invalid', message: `CallStatus ${str(b.CallStatus)} is not a Twilio call status` });
+    // The signature covers SequenceNumber, so a replayed capture carries one already applied.
+    const sequence = str(b.SequenceNumber);
+    if (sequence !== '') {
+      if (!/^\d{1,15}$/.test(sequence)) return reply.status(400).send({ error: 'invalid', message: 'SequenceNumber must be a non-negative integer' });
+      if (!(await services.calls.acceptCarrierSequence(call.callSid, Number(sequence)))) {
+        return reply.status(409).send({ error: 'replayed', message: `status callback ${sequence} for this call was already applied or overtaken` });
+      }
+    }
     const duration = Number(str(b.CallDuration));
     const price = Number(str(b.Price));
     await services.calls.updateStatus(call.callSid, {

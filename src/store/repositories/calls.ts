@@ -1,7 +1,7 @@
 import type {
   Call, CallAmendment, CallDirection, CallRepository, CallStatus, CallStatusUpdate, CallTurn, HistoryQuery, TurnRole,
 } from '../../domain/calls.js';
-import { FINAL_STATUSES, LIVE_STATUSES } from '../../domain/calls.js';
+import { LIVE_STATUSES } from '../../domain/calls.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Tx } from '../../domain/unit-of-work.js';
 import type { CallTable, CallTurnTable } from '../schema.js';
@@ -94,6 +94,22 @@ export class SqlCallRepository implements CallRepository {
     return row ? toCall(row) : null;
   }
 
+  async acceptSequence(callSid: string, sequence: number): Promise<boolean> {
+    const res = await this.store.db.insertInto('call_replay_guards').values({ call_sid: callSid, last_sequence: sequence, relay_opened_at: null })
+      .onConflict((oc) => oc.column('call_sid').doUpdateSet({ last_sequence: sequence })
+        .where((eb) => eb.or([eb('call_replay_guards.last_sequence', 'is', null), eb('call_replay_guards.last_sequence', '<', sequence)])))
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async claimRelaySession(callSid: string, at: string): Promise<boolean> {
+    const res = await this.store.db.insertInto('call_replay_guards').values({ call_sid: callSid, last_sequence: null, relay_opened_at: at })
+      .onConflict((oc) => oc.column('call_sid').doUpdateSet({ relay_opened_at: at })
+        .where('call_replay_guards.relay_opened_at', 'is', null))
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
   async updateLive(tx: Tx, scope: Scope, callSid: string, u: CallStatusUpdate): Promise<boolean> {
     const res = await on(this.store, tx).updateTable('calls').set({
       status: u.status,
@@ -106,7 +122,7 @@ export class SqlCallRepository implements CallRepository {
       ...(u.handoff !== undefined && { handoff: JSON.stringify(u.handoff) }),
       ...(u.sipStatus !== undefined && { sip_status: u.sipStatus }),
     }).where('tenant_id', '=', scope.tenantId).where('call_sid', '=', callSid)
-      .where('status', 'not in', FINAL_STATUSES).executeTakeFirst();
+      .where('status', 'in', [...u.from]).executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;
   }
 

@@ -79,6 +79,22 @@ export class SqlPhoneNumberRepository implements PhoneNumberRepository, NumberEn
     return (await q.orderBy('created_at').orderBy('id').execute()).map(toPhoneNumber);
   }
 
+  async setRouting(tx: Tx, scope: Scope, id: string, c: { provider?: Provider | null; credentialsId?: string | null; inboundEnabled?: boolean; outboundEnabled?: boolean; at: string }): Promise<boolean> {
+    try {
+      await on(this.store, tx).updateTable('phone_numbers').set({
+        updated_at: c.at,
+        ...(c.provider !== undefined && { provider: c.provider }),
+        ...(c.credentialsId !== undefined && { credentials_id: c.credentialsId }),
+        ...(c.inboundEnabled !== undefined && { inbound_enabled: c.inboundEnabled ? 1 : 0 }),
+        ...(c.outboundEnabled !== undefined && { outbound_enabled: c.outboundEnabled ? 1 : 0 }),
+      }).where('tenant_id', '=', scope.tenantId).where('id', '=', id).execute();
+      return true;
+    } catch (err) {
+      if (isForeignKeyViolation(err)) return false;
+      throw err;
+    }
+  }
+
   async setAgent(tx: Tx | undefined, scope: Scope, id: string, agentId: string | null, opts: { at: string; onlyIfFreeFor?: string }): Promise<AgentMove> {
     let q = on(this.store, tx).updateTable('phone_numbers').set({ agent_id: agentId, updated_at: opts.at })
       .where('tenant_id', '=', scope.tenantId).where('id', '=', id);

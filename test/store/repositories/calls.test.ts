@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { CallService, type Call } from '../../../src/domain/calls.js';
+import { CallService, LIVE_STATUSES, type Call } from '../../../src/domain/calls.js';
 import { DomainError } from '../../../src/domain/errors.js';
 import { randomIds, systemClock } from '../../../src/domain/ids.js';
 import { InProcessBus } from '../../../src/events/bus.js';
@@ -46,7 +46,7 @@ for (const kind of testDbs()) {
       assert.equal(await repo.get(t1, 'CAb'), null);
       assert.equal((await repo.findBySid('CAb'))?.tenantId, 't2');
       await uow.run(async (tx) => {
-        assert.equal(await repo.updateLive(tx, t1, 'CAb', { status: 'in-progress', updatedAt: '2026-01-01T00:00:01.000Z' }), false);
+        assert.equal(await repo.updateLive(tx, t1, 'CAb', { status: 'in-progress', from: LIVE_STATUSES, updatedAt: '2026-01-01T00:00:01.000Z' }), false);
         assert.equal(await repo.lockContext(tx, t1, 'CAb'), null);
         await repo.setContext(tx, t1, 'CAb', { stolen: true }, '2026-01-01T00:00:01.000Z');
         assert.equal(await repo.countLive(tx, t2), 1);
@@ -72,7 +72,7 @@ for (const kind of testDbs()) {
 
     it('writes a status change only while the call is live, and an amendment only against what was read', async () => {
       await uow.run((tx) => repo.insert(tx, call('s', 't1', '2026-01-02T00:00:00.000Z')));
-      const ended = { status: 'completed' as const, updatedAt: '2026-01-02T00:01:00.000Z', endedAt: '2026-01-02T00:01:00.000Z', durationSeconds: 60 };
+      const ended = { status: 'completed' as const, from: LIVE_STATUSES, updatedAt: '2026-01-02T00:01:00.000Z', endedAt: '2026-01-02T00:01:00.000Z', durationSeconds: 60 };
       assert.equal(await uow.run((tx) => repo.updateLive(tx, t1, 'CAs', ended)), true);
       assert.equal(await uow.run((tx) => repo.updateLive(tx, t1, 'CAs', { ...ended, status: 'failed' })), false);
       const read = (await repo.get(t1, 'CAs'))!;

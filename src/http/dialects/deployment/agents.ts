@@ -83,7 +83,8 @@ function view(a: Agent, phoneNumber: string | null): Static<typeof AgentView> {
     created_at: a.createdAt,
     updated_at: a.updatedAt,
     total_calls: a.totalCalls,
-    total_minutes: a.totalMinutes,
+    // Kept in fractions of a minute so totals stay exact; shown to the hundredth like analytics.
+    total_minutes: Math.round(a.totalMinutes * 100) / 100,
     tenant_id: a.tenantId,
     greeting: a.greeting,
     language: a.language,

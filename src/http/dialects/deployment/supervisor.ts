@@ -24,7 +24,8 @@ const E164 = /^\+[1-9][0-9]{6,14}$/;
 /** Supervisor controls on live calls, plus outbound dialling; the deployment document's shapes. */
 export async function supervisorRoutes(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services, runtime } = opts;
-  useErrorEnvelope(app, { render: (p) => ({ error: p.code, message: p.message }), overrides: { limit: 429 } });
+  // Same rows as the rest of the deployment dialect (no 412 or 502 there); a call limit here is 429.
+  useErrorEnvelope(app, { render: (p) => ({ error: p.code, message: p.message }), overrides: { precondition: 409, upstream: 503, limit: 429 } });
   await app.register(outboundRoutes, opts);
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 

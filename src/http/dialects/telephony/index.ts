@@ -73,9 +73,15 @@ async function telephonyRoutes(root: FastifyInstance, opts: AppOptions): Promise
   });
 
   app.patch('/numbers/:id', {
-    schema: { tags: numberTags, summary: 'Pin a phone number to an agent, or unpin it with null', params: IdParams, body: UpdateNumberBody, response: { 204: { type: 'null' }, ...errors } },
+    schema: { tags: numberTags, summary: "Pin or unpin a phone number, move it to another credential, switch inbound/outbound", params: IdParams, body: UpdateNumberBody, response: { 204: { type: 'null' }, ...errors } },
   }, async (req, reply) => {
-    await numbers.pin(scopeOf(req.principal!), req.params.id, req.body.agent_id);
+    const b = req.body;
+    if (b.agent_id === undefined && b.credentials_id === undefined && b.inbound_enabled === undefined && b.outbound_enabled === undefined) {
+      throw new DomainError('invalid', 'give at least one of agent_id, credentials_id, inbound_enabled, outbound_enabled', 'body');
+    }
+    await numbers.update(scopeOf(req.principal!), req.params.id, {
+      agentId: b.agent_id, credentialsId: b.credentials_id, inboundEnabled: b.inbound_enabled, outboundEnabled: b.outbound_enabled,
+    });
     return reply.status(204).send();
   });
 

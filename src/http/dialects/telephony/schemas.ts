@@ -33,8 +33,12 @@ export const CreateNumberBody = Type.Object({
 }, { additionalProperties: false });
 export type CreateNumberBody = Static<typeof CreateNumberBody>;
 
+/** Each field left out keeps its value; a body that changes nothing is refused (handler). */
 export const UpdateNumberBody = Type.Object({
-  agent_id: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 64, description: 'an agent id pins the number to it; null unpins' }),
+  agent_id: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 64, description: 'an agent id pins the number to it; null unpins' })),
+  credentials_id: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 64, description: 'moves the number to another credential of the same carrier; null detaches it' })),
+  inbound_enabled: Type.Optional(Type.Boolean()),
+  outbound_enabled: Type.Optional(Type.Boolean()),
   ...ServerSet,
 }, { additionalProperties: false });
 export type UpdateNumberBody = Static<typeof UpdateNumberBody>;
