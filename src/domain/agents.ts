@@ -68,6 +68,9 @@ export type AgentPatch = Partial<Omit<NewAgent, 'username'>> & { presence?: Pres
 export interface AgentFilter {
   deployStatus?: DeployStatus;
   kind?: AgentKind;
+  presence?: Presence;
+  /** Agents carrying at least one of these tags; an empty list matches none. */
+  anyTagIds?: readonly string[];
   /** Keyset paging over (created_at, id), newest first when set. */
   pageSize?: number;
   pageToken?: string;
@@ -92,7 +95,8 @@ export interface AgentRepository {
   findByDirectHash(hash: string): Promise<Agent | null>;
   /** Newest first; `before` continues after that (createdAt, id); a null scope spans tenants. */
   listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: { createdAt: string; id: string }; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[];
+    before?: { createdAt: string; id: string }; limit?: number;
   }): Promise<Agent[]>;
   /** 'username taken' leaves `tx` (when given) unusable. */
   update(tx: Tx | undefined, scope: Scope, id: string, changes: AgentChanges): Promise<'updated' | 'username taken'>;
@@ -224,6 +228,8 @@ export class AgentService {
     return this.deps.agents.listNewestFirst(scope, {
       deployStatus: filter.deployStatus,
       kind: filter.kind,
+      presence: filter.presence,
+      anyTagIds: filter.anyTagIds,
       before: filter.pageToken ? splitPageToken(filter.pageToken) : undefined,
       limit: filter.pageSize,
     });

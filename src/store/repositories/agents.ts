@@ -111,12 +111,19 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
   }
 
   async listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: { createdAt: string; id: string }; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[]; before?: { createdAt: string; id: string }; limit?: number;
   }): Promise<Agent[]> {
     let q = this.store.db.selectFrom('agents').selectAll();
     if (scope) q = q.where('tenant_id', '=', scope.tenantId);
     if (opts.deployStatus) q = q.where('deploy_status', '=', opts.deployStatus);
     if (opts.kind) q = q.where('kind', '=', opts.kind);
+    if (opts.presence) q = q.where('presence', '=', opts.presence);
+    const tagIds = opts.anyTagIds;
+    if (tagIds) {
+      if (tagIds.length === 0) return [];
+      q = q.where('id', 'in', (eb) => eb.selectFrom('agent_tags').select('agent_id')
+        .where('tag_id', 'in', [...tagIds]).$if(scope !== null, (sq) => sq.where('tenant_id', '=', scope!.tenantId)));
+    }
     const before = opts.before;
     if (before) {
       q = q.where((eb) => eb.or([
