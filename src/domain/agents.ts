@@ -30,6 +30,7 @@ export interface Agent {
   voice: string;
   language: string;
   greeting: string;
+  personality: string;
   llmModel: string | null;
   contextData: Record<string, unknown>;
   deployStatus: DeployStatus;
@@ -53,6 +54,7 @@ export interface NewAgent {
   voice?: string;
   language?: string;
   greeting?: string;
+  personality?: string;
   llmModel?: string | null;
   contextData?: Record<string, unknown>;
   deployStatus?: DeployStatus;
@@ -164,6 +166,7 @@ export class AgentService {
       voice: input.voice ?? 'alloy',
       language: input.language ?? 'en-US',
       greeting: input.greeting ?? '',
+      personality: input.personality ?? '',
       llmModel: input.llmModel ?? null,
       contextData: input.contextData ?? {},
       deployStatus: input.deployStatus ?? 'active',

@@ -164,7 +164,7 @@ export class RelaySession implements LiveCallControl {
     try {
       const agent = this.agent!;
       const events = this.brain!.respond({
-        systemPrompt: agent.systemPrompt, greeting: agent.greeting, contextData: agent.contextData,
+        systemPrompt: agent.systemPrompt, personality: agent.personality, greeting: agent.greeting, contextData: agent.contextData,
         callContext: this.call!.context, model: agent.llmModel, transcript: this.transcript.slice(), signal: turn.abort.signal,
       });
       for await (const ev of events) {

@@ -20,6 +20,7 @@ function toAgent(r: AgentTable): Agent {
     voice: r.voice,
     language: r.language,
     greeting: r.greeting,
+    personality: r.personality,
     llmModel: r.llm_model,
     contextData: JSON.parse(r.context_data) as Record<string, unknown>,
     deployStatus: r.deploy_status as DeployStatus,
@@ -48,6 +49,7 @@ function toColumns(c: AgentChanges): Partial<AgentTable> {
   if (c.voice !== undefined) set.voice = c.voice;
   if (c.language !== undefined) set.language = c.language;
   if (c.greeting !== undefined) set.greeting = c.greeting;
+  if (c.personality !== undefined) set.personality = c.personality;
   if (c.llmModel !== undefined) set.llm_model = c.llmModel;
   if (c.contextData !== undefined) set.context_data = JSON.stringify(c.contextData);
   if (c.deployStatus !== undefined) set.deploy_status = c.deployStatus;
@@ -69,7 +71,7 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
     try {
       await on(this.store, tx).insertInto('agents').values({
         id: a.id, tenant_id: a.tenantId, name: a.name, detail: a.detail, kind: a.kind, system_prompt: a.systemPrompt,
-        voice: a.voice, language: a.language, greeting: a.greeting, llm_model: a.llmModel,
+        voice: a.voice, language: a.language, greeting: a.greeting, personality: a.personality, llm_model: a.llmModel,
         context_data: JSON.stringify(a.contextData), deploy_status: a.deployStatus, username: a.username,
         password_hash: a.passwordHash, presence: a.presence, ring_method: a.ringMethod, permission: a.permission,
         direct_hash: a.directHash, handler: a.handler, total_calls: a.totalCalls, total_minutes: a.totalMinutes,

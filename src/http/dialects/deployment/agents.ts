@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PLAIN_AGENT_ROUTE, type AppOptions } from '../../context.js';
 import { errors } from './schemas.js';
 import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
+import { invalid } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 
 /** A plain JSON-schema enum (not anyOf of constants), so a bad value is reported as "must be one of …". */
@@ -23,6 +24,9 @@ const editable = {
   language: Type.String({ minLength: 2, maxLength: 35 }),
   llm_model: Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 200 }),
   status: Status,
+  // Phony's own names (sackio/phony backend/agent_api.py, AgentCreateRequest / AgentUpdateRequest).
+  personality: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 2_000, description: 'how the agent comes across; added to its prompt (null changes nothing, "" clears)' }),
+  greeting_message: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 2_000, description: 'Phony\'s name for greeting (null leaves it as it is)' }),
 };
 
 const CreateBody = Type.Object({
@@ -35,6 +39,8 @@ const CreateBody = Type.Object({
   language: Type.Optional(editable.language),
   llm_model: Type.Optional(editable.llm_model),
   status: Type.Optional(editable.status),
+  personality: Type.Optional(editable.personality),
+  greeting_message: Type.Optional(editable.greeting_message),
   tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'platform admin only: the tenant to create the agent in' })),
 }, { additionalProperties: false });
 type CreateBody = Static<typeof CreateBody>;
@@ -67,6 +73,8 @@ const AgentView = Type.Object({
   language: Type.String(),
   llm_model: Type.Union([Type.String(), Type.Null()]),
   context_data: ContextData,
+  personality: Type.Union([Type.String(), Type.Null()]),
+  greeting_message: Type.Union([Type.String(), Type.Null()]),
 });
 
 const Deleted = Type.Object({ message: Type.String() });
@@ -89,13 +97,28 @@ function view(a: Agent, phoneNumber: string | null): Static<typeof AgentView> {
     language: a.language,
     llm_model: a.llmModel,
     context_data: a.contextData,
+    // Phony answers null for a field never set.
+    personality: a.personality === '' ? null : a.personality,
+    greeting_message: a.greeting === '' ? null : a.greeting,
   };
+}
+
+/**
+ * `greeting_message` is Phony's name for `greeting`; sending both with different texts is
+ * ambiguous. Phony skips null fields, so a null personality or greeting_message changes nothing.
+ */
+function greetingOf(b: { greeting?: string; greeting_message?: string | null }): string | undefined {
+  const alias = b.greeting_message ?? undefined;
+  if (alias !== undefined && b.greeting !== undefined && alias !== b.greeting) {
+    throw invalid('greeting_message', 'greeting and greeting_message name the same field: send one, or the same text in both');
+  }
+  return b.greeting ?? alias;
 }
 
 function toPatch(b: UpdateBody): AgentPatch {
   return {
     name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
-    greeting: b.greeting, language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+    personality: b.personality ?? undefined, greeting: greetingOf(b), language: b.language, llmModel: b.llm_model, deployStatus: b.status,
   };
 }
 
@@ -123,7 +146,7 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     const scope = await services.tenants.scopeFor(p, b.tenant_id);
     const agent = await services.agents.create(scope, {
       name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
-      greeting: b.greeting, language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+      personality: b.personality ?? undefined, greeting: greetingOf(b), language: b.language, llmModel: b.llm_model, deployStatus: b.status,
     });
     return reply.status(201).send(view(agent, null));
   });
