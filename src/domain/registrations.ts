@@ -79,7 +79,20 @@ export interface NewNumberEndpoint {
 export interface EndpointPage {
   items: PhoneEndpoint[];
   nextPageToken: string | null;
+  /** Where the next offset page starts, null at the end; absent when paging by token. */
+  nextOffset?: number | null;
 }
+
+export interface EndpointQuery {
+  pageSize?: number;
+  pageToken?: string;
+  offset?: number;
+  /** Only this kind of endpoint. */
+  type?: PhoneEndpoint['kind'];
+}
+
+/** The deepest offset page served (see listEndpoints). */
+export const OFFSET_MAX = 10_000;
 
 export interface ListenTarget {
   id?: string;
@@ -339,16 +352,27 @@ export class RegistrationService {
   }
 
   /** Registrations and numbers together, oldest first, keyset-paged over (created_at, id). */
-  async listEndpoints(scope: Scope, page: { pageSize?: number; pageToken?: string } = {}): Promise<EndpointPage> {
+  /**
+   * Oldest first, by a keyset token or (as Aplisay's clients page) by offset. An offset page is
+   * cut from the merged head of both kinds, so its cost grows with the offset: OFFSET_MAX bounds it.
+   */
+  async listEndpoints(scope: Scope, page: EndpointQuery = {}): Promise<EndpointPage> {
     const size = page.pageSize ?? PAGE_SIZE.default;
     if (!Number.isInteger(size) || size < 1 || size > PAGE_SIZE.max) {
       throw invalid('page_size', `page_size must be an integer from 1 to ${PAGE_SIZE.max}`);
     }
+    const offset = page.offset;
+    if (offset !== undefined) {
+      if (!Number.isInteger(offset) || offset < 0 || offset > OFFSET_MAX) throw invalid('offset', `offset must be an integer from 0 to ${OFFSET_MAX}`);
+      if (page.pageToken !== undefined) throw invalid('offset', 'offset and page_token are two ways to page: send one');
+    }
     const after = page.pageToken ? decodePageToken(page.pageToken) : null;
-    // One more than a page from each side is enough to know whether another page follows.
+    const skip = offset ?? 0;
+    // One more than the page from each side is enough to know whether another page follows.
+    const limit = skip + size + 1;
     const [regs, nums] = await Promise.all([
-      this.deps.registrations.listAfter(scope, after, size + 1),
-      this.deps.numberEndpoints.endpointsAfter(scope, after, size + 1),
+      page.type === 'number' ? [] : this.deps.registrations.listAfter(scope, after, limit),
+      page.type === 'registration' ? [] : this.deps.numberEndpoints.endpointsAfter(scope, after, limit),
     ]);
     const merged: PhoneEndpoint[] = [
       ...regs.map((registration) => ({ kind: 'registration' as const, registration: this.shown(registration) })),
@@ -358,10 +382,14 @@ export class RegistrationService {
       const [bc, bi] = endpointKey(b);
       return ac < bc ? -1 : ac > bc ? 1 : ai < bi ? -1 : ai > bi ? 1 : 0;
     });
-    const items = merged.slice(0, size);
+    const items = merged.slice(skip, skip + size);
+    const more = merged.length > skip + size;
     const last = items[items.length - 1];
-    const nextPageToken = merged.length > size && last ? encodePageToken(...endpointKey(last)) : null;
-    return { items, nextPageToken };
+    return {
+      items,
+      nextPageToken: more && last ? encodePageToken(...endpointKey(last)) : null,
+      ...(page.pageToken === undefined ? { nextOffset: more ? skip + size : null } : {}),
+    };
   }
 
   /**
