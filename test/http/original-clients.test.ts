@@ -92,6 +92,48 @@ for (const db of testDbs()) {
         assert.match(prompt, /dry humour/);
       });
 
+      // sackio/phony frontend/src/pages/dialogs/AgentDialog.tsx sends the same body (phone_number
+      // included) on create and on every later save.
+      test('an inbound agent created with phone_number gets that number; saving it again is no change', async () => {
+        const t = await s.newTenant();
+        const number = newNumber();
+        await s.server.services.numbers.create({ tenantId: t.id }, { e164: number });
+        const body = {
+          name: 'Reception', type: 'inbound', phone_number: number, system_prompt: 'You are a helpful AI assistant.',
+          voice: 'alloy', personality: 'Friendly', greeting_message: 'Hello!', context_data: { business_hours: '9-6' },
+        };
+        const r = await s.request('POST', '/api/agents', { key: t.key, body });
+        assert.equal(r.status, 201, r.text);
+        assert.equal(r.body.phone_number, number);
+        const free = await s.request('GET', '/api/phone-numbers/available', { key: t.key });
+        assert.equal(free.body.some((n: { phone_number: string }) => n.phone_number === number), false);
+
+        const saved = await s.request('PUT', `/api/agents/${r.body.id}`, { key: t.key, body: { ...body, system_prompt: 'Be brief.' } });
+        assert.equal(saved.status, 200, saved.text);
+        assert.equal(saved.body.phone_number, number);
+        assert.equal(saved.body.system_prompt, 'Be brief.');
+
+        // Another agent cannot take it, and the refused create leaves no agent behind.
+        const before = (await s.request('GET', '/api/agents', { key: t.key })).body.length;
+        const taken = await s.request('POST', '/api/agents', { key: t.key, body: { ...body, name: 'Second' } });
+        assert.equal(taken.status, 409, taken.text);
+        assert.match(taken.body.message, /phone number/);
+        assert.equal((await s.request('GET', '/api/agents', { key: t.key })).body.length, before);
+      });
+
+      test('phone_number must be one of the tenant\'s numbers', async () => {
+        const t = await s.newTenant();
+        const other = await s.newTenant();
+        const theirs = newNumber();
+        await s.server.services.numbers.create({ tenantId: other.id }, { e164: theirs });
+        const cases: Array<[unknown, number]> = [[theirs, 404], [newNumber(), 404], ['not a number', 400], [15551234, 400]];
+        for (const [phone_number, status] of cases) {
+          const r = await s.request('POST', '/api/agents', { key: t.key, body: { name: 'x', type: 'inbound', phone_number } });
+          assert.equal(r.status, status, `${String(phone_number)} → ${r.text}`);
+        }
+        assert.deepEqual((await s.request('GET', '/api/agents', { key: t.key })).body, []);
+      });
+
       test('bad input is still refused: wrong types, too long, two different greetings, unknown fields', async () => {
         const t = await s.newTenant();
         const cases: Array<[Record<string, unknown>, string]> = [
