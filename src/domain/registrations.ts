@@ -150,6 +150,8 @@ export interface RegistrationRepository {
   delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
   /** Makes `agentId` the listener unless another agent is. */
   bindListener(tx: Tx | undefined, scope: Scope, id: string, agentId: string, at: string): Promise<AgentMove>;
+  /** Clears the listener only while it is `agentId`; false when it was not. */
+  unbindListener(tx: Tx | undefined, scope: Scope, id: string, agentId: string, at: string): Promise<boolean>;
   /** The agent's handler (null: it takes any); null when the tenant has no such agent. */
   agentHandler(scope: Scope, agentId: string): Promise<{ handler: CallHandler | null } | null>;
   /** Across tenants, oldest first. */
@@ -535,6 +537,33 @@ export class RegistrationService {
       tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, { phone_number_id: n.id, phone_number: n.number, agent_id: agentId, previous_agent_id: n.agentId }));
     });
     return { agentId, endpoint: { kind: 'number', number: { ...n, agentId, agentHandler: agent.handler } } };
+  }
+
+  /**
+   * Ends an agent's listening on an endpoint (Aplisay's DELETE of a listener). Only that agent's
+   * own binding: another agent's, or none, is 404, so a stale client cannot unbind a newer one.
+   */
+  async unlisten(scope: Scope, agentId: string, endpointId: string): Promise<PhoneEndpoint> {
+    const endpoint = await this.getEndpoint(scope, requireText('id', endpointId, { max: 128 }));
+    const notListening = () => notFound(`agent ${agentId} is not listening on ${endpointId}`);
+    const at = this.now();
+    if (endpoint.kind === 'registration') {
+      const reg = endpoint.registration;
+      if (reg.listenerAgentId !== agentId) throw notListening();
+      await this.deps.uow.run(async (tx) => {
+        if (!(await this.deps.registrations.unbindListener(tx, scope, reg.id, agentId, at))) throw notListening();
+        tx.emit(domainEvent(this.deps.clock, 'registration.listener_bound', scope.tenantId, { registration_id: reg.id, agent_id: null, previous_agent_id: agentId }));
+      });
+      return { kind: 'registration', registration: { ...reg, listenerAgentId: null } };
+    }
+    const n = endpoint.number;
+    if (n.agentId !== agentId) throw notListening();
+    await this.deps.uow.run(async (tx) => {
+      // Cleared only while still this agent's; a number moved meanwhile is left alone.
+      if ((await this.deps.numbers.setAgent(tx, scope, n.id, null, { at, onlyIfFreeFor: agentId })) !== 'moved') throw notListening();
+      tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, { phone_number_id: n.id, phone_number: n.number, agent_id: null, previous_agent_id: agentId }));
+    });
+    return { kind: 'number', number: { ...n, agentId: null, agentHandler: null } };
   }
 
   // ---- engine-facing: across tenants ----

@@ -269,6 +269,48 @@ for (const db of testDbs()) {
         assert.equal('number' in onReg.body, false);
       });
 
+      // aplisay/llm-agent api/paths/agents/{agentId}/listen/{listenerId}.js: DELETE ends a listener.
+      test('DELETE /agents/{id}/listen/{listenerId} unbinds the agent from a number or a registration', async () => {
+        const agent = (await s.server.services.agents.create({ tenantId: t.id }, { name: 'leaving' })).id;
+        const number = newNumber();
+        await s.request('POST', '/phone-endpoints', { key: t.key, body: { type: 'e164-ddi', number } });
+        const onNumber = await s.request('POST', `/agents/${agent}/listen`, { key: t.key, body: { number } });
+        assert.equal(onNumber.status, 200, onNumber.text);
+        const reg = (await s.request('POST', '/phone-endpoints', {
+          key: t.key, body: { type: 'phone-registration', registrar: 'sip:pbx9.example.com', username: uniq('u'), password: 'pw' },
+        })).body.id;
+        assert.equal((await s.request('POST', `/agents/${agent}/listen`, { key: t.key, body: { id: reg } })).status, 200);
+
+        for (const id of [onNumber.body.id, reg]) {
+          const r = await s.request('DELETE', `/agents/${agent}/listen/${id}`, { key: t.key });
+          assert.equal(r.status, 200, r.text);
+          assert.equal(r.body.id, id);
+          const got = await s.request('GET', `/phone-endpoints/${encodeURIComponent(id)}`, { key: t.key });
+          assert.equal(got.body.agent_id, null);
+          // Again: nothing to unbind.
+          assert.equal((await s.request('DELETE', `/agents/${agent}/listen/${id}`, { key: t.key })).status, 404);
+        }
+        // The number is free for another agent now.
+        const next = (await s.server.services.agents.create({ tenantId: t.id }, { name: 'next' })).id;
+        assert.equal((await s.request('POST', `/agents/${next}/listen`, { key: t.key, body: { number } })).status, 200);
+      });
+
+      test('an agent cannot unbind another agent\'s listener, nor one in another tenant', async () => {
+        const owner = (await s.server.services.agents.create({ tenantId: t.id }, { name: 'owner' })).id;
+        const intruder = (await s.server.services.agents.create({ tenantId: t.id }, { name: 'intruder' })).id;
+        const number = newNumber();
+        const id = (await s.request('POST', '/phone-endpoints', { key: t.key, body: { type: 'e164-ddi', number } })).body.id;
+        assert.equal((await s.request('POST', `/agents/${owner}/listen`, { key: t.key, body: { id } })).status, 200);
+
+        const wrong = await s.request('DELETE', `/agents/${intruder}/listen/${id}`, { key: t.key });
+        assert.equal(wrong.status, 404, wrong.text);
+        assert.equal(wrong.body.success, false);
+        const other = await s.newTenant();
+        assert.equal((await s.request('DELETE', `/agents/${owner}/listen/${id}`, { key: other.key })).status, 404);
+        assert.equal((await s.request('DELETE', `/agents/${owner}/listen/no-such-endpoint`, { key: t.key })).status, 404);
+        assert.equal((await s.request('GET', `/phone-endpoints/${id}`, { key: t.key })).body.agent_id, owner);
+      });
+
       test('listen refuses options of the wrong shape', async () => {
         const agent = (await s.server.services.agents.create({ tenantId: t.id }, { name: 'picky' })).id;
         for (const options of ['yes', { streamLog: 'true' }, { metadata: 'x' }]) {

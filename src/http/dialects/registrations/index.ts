@@ -7,7 +7,7 @@ import { useErrorEnvelope, type Envelope } from '../../errors.js';
 import { endpointId, renderEndpoint, renderProblem, renderRegistration, renderStatus } from './render.js';
 import {
   AgentParams, CreateBody, ENDPOINT_TYPES, EndpointParams, EndpointReply, EndpointsReply, FIELDS_OF, IdReply, ListenBody,
-  ListenReply, ListQuery, StatusReply, UpdateBody, errorResponses as errors,
+  ListenerParams, ListenReply, ListQuery, StatusReply, UpdateBody, errorResponses as errors,
 } from './schemas.js';
 
 const tags = ['registrations'];
@@ -85,5 +85,12 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
     const bound = await registrations.listen(scope(req), req.params.agentId, { id, number });
     const e = bound.endpoint;
     return { success: true as const, agent_id: bound.agentId, id: endpointId(e), ...(e.kind === 'number' ? { number: e.number.number } : {}) };
+  });
+
+  // Aplisay's listener delete (llm-agent api/paths/agents/{agentId}/listen/{listenerId}.js); the
+  // listener id is the endpoint id that listen answered.
+  r.delete('/agents/:agentId/listen/:listenerId', { schema: { tags, params: ListenerParams, response: { 200: IdReply, ...errors } } }, async (req) => {
+    const e = await registrations.unlisten(scope(req), req.params.agentId, req.params.listenerId);
+    return { success: true as const, id: endpointId(e) };
   });
 }

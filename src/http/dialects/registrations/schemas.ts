@@ -50,6 +50,7 @@ export const ListenBody = Type.Object({
 
 export const EndpointParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 export const AgentParams = Type.Object({ agentId: Type.String({ minLength: 1, maxLength: 128 }) });
+export const ListenerParams = Type.Object({ agentId: Type.String({ minLength: 1, maxLength: 128 }), listenerId: Type.String({ minLength: 1, maxLength: 128 }) });
 
 // Credentials may also come as ?token= or ?accesskey=, so unknown query keys are allowed.
 export const ListQuery = Type.Object({
