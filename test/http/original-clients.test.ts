@@ -384,5 +384,48 @@ for (const db of testDbs()) {
         assert.deepEqual(r.body.result, []);
       });
     });
+
+    // ShubhamX-AI/api_livekit src/api/models/api_schemas.py: CreateOutboundTrunk nests the
+    // connection as trunk_config { address, numbers, username, password } (TwilioTrunkConfig).
+    describe('api_livekit clients: POST /sip/create-outbound-trunk with trunk_config', () => {
+      const create = (key: string, body: Record<string, unknown>) => s.request('POST', '/sip/create-outbound-trunk', { key, body });
+      const config = () => ({ address: 'example.pstn.twilio.com', numbers: ['+15550104477'], username: 'AC0123456789abcdef0123456789abcdef', password: 'secret-pw' });
+
+      test('the nested form creates the same trunk as the flat one', async () => {
+        const t = await s.newTenant();
+        const r = await create(t.key, { trunk_name: 'My Twilio Trunk', trunk_type: 'twilio', trunk_config: config() });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.body.success, true);
+        const id = r.body.data.trunk_id;
+        const got = await s.request('GET', `/sip/${id}`, { key: t.key });
+        assert.equal(got.status, 200, got.text);
+        const detail = got.body.data;
+        assert.equal(detail.trunk_auth_username, 'AC0123456789abcdef0123456789abcdef');
+        assert.equal(detail.trunk_address, 'example.pstn.twilio.com');
+        assert.deepEqual(detail.trunk_numbers, ['+15550104477']);
+        assert.equal(JSON.stringify(got.body).includes('secret-pw'), false, 'the password is never shown');
+      });
+
+      test('bad nested input is 400 naming the field; both forms at once, or neither, too', async () => {
+        const t = await s.newTenant();
+        const cases: Array<[Record<string, unknown>, string]> = [
+          [{ trunk_config: { ...config(), numbers: [] } }, 'numbers'],
+          [{ trunk_config: { ...config(), address: '' } }, 'address'],
+          [{ trunk_config: { ...config(), colour: 'red' } }, 'colour'],
+          [{ trunk_config: { ...config(), numbers: ['not-a-number'] } }, 'number'],
+          [{ trunk_config: 'example.pstn.twilio.com' }, 'trunk_config'],
+          [{ trunk_config: config(), trunk_address: 'other.example.com' }, 'trunk_address'],
+          [{}, 'trunk_address'],
+          [{ trunk_address: 'example.pstn.twilio.com', trunk_numbers: ['+15550104478'], trunk_auth_username: 'u' }, 'trunk_auth_password'],
+        ];
+        for (const [extra, field] of cases) {
+          const r = await create(t.key, { trunk_name: 'T', trunk_type: 'twilio', ...extra });
+          assert.equal(r.status, 400, `${JSON.stringify(extra).slice(0, 80)} → ${r.text}`);
+          assert.equal(r.body.success, false);
+          assert.ok(r.body.message.includes(field), `${field} not named in "${r.body.message}"`);
+        }
+        assert.deepEqual((await s.request('GET', '/sip/list', { key: t.key })).body.data, []);
+      });
+    });
   });
 }
