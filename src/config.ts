@@ -50,6 +50,8 @@ export interface Config {
   /** LiveKit SIP, the `livekit` call handler's destination; null when none of its settings is given. */
   livekit: LiveKitConfig | null;
   twilioApiBaseUrl: string;
+  /** Said on an inbound call whose agent has no greeting; '' for silence. */
+  defaultGreeting: string;
   logLevel: string;
   /**
    * Which peers may set the client address through X-Forwarded-For, as Fastify's `trustProxy`
@@ -194,6 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     livekit: liveKit(env),
     twilioApiBaseUrl: (env.TWILIO_API_BASE_URL || 'https://api.twilio.com').replace(/\/+$/, ''),
+    // Set but empty means no greeting, so `??` and not `||`.
+    defaultGreeting: (env.DEFAULT_GREETING ?? 'Hello, you are through to an automated assistant.').trim().slice(0, 2_000),
     logLevel: env.LOG_LEVEL || 'info',
     outboxReplayMs: int(env.OUTBOX_REPLAY_MS, 5000, 'OUTBOX_REPLAY_MS'),
     trustProxy: trustProxy(env.TRUST_PROXY),

@@ -38,6 +38,7 @@ const TOOLS: ChatCompletionTool[] = [
 /** The system message: the agent's prompt plus the data it may use, restated every turn. */
 export function systemMessage(input: BrainInput): string {
   const parts = [input.systemPrompt || 'You are a helpful voice assistant on a phone call.'];
+  if (input.personality) parts.push(`Your personality: ${input.personality}`);
   parts.push('You are speaking on the phone: answer briefly, in plain sentences without markup.');
   if (Object.keys(input.contextData).length) parts.push(`Agent data (JSON): ${JSON.stringify(input.contextData)}`);
   if (Object.keys(input.callContext).length) parts.push(`This call's context (JSON): ${JSON.stringify(input.callContext)}`);

@@ -10,6 +10,8 @@ export interface TranscriptLine { role: 'caller' | 'agent' | 'supervisor' | 'sys
 /** Everything a brain sees for one turn; rebuilt every turn so context changes show up. */
 export interface BrainInput {
   systemPrompt: string;
+  /** How the agent should come across (Phony's `personality`); '' for none. */
+  personality?: string;
   greeting: string;
   /** The agent's standing data (deployment `context_data`). */
   contextData: Record<string, unknown>;

@@ -34,7 +34,7 @@ export async function answerInbound(services: Services, config: Config, logger: 
     return rejectTwiml();
   };
   const connect = (agent: { id: string; greeting: string; voice: string; language: string }) => connectTwiml({
-    publicUrl: config.publicUrl, accountSid: c.accountSid, greeting: agent.greeting, voice: agent.voice, language: agent.language,
+    publicUrl: config.publicUrl, accountSid: c.accountSid, greeting: agent.greeting || config.defaultGreeting, voice: agent.voice, language: agent.language,
     parameters: { call_sid: c.callSid, agent_id: agent.id, tenant_id: scope.tenantId },
   });
 

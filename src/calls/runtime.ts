@@ -21,6 +21,8 @@ const LATENCY_SAMPLES = 10_000;
  */
 export class CallRuntime {
   readonly sessions = new SessionRegistry();
+  /** What an inbound call hears first when its agent has no greeting of its own. */
+  readonly defaultGreeting: string;
   private readonly fallback: Brain;
   /** Open relay sockets, so shutdown can close them. */
   private readonly closers = new Set<() => Promise<void>>();
@@ -31,6 +33,7 @@ export class CallRuntime {
 
   constructor(config: Config, opts: CallRuntimeOptions = {}) {
     this.fallback = opts.brain ?? defaultBrain(config);
+    this.defaultGreeting = config.defaultGreeting;
     // For the process's lifetime: the bus drops its subscribers when it closes.
     opts.bus?.subscribe((e) => {
       if (e.type !== 'context.updated' || !e.callSid) return;

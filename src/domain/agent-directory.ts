@@ -173,10 +173,13 @@ export class AgentDirectoryService {
     this.tags = deps.tags;
   }
 
-  async list(actor: Principal, page: { pageSize: number; before?: string }): Promise<Page<DirectoryAgent>> {
+  /** `tagIds` matches agents with any of them (the queue question "who can take this call"). */
+  async list(actor: Principal, page: { pageSize: number; before?: string; status?: Presence; tagIds?: readonly string[] }): Promise<Page<DirectoryAgent>> {
     const scope = this.requireManager(actor, 'listing agents');
+    const presence = page.status === undefined ? undefined : requireOneOf('status', page.status, PRESENCES);
+    const anyTagIds = page.tagIds === undefined ? undefined : page.tagIds.map((t) => requireText('tag_ids', t, { max: 64 }));
     const result = await pageByCreation(page.pageSize, (limit) =>
-      this.agents.list(scope, { pageSize: limit, before: page.before ? atCreation(page.before) : undefined }));
+      this.agents.list(scope, { pageSize: limit, before: page.before ? atCreation(page.before) : undefined, presence, anyTagIds }));
     return { items: await this.withDetails(scope, result.items), next: result.next };
   }
 

@@ -32,6 +32,7 @@ export interface Agent {
   voice: string;
   language: string;
   greeting: string;
+  personality: string;
   llmModel: string | null;
   contextData: Record<string, unknown>;
   deployStatus: DeployStatus;
@@ -55,6 +56,7 @@ export interface NewAgent {
   voice?: string;
   language?: string;
   greeting?: string;
+  personality?: string;
   llmModel?: string | null;
   contextData?: Record<string, unknown>;
   deployStatus?: DeployStatus;
@@ -70,6 +72,9 @@ export type AgentPatch = Partial<Omit<NewAgent, 'username'>> & { presence?: Pres
 export interface AgentFilter {
   deployStatus?: DeployStatus;
   kind?: AgentKind;
+  presence?: Presence;
+  /** Agents carrying at least one of these tags; an empty list matches none. */
+  anyTagIds?: readonly string[];
   /** Newest first; continues after `before` (see paging.ts). */
   pageSize?: number;
   before?: Keyset;
@@ -94,7 +99,7 @@ export interface AgentRepository {
   findByDirectHash(hash: string): Promise<Agent | null>;
   /** Newest first; `before` continues after that (createdAt, id); a null scope spans tenants. */
   listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: Keyset; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[]; before?: Keyset; limit?: number;
   }): Promise<Agent[]>;
   /** 'username taken' leaves `tx` (when given) unusable. */
   update(tx: Tx | undefined, scope: Scope, id: string, changes: AgentChanges): Promise<'updated' | 'username taken'>;
@@ -162,6 +167,7 @@ export class AgentService {
       voice: input.voice ?? 'alloy',
       language: input.language ?? 'en-US',
       greeting: input.greeting ?? '',
+      personality: input.personality ?? '',
       llmModel: input.llmModel ?? null,
       contextData: input.contextData ?? {},
       deployStatus: input.deployStatus ?? 'active',
@@ -226,6 +232,8 @@ export class AgentService {
     return this.deps.agents.listNewestFirst(scope, {
       deployStatus: filter.deployStatus,
       kind: filter.kind,
+      presence: filter.presence,
+      anyTagIds: filter.anyTagIds,
       before: filter.before,
       limit: filter.pageSize,
     });

@@ -93,6 +93,10 @@ export class AuthCache {
   dropKey(keyId: string): void {
     for (const [digest, e] of this.entries) if (e.key.id === keyId) this.entries.delete(digest);
   }
+
+  dropTenant(tenantId: string): void {
+    for (const [digest, e] of this.entries) if (e.key.tenantId === tenantId) this.entries.delete(digest);
+  }
 }
 
 export interface KeyServiceDeps {
@@ -208,6 +212,11 @@ export class KeyService {
   }
 
   /** Tokens of an agent stop working when the agent goes away or changes password or permission. */
+  /** After the tenant's rows are gone: its keys stop working here at once (elsewhere within the cache TTL). */
+  forgetTenant(tenantId: string): void {
+    this.deps.authCache.dropTenant(tenantId);
+  }
+
   async revokeAgentTokens(scope: Scope, agentId: string, tx?: Tx): Promise<void> {
     await this.deps.keys.deleteForAgent(tx, scope, agentId);
   }

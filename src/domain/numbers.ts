@@ -216,6 +216,19 @@ export class PhoneNumberService {
     return this.setAgent(scope, number, agentId, agentId);
   }
 
+  /**
+   * `assign` inside the caller's transaction, for an agent made in it (Phony creates an inbound
+   * agent with its number in one request): a taken number undoes the agent too.
+   */
+  async assignWithin(tx: Tx, scope: Scope, number: PhoneNumber, agentId: string): Promise<void> {
+    const move = await this.deps.numbers.setAgent(tx, scope, number.id, agentId, { at: this.deps.clock.now().toISOString(), onlyIfFreeFor: agentId });
+    if (move === 'no_agent') throw notFound(`agent ${agentId}`);
+    if (move === 'taken') throw conflict(`phone number ${number.e164} is assigned to another agent; release it first`, 'phone_number');
+    tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, {
+      phone_number_id: number.id, phone_number: number.e164, agent_id: agentId, previous_agent_id: number.agentId,
+    }));
+  }
+
   /** Releases the number from its agent; releasing a free number is a no-op, so retries are safe. */
   async release(scope: Scope, e164: string): Promise<PhoneNumber> {
     const number = await this.getByE164(scope, e164);

@@ -77,7 +77,21 @@ export interface NewNumberEndpoint {
   name?: string | null;
 }
 
-export type EndpointPage = TokenPage<PhoneEndpoint>;
+export interface EndpointPage extends TokenPage<PhoneEndpoint> {
+  /** Where the next offset page starts, null at the end; absent when paging by token. */
+  nextOffset?: number | null;
+}
+
+export interface EndpointQuery {
+  pageSize?: number;
+  pageToken?: string;
+  offset?: number;
+  /** Only this kind of endpoint. */
+  type?: PhoneEndpoint['kind'];
+}
+
+/** The deepest offset page served (see listEndpoints). */
+export const OFFSET_MAX = 10_000;
 
 export interface ListenTarget {
   id?: string;
@@ -135,6 +149,8 @@ export interface RegistrationRepository {
   delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
   /** Makes `agentId` the listener unless another agent is. */
   bindListener(tx: Tx | undefined, scope: Scope, id: string, agentId: string, at: string): Promise<AgentMove>;
+  /** Clears the listener only while it is `agentId`; false when it was not. */
+  unbindListener(tx: Tx | undefined, scope: Scope, id: string, agentId: string, at: string): Promise<boolean>;
   /** The agent's handler (null: it takes any); null when the tenant has no such agent. */
   agentHandler(scope: Scope, agentId: string): Promise<{ handler: CallHandler | null } | null>;
   /** Across tenants, oldest first. */
@@ -324,19 +340,31 @@ export class RegistrationService {
   }
 
   /** Registrations and numbers together, oldest first, keyset-paged over (created_at, id). */
-  async listEndpoints(scope: Scope, page: { pageSize?: number; pageToken?: string } = {}): Promise<EndpointPage> {
+  /**
+   * Oldest first, by a keyset token or (as Aplisay's clients page) by offset. An offset page is
+   * cut from the merged head of both kinds, so its cost grows with the offset: OFFSET_MAX bounds it.
+   */
+  async listEndpoints(scope: Scope, page: EndpointQuery = {}): Promise<EndpointPage> {
     const size = pageSizeOf(page.pageSize, PAGE_SIZE);
+    const offset = page.offset;
+    if (offset !== undefined) {
+      if (!Number.isInteger(offset) || offset < 0 || offset > OFFSET_MAX) throw invalid('offset', `offset must be an integer from 0 to ${OFFSET_MAX}`);
+      if (page.pageToken !== undefined) throw invalid('offset', 'offset and page_token are two ways to page: send one');
+    }
     const after = page.pageToken ? decodePageToken(page.pageToken) : null;
-    // One more than a page from each side is enough to know whether another page follows.
+    const skip = offset ?? 0;
+    // One more than the page from each side is enough to know whether another page follows.
+    const limit = skip + size + 1;
     const [regs, nums] = await Promise.all([
-      this.deps.registrations.listAfter(scope, after, size + 1),
-      this.deps.numberEndpoints.endpointsAfter(scope, after, size + 1),
+      page.type === 'number' ? [] : this.deps.registrations.listAfter(scope, after, limit),
+      page.type === 'registration' ? [] : this.deps.numberEndpoints.endpointsAfter(scope, after, limit),
     ]);
     const merged: PhoneEndpoint[] = [
       ...regs.map((registration) => ({ kind: 'registration' as const, registration: this.shown(registration) })),
       ...nums.map((number) => ({ kind: 'number' as const, number })),
     ].sort((a, b) => compareKeysets(endpointKey(a), endpointKey(b)));
-    return keysetPage(merged, size, endpointKey);
+    const { items, nextPageToken } = keysetPage(merged.slice(skip), size, endpointKey);
+    return { items, nextPageToken, ...(page.pageToken === undefined ? { nextOffset: nextPageToken ? skip + size : null } : {}) };
   }
 
   /**
@@ -482,6 +510,33 @@ export class RegistrationService {
       tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, { phone_number_id: n.id, phone_number: n.number, agent_id: agentId, previous_agent_id: n.agentId }));
     });
     return { agentId, endpoint: { kind: 'number', number: { ...n, agentId, agentHandler: agent.handler } } };
+  }
+
+  /**
+   * Ends an agent's listening on an endpoint (Aplisay's DELETE of a listener). Only that agent's
+   * own binding: another agent's, or none, is 404, so a stale client cannot unbind a newer one.
+   */
+  async unlisten(scope: Scope, agentId: string, endpointId: string): Promise<PhoneEndpoint> {
+    const endpoint = await this.getEndpoint(scope, requireText('id', endpointId, { max: 128 }));
+    const notListening = () => notFound(`agent ${agentId} is not listening on ${endpointId}`);
+    const at = this.now();
+    if (endpoint.kind === 'registration') {
+      const reg = endpoint.registration;
+      if (reg.listenerAgentId !== agentId) throw notListening();
+      await this.deps.uow.run(async (tx) => {
+        if (!(await this.deps.registrations.unbindListener(tx, scope, reg.id, agentId, at))) throw notListening();
+        tx.emit(domainEvent(this.deps.clock, 'registration.listener_bound', scope.tenantId, { registration_id: reg.id, agent_id: null, previous_agent_id: agentId }));
+      });
+      return { kind: 'registration', registration: { ...reg, listenerAgentId: null } };
+    }
+    const n = endpoint.number;
+    if (n.agentId !== agentId) throw notListening();
+    await this.deps.uow.run(async (tx) => {
+      // Cleared only while still this agent's; a number moved meanwhile is left alone.
+      if ((await this.deps.numbers.setAgent(tx, scope, n.id, null, { at, onlyIfFreeFor: agentId })) !== 'moved') throw notListening();
+      tx.emit(domainEvent(this.deps.clock, 'phone_number.updated', scope.tenantId, { phone_number_id: n.id, phone_number: n.number, agent_id: null, previous_agent_id: agentId }));
+    });
+    return { kind: 'number', number: { ...n, agentId: null, agentHandler: null } };
   }
 
   // ---- engine-facing: across tenants ----

@@ -12,6 +12,7 @@ import { CallService, type AgentCallTotals, type CallLimits, type CallRepository
 import { ProviderCredentialService, type ProviderCredentialRepository } from './credentials.js';
 import { AuthCache, KeyService, type ApiKeyRepository } from './keys.js';
 import { PhoneNumberService, type PhoneNumberRepository } from './numbers.js';
+import { TenantRemoval } from './tenant-removal.js';
 import { RegistrationService, type NumberEndpointReader, type RegistrationRepository } from './registrations.js';
 import { KnownTenants, TenantService, type TenantRepository } from './tenants.js';
 import { TrunkService, type TrunkRepository } from './trunks.js';
@@ -56,18 +57,25 @@ export interface Services {
   trunks: TrunkService;
   calls: CallService;
   analytics: AnalyticsService;
+  tenantRemoval: TenantRemoval;
 }
 
 export function createServices(deps: ServiceDeps): Services {
   const { repos, uow, clock, ids, vault, config } = deps;
   const tags = new TagService({ tags: repos.tags, uow, clock, ids });
-  const tenants = new TenantService({ tenants: repos.tenants, known: new KnownTenants(), uow, clock, ids });
+  const known = new KnownTenants();
+  const tenants = new TenantService({ tenants: repos.tenants, known, uow, clock, ids });
   const keys = new KeyService({ keys: repos.apiKeys, authCache: new AuthCache(), clock, ids });
   const agents = new AgentService({
     agents: repos.agents, limits: repos.tenants, numbers: repos.phoneNumbers, listeners: repos.registrations,
     tokens: repos.apiKeys, uow, clock, ids,
   });
   const numbers = new PhoneNumberService({ numbers: repos.phoneNumbers, credentials: repos.providerCredentials, uow, clock, ids });
+  const registrations = new RegistrationService({
+    registrations: repos.registrations, numberEndpoints: repos.phoneNumbers, numbers: repos.phoneNumbers, numberService: numbers,
+    vault, uow, clock, ids, config,
+  });
+  const calls = new CallService({ calls: repos.calls, limits: repos.tenants, agentTotals: repos.agents, uow, clock, ids });
   return {
     deps,
     tenants,
@@ -80,12 +88,10 @@ export function createServices(deps: ServiceDeps): Services {
     accessKeys: new AccessKeyDirectory({ keys, clock }),
     numbers,
     credentials: new ProviderCredentialService({ credentials: repos.providerCredentials, vault, uow, clock, ids }),
-    registrations: new RegistrationService({
-      registrations: repos.registrations, numberEndpoints: repos.phoneNumbers, numbers: repos.phoneNumbers, numberService: numbers,
-      vault, uow, clock, ids, config,
-    }),
+    registrations,
     trunks: new TrunkService({ trunks: repos.trunks, vault, uow, clock, ids, config }),
-    calls: new CallService({ calls: repos.calls, limits: repos.tenants, agentTotals: repos.agents, uow, clock, ids }),
+    calls,
     analytics: new AnalyticsService({ analytics: repos.analytics, tenants, clock }),
+    tenantRemoval: new TenantRemoval({ tenants: repos.tenants, known, keys, lines: registrations, calls, uow, clock }),
   };
 }

@@ -60,6 +60,8 @@ export interface TenantRepository {
   exists(scope: Scope): Promise<boolean>;
   listOldestFirst(): Promise<Tenant[]>;
   update(tx: Tx, scope: Scope, changes: TenantChanges): Promise<void>;
+  /** The tenant row; what it owns goes with it by cascade. */
+  delete(tx: Tx, scope: Scope): Promise<void>;
   /** Reads the limits and holds the tenant row until `tx` ends, so limit checks cannot race. */
   lockLimits(tx: Tx, scope: Scope): Promise<TenantLimits | null>;
 }
@@ -96,9 +98,11 @@ function requirePlatformAdmin(principal: Principal, action: string): void {
 }
 
 /**
- * Tenants known to exist: the platform admin's X-Account-ID is checked on every request. Tenants
- * are never deleted, so a positive answer cannot go stale; unknown ids are not remembered (a
- * tenant made on another instance is found at once). Bounded, oldest out.
+ * Tenants known to exist: the platform admin's X-Account-ID is checked on every request. Only the
+ * admin's DELETE removes a tenant; this instance forgets it then, another may still answer yes
+ * until the id is evicted, and the admin's requests for it then find nothing (404) or fail on the
+ * foreign key. Unknown ids are not remembered (a tenant made on another instance is found at
+ * once). Bounded, oldest out.
  */
 export class KnownTenants {
   private readonly ids = new Set<string>();
@@ -106,6 +110,10 @@ export class KnownTenants {
 
   has(id: string): boolean {
     return this.ids.has(id);
+  }
+
+  forget(id: string): void {
+    this.ids.delete(id);
   }
 
   add(id: string): void {

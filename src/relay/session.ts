@@ -128,7 +128,9 @@ export class RelaySession implements LiveCallControl {
     this.call = updated ? { ...current, context: updated } : current;
     this.unregister = runtime.sessions.register(call.callSid, this);
     // Twilio speaks the welcome greeting from the TwiML; it belongs in the transcript all the same.
-    if (agent.greeting) this.remember({ role: 'agent', text: agent.greeting });
+    // An inbound call without the agent's own greeting got the default (calls/inbound.ts).
+    const greeting = agent.greeting || (call.direction === 'inbound' ? runtime.defaultGreeting : '');
+    if (greeting) this.remember({ role: 'agent', text: greeting });
   }
 
   private async onPrompt(msg: PromptMessage): Promise<void> {
@@ -172,7 +174,7 @@ export class RelaySession implements LiveCallControl {
     try {
       const agent = this.agent!;
       const events = this.brain!.respond({
-        systemPrompt: agent.systemPrompt, greeting: agent.greeting, contextData: agent.contextData,
+        systemPrompt: agent.systemPrompt, personality: agent.personality, greeting: agent.greeting, contextData: agent.contextData,
         callContext: this.call!.context, model: agent.llmModel, transcript: this.transcript.slice(), signal: turn.abort.signal,
       });
       for await (const ev of events) {

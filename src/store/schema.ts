@@ -40,6 +40,7 @@ export interface AgentTable {
   voice: string;
   language: string;
   greeting: string;
+  personality: string; // Phony's; '' by default, added to the prompt when set
   llm_model: string | null;
   context_data: string; // JSON object
   deploy_status: string; // active | inactive (deployment "status")

@@ -26,7 +26,7 @@ const PUBLIC = [/^\/auth\/login$/, /^\/healthz$/, /^\/twilio\//, /^\/relay\//];
 /** Routes a manager is refused by rules of their own: minting keys needs admin, tenants are the platform admin's. */
 const NOT_FOR_MANAGERS = new Set([
   'GET /v1.0/accesskeys', 'POST /v1.0/accesskeys', 'GET /v1.0/accesskeys/{id}', 'PUT /v1.0/accesskeys/{id}', 'DELETE /v1.0/accesskeys/{id}',
-  'GET /tenants', 'POST /tenants',
+  'GET /tenants', 'POST /tenants', 'DELETE /tenants/{tenant_id}',
 ]);
 
 /** Left out of the document: the socket, and paths served for older clients. */

@@ -432,7 +432,7 @@ for (const db of testDbs()) {
       assert.equal(all.body.items.length, 6);
       assert.equal(all.body.next_page_token, null);
       const other = await s.request('GET', '/phone-endpoints', { key: (await s.newTenant()).key });
-      assert.deepEqual(other.body, { success: true, items: [], next_page_token: null });
+      assert.deepEqual(other.body, { success: true, items: [], next_page_token: null, nextOffset: null });
 
       for (const q of ['page_size=0', 'page_size=201', 'page_size=abc', 'page_token=not-a-token']) {
         const r = await s.request('GET', `/phone-endpoints?${q}`, { key: t.key });
@@ -512,7 +512,7 @@ for (const db of testDbs()) {
       const other = await newAgent(a);
       const r = await s.request('POST', `/agents/${agent}/listen`, { key: a.key, body: { number } });
       assert.equal(r.status, 200, r.text);
-      assert.deepEqual(r.body, { success: true, agent_id: agent, id: created.body.id });
+      assert.deepEqual(r.body, { success: true, agent_id: agent, id: created.body.id, number });
       const row = await s.server.store.db.selectFrom('phone_numbers').select('agent_id').where('id', '=', created.body.id).executeTakeFirstOrThrow();
       assert.equal(row.agent_id, agent);
       const g = await s.request('GET', `/phone-endpoints/${encodeURIComponent(number)}`, { key: a.key });

@@ -160,5 +160,66 @@ for (const db of testDbs()) {
       await s.request('PATCH', `/tenants/${t.id}`, { body: { status: 'active' } });
       assert.equal((await s.request('POST', '/api/agents', { key: t.key, body: { name: 'allowed' } })).status, 201);
     });
+
+    describe('DELETE /tenants/{id}', () => {
+      /** A tenant with something of everything: key, agent, number, an active line, a finished call. */
+      const populated = async () => {
+        const t = await s.newTenant();
+        const svc = s.server.services;
+        const scope = { tenantId: t.id };
+        const agent = await svc.agents.create(scope, { name: 'doomed' });
+        await svc.numbers.create(scope, { e164: `+4420794${String(70000 + Math.floor(Math.random() * 9999))}`, agentId: agent.id });
+        const reg = await s.request('POST', '/phone-endpoints', {
+          key: t.key, body: { type: 'phone-registration', registrar: 'sip:pbx.example.com', username: label(), password: 'pw' },
+        });
+        assert.equal(reg.status, 201, reg.text);
+        await s.request('POST', `/phone-endpoints/${reg.body.id}/activate`, { key: t.key });
+        const call = await svc.calls.open(scope, { agentId: agent.id, phoneNumber: null, direction: 'inbound', fromNumber: '+15559990000', toNumber: '+15551230000', status: 'ringing' });
+        return { t, agent: agent.id, line: reg.body.id as string, callSid: call.callSid };
+      };
+
+      test('refuses while the tenant has a live call, then deletes it with all its data', async () => {
+        const { t, agent, line, callSid } = await populated();
+        const keep = await populated();
+        const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+        const unsubscribe = s.server.bus.subscribe((e) => events.push(e as never));
+
+        const busy = await s.request('DELETE', `/tenants/${t.id}`);
+        assert.equal(busy.status, 409, busy.text);
+        assert.match(busy.body.message, /live call/);
+        assert.equal((await s.request('GET', `/tenants/${t.id}`)).status, 200);
+
+        await s.server.services.calls.updateStatus(callSid, { status: 'completed' });
+        const r = await s.request('DELETE', `/tenants/${t.id}`);
+        assert.equal(r.status, 200, r.text);
+
+        assert.equal((await s.request('GET', `/tenants/${t.id}`)).status, 404);
+        assert.equal((await s.request('GET', '/api/agents', { key: t.key })).status, 401, 'its keys went with it');
+        assert.deepEqual((await s.request('GET', `/api/agents?tenant_id=${t.id}`)).body, []);
+        await assert.rejects(s.server.services.agents.get({ tenantId: t.id }, agent));
+        assert.equal(await s.server.services.calls.findBySid(callSid), null);
+        // Its line is announced as deleted, so the registration engine lets it go.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        unsubscribe?.();
+        assert.ok(events.some((e) => e.type === 'registration.deleted' && e.data.registration_id === line), JSON.stringify(events.map((e) => e.type)));
+
+        // The other tenant is untouched.
+        assert.equal((await s.request('GET', `/phone-endpoints/${keep.line}`, { key: keep.t.key })).status, 200);
+        assert.equal((await s.request('GET', `/api/agents/${keep.agent}`, { key: keep.t.key })).status, 200);
+        assert.equal((await s.request('DELETE', `/tenants/${t.id}`)).status, 404, 'deleting again: gone');
+      });
+
+      test('only the platform admin may delete a tenant, and an unknown one is 404', async () => {
+        const t = await s.newTenant();
+        const other = await s.newTenant();
+        for (const key of [t.key, other.key]) {
+          const r = await s.request('DELETE', `/tenants/${t.id}`, { key });
+          assert.equal(r.status, 403, r.text);
+        }
+        assert.equal((await s.request('DELETE', `/tenants/${t.id}`, { key: null })).status, 401);
+        assert.equal((await s.request('GET', `/tenants/${t.id}`)).status, 200);
+        assert.equal((await s.request('DELETE', '/tenants/no-such-tenant')).status, 404);
+      });
+    });
   });
 }

@@ -59,6 +59,14 @@ for (const db of testDbs()) {
       assert.match(again.text, /<ConversationRelay /);
     });
 
+    test('an agent without a greeting answers with the default greeting (DEFAULT_GREETING)', async () => {
+      const b = await twilioAccount(s, { agent: { greeting: '' } });
+      const r = await voice(b, newCallSid(), b.number);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(twimlAttrs(r.text, 'ConversationRelay')!.welcomeGreeting, s.config.defaultGreeting);
+      assert.ok(s.config.defaultGreeting.length > 0);
+    });
+
     test('a number of another account, a number without agent and an inactive agent are rejected busy and recorded', async () => {
       const other = await twilioAccount(s);
       const foreign = newCallSid();
@@ -148,3 +156,29 @@ for (const db of testDbs()) {
     });
   });
 }
+
+for (const db of testDbs()) describe(`Twilio webhooks: DEFAULT_GREETING set empty (${db})`, () => {
+  let s: TestServer;
+  before(async () => { s = await startTestServer(db, { config: (c) => { c.defaultGreeting = ''; } }); });
+  after(async () => { await s.close(); });
+
+  test('an agent without a greeting answers with none, and its own greeting still wins', async () => {
+    const silent = await twilioAccount(s, { agent: { greeting: '' } });
+    const call = (acct: TwilioAccount) => postTwilio(s, '/twilio/voice', { AccountSid: acct.accountSid, CallSid: newCallSid(), From: '+15550002222', To: acct.number, CallStatus: 'ringing', Direction: 'inbound' }, acct.authToken);
+    const r = await call(silent);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(twimlAttrs(r.text, 'ConversationRelay')!.welcomeGreeting, undefined);
+    const own = await twilioAccount(s);
+    assert.equal(twimlAttrs((await call(own)).text, 'ConversationRelay')!.welcomeGreeting, 'Hello, this is Ava.');
+  });
+});
+
+describe('DEFAULT_GREETING', () => {
+  test('unset gives a greeting, set empty gives none, long text is cut to 2000 characters', async () => {
+    const { loadConfig } = await import('../../src/config.js');
+    assert.ok(loadConfig({}).defaultGreeting.length > 0);
+    assert.equal(loadConfig({ DEFAULT_GREETING: '' }).defaultGreeting, '');
+    assert.equal(loadConfig({ DEFAULT_GREETING: '  Welcome to Acme.  ' }).defaultGreeting, 'Welcome to Acme.');
+    assert.equal(loadConfig({ DEFAULT_GREETING: 'x'.repeat(3_000) }).defaultGreeting.length, 2_000);
+  });
+});

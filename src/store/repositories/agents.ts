@@ -22,6 +22,7 @@ function toAgent(r: AgentTable): Agent {
     voice: r.voice,
     language: r.language,
     greeting: r.greeting,
+    personality: r.personality,
     llmModel: r.llm_model,
     contextData: JSON.parse(r.context_data) as Record<string, unknown>,
     deployStatus: r.deploy_status as DeployStatus,
@@ -50,6 +51,7 @@ function toColumns(c: AgentChanges): Partial<AgentTable> {
   if (c.voice !== undefined) set.voice = c.voice;
   if (c.language !== undefined) set.language = c.language;
   if (c.greeting !== undefined) set.greeting = c.greeting;
+  if (c.personality !== undefined) set.personality = c.personality;
   if (c.llmModel !== undefined) set.llm_model = c.llmModel;
   if (c.contextData !== undefined) set.context_data = JSON.stringify(c.contextData);
   if (c.deployStatus !== undefined) set.deploy_status = c.deployStatus;
@@ -71,7 +73,7 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
     try {
       await on(this.store, tx).insertInto('agents').values({
         id: a.id, tenant_id: a.tenantId, name: a.name, detail: a.detail, kind: a.kind, system_prompt: a.systemPrompt,
-        voice: a.voice, language: a.language, greeting: a.greeting, llm_model: a.llmModel,
+        voice: a.voice, language: a.language, greeting: a.greeting, personality: a.personality, llm_model: a.llmModel,
         context_data: JSON.stringify(a.contextData), deploy_status: a.deployStatus, username: a.username,
         password_hash: a.passwordHash, presence: a.presence, ring_method: a.ringMethod, permission: a.permission,
         direct_hash: a.directHash, handler: a.handler, total_calls: a.totalCalls, total_minutes: a.totalMinutes,
@@ -113,12 +115,19 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
   }
 
   async listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; before?: Keyset; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[]; before?: Keyset; limit?: number;
   }): Promise<Agent[]> {
     let q = this.store.db.selectFrom('agents').selectAll();
     if (scope) q = q.where('tenant_id', '=', scope.tenantId);
     if (opts.deployStatus) q = q.where('deploy_status', '=', opts.deployStatus);
     if (opts.kind) q = q.where('kind', '=', opts.kind);
+    if (opts.presence) q = q.where('presence', '=', opts.presence);
+    const tagIds = opts.anyTagIds;
+    if (tagIds) {
+      if (tagIds.length === 0) return [];
+      q = q.where('id', 'in', (eb) => eb.selectFrom('agent_tags').select('agent_id')
+        .where('tag_id', 'in', [...tagIds]).$if(scope !== null, (sq) => sq.where('tenant_id', '=', scope!.tenantId)));
+    }
     const before = opts.before;
     if (before) {
       q = q.where((eb) => eb.or([

@@ -129,6 +129,14 @@ export class SqlRegistrationRepository implements RegistrationRepository {
     }
   }
 
+  async unbindListener(tx: Tx | undefined, scope: Scope, id: string, agentId: string, at: string): Promise<boolean> {
+    const res = await on(this.store, tx).updateTable('registrations')
+      .set({ listener_agent_id: null, updated_at: at })
+      .where('tenant_id', '=', scope.tenantId).where('id', '=', id).where('listener_agent_id', '=', agentId)
+      .executeTakeFirst();
+    return res.numUpdatedRows > 0n;
+  }
+
   async agentHandler(scope: Scope, agentId: string): Promise<{ handler: CallHandler | null } | null> {
     const agent = await this.store.db.selectFrom('agents').select('handler')
       .where('tenant_id', '=', scope.tenantId).where('id', '=', agentId).executeTakeFirst();

@@ -52,6 +52,10 @@ export class SqlTenantRepository implements TenantRepository {
     return (await this.store.db.selectFrom('tenants').selectAll().orderBy('created_at').orderBy('id').execute()).map(toTenant);
   }
 
+  async delete(tx: Tx, scope: Scope): Promise<void> {
+    await on(this.store, tx).deleteFrom('tenants').where('id', '=', scope.tenantId).execute();
+  }
+
   async update(tx: Tx, scope: Scope, changes: TenantChanges): Promise<void> {
     await on(this.store, tx).updateTable('tenants').set({
       ...(changes.name !== undefined && { name: changes.name }),

@@ -8,7 +8,7 @@ export async function insertAgent(store: StoreHandle, id: string, tenantId: stri
   const now = new Date().toISOString();
   await store.db.insertInto('agents').values({
     id, tenant_id: tenantId, name: `agent ${id}`, detail: '', kind: 'inbound', system_prompt: '', voice: '', language: 'en',
-    greeting: '', llm_model: null, context_data: '{}', deploy_status: 'active', username: null, password_hash: null,
+    greeting: '', personality: '', llm_model: null, context_data: '{}', deploy_status: 'active', username: null, password_hash: null,
     presence: 'offline', ring_method: 'ringall', permission: 0, direct_hash: null, handler, total_calls: 0, total_minutes: 0,
     created_at: now, updated_at: now,
   }).execute();

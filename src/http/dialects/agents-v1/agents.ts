@@ -30,6 +30,18 @@ const NewAgentBody = Type.Object({
 
 const AgentReply = replies(AgentView);
 
+// VoIPBIN's list filters (bin-api-manager openapi, GET /agents): tag_ids is one comma-separated string.
+const ListQuery = Type.Composite([PageQuery, Type.Object({
+  status: Type.Optional(stringEnum(PRESENCES)),
+  tag_ids: Type.Optional(Type.String({ maxLength: 6_600 })),
+})]);
+
+/** An empty `tag_ids` (or only commas) filters nothing, as if it were not sent. */
+function tagIdsOf(raw: string | undefined): string[] | undefined {
+  const ids = raw?.split(',').map((t) => t.trim()).filter((t) => t !== '') ?? [];
+  return ids.length > 0 ? ids : undefined;
+}
+
 const AgentPatchBody = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 255 })),
   detail: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -41,8 +53,10 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const dir = opts.services.directory;
 
-  r.get('/agents', { schema: schema({ querystring: PageQuery, response: replies(pageOf(AgentView)) }) }, async (req) =>
-    renderPage(await dir.list(actor(req), { pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token) }), renderAgent));
+  r.get('/agents', { schema: schema({ querystring: ListQuery, response: replies(pageOf(AgentView)) }) }, async (req) =>
+    renderPage(await dir.list(actor(req), {
+      pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token), status: req.query.status, tagIds: tagIdsOf(req.query.tag_ids),
+    }), renderAgent));
 
   r.post('/agents', { schema: schema({ body: NewAgentBody, response: AgentReply }) }, async (req) => {
     const b = req.body;

@@ -4,7 +4,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PLAIN_AGENT_ROUTE, type AppOptions } from '../../context.js';
 import { errors } from './schemas.js';
 import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
+import { invalid } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
+import type { Tx } from '../../../domain/unit-of-work.js';
 
 /** A plain JSON-schema enum (not anyOf of constants), so a bad value is reported as "must be one of …". */
 const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
@@ -23,6 +25,10 @@ const editable = {
   language: Type.String({ minLength: 2, maxLength: 35 }),
   llm_model: Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 200 }),
   status: Status,
+  // Phony's own names (sackio/phony backend/agent_api.py, AgentCreateRequest / AgentUpdateRequest).
+  personality: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 2_000, description: 'how the agent comes across; added to its prompt (null changes nothing, "" clears)' }),
+  greeting_message: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 2_000, description: 'Phony\'s name for greeting (null leaves it as it is)' }),
+  phone_number: Type.String({ minLength: 1, maxLength: 32, description: 'one of the tenant\'s numbers, assigned to the agent (as POST /api/phone-numbers/{n}/assign)' }),
 };
 
 const CreateBody = Type.Object({
@@ -35,6 +41,9 @@ const CreateBody = Type.Object({
   language: Type.Optional(editable.language),
   llm_model: Type.Optional(editable.llm_model),
   status: Type.Optional(editable.status),
+  personality: Type.Optional(editable.personality),
+  greeting_message: Type.Optional(editable.greeting_message),
+  phone_number: Type.Optional(editable.phone_number),
   tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'platform admin only: the tenant to create the agent in' })),
 }, { additionalProperties: false });
 type CreateBody = Static<typeof CreateBody>;
@@ -67,6 +76,8 @@ const AgentView = Type.Object({
   language: Type.String(),
   llm_model: Type.Union([Type.String(), Type.Null()]),
   context_data: ContextData,
+  personality: Type.Union([Type.String(), Type.Null()]),
+  greeting_message: Type.Union([Type.String(), Type.Null()]),
 });
 
 const Deleted = Type.Object({ message: Type.String() });
@@ -90,13 +101,28 @@ function view(a: Agent, phoneNumber: string | null): Static<typeof AgentView> {
     language: a.language,
     llm_model: a.llmModel,
     context_data: a.contextData,
+    // Phony answers null for a field never set.
+    personality: a.personality === '' ? null : a.personality,
+    greeting_message: a.greeting === '' ? null : a.greeting,
   };
+}
+
+/**
+ * `greeting_message` is Phony's name for `greeting`; sending both with different texts is
+ * ambiguous. Phony skips null fields, so a null personality or greeting_message changes nothing.
+ */
+function greetingOf(b: { greeting?: string; greeting_message?: string | null }): string | undefined {
+  const alias = b.greeting_message ?? undefined;
+  if (alias !== undefined && b.greeting !== undefined && alias !== b.greeting) {
+    throw invalid('greeting_message', 'greeting and greeting_message name the same field: send one, or the same text in both');
+  }
+  return b.greeting ?? alias;
 }
 
 function toPatch(b: UpdateBody): AgentPatch {
   return {
     name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
-    greeting: b.greeting, language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+    personality: b.personality ?? undefined, greeting: greetingOf(b), language: b.language, llmModel: b.llm_model, deployStatus: b.status,
   };
 }
 
@@ -122,11 +148,13 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     const p = req.principal!;
     const b: CreateBody = req.body;
     const scope = await services.tenants.scopeFor(p, b.tenant_id);
+    const number = b.phone_number === undefined ? null : await services.numbers.getByE164(scope, b.phone_number);
+    const within = number ? (tx: Tx, a: Agent) => services.numbers.assignWithin(tx, scope, number, a.id) : undefined;
     const agent = await services.agents.create(scope, {
       name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
-      greeting: b.greeting, language: b.language, llmModel: b.llm_model, deployStatus: b.status,
-    });
-    return reply.status(201).send(view(agent, null));
+      personality: b.personality ?? undefined, greeting: greetingOf(b), language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+    }, within);
+    return reply.status(201).send(view(agent, number?.e164 ?? null));
   });
 
   app.get('/api/agents/:agent_id', {
@@ -143,7 +171,14 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
   }, async (req) => {
     const p = req.principal!;
     const scope = scopeOf(p);
-    const agent = await services.agents.update(scope, req.params.agent_id, toPatch(req.body));
+    const b = req.body;
+    // Phony's dashboard sends the agent's number with every save; its own number again is no change.
+    if (b.phone_number !== undefined) {
+      await services.agents.get(scope, req.params.agent_id);
+      const current = await services.numbers.forAgent(scope, req.params.agent_id);
+      if (!current.some((n) => n.e164 === b.phone_number)) await services.numbers.assign(scope, b.phone_number, req.params.agent_id);
+    }
+    const agent = await services.agents.update(scope, req.params.agent_id, toPatch(b));
     return view(agent, await services.agents.primaryNumber(scope, agent.id));
   });
 

@@ -81,6 +81,13 @@ export async function tenantRoutes(plain: FastifyInstance, opts: AppOptions): Pr
     schema: { tags, summary: 'Get a tenant', params: TenantParams, response: { 200: TenantView, ...errors } },
   }, async (req) => view(await services.tenants.getFor(req.principal!, req.params.tenant_id)));
 
+  app.delete('/tenants/:tenant_id', {
+    schema: { tags, summary: 'Delete a tenant and all its data (platform admin; 409 while it has live calls)', params: TenantParams, response: { 200: Type.Object({ message: Type.String() }), ...errors } },
+  }, async (req) => {
+    await services.tenantRemoval.delete(req.principal!, req.params.tenant_id);
+    return { message: 'Tenant deleted successfully' };
+  });
+
   app.patch('/tenants/:tenant_id', {
     schema: { tags, summary: 'Update a tenant (status and limits: platform admin)', params: TenantParams, body: PatchBody, response: { 200: TenantView, ...errors } },
   }, async (req) => {

@@ -7,7 +7,7 @@ import { useErrorEnvelope, type Envelope } from '../../errors.js';
 import { endpointId, renderEndpoint, renderProblem, renderRegistration, renderStatus } from './render.js';
 import {
   AgentParams, CreateBody, ENDPOINT_TYPES, EndpointParams, EndpointReply, EndpointsReply, FIELDS_OF, IdReply, ListenBody,
-  ListenReply, ListQuery, StatusReply, UpdateBody, errorResponses as errors,
+  ListenerParams, ListenReply, ListQuery, StatusReply, UpdateBody, errorResponses as errors,
 } from './schemas.js';
 
 const tags = ['registrations'];
@@ -45,8 +45,18 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
   });
 
   r.get('/phone-endpoints', { schema: { tags, querystring: ListQuery, response: { 200: EndpointsReply, ...errors } } }, async (req) => {
-    const page = await registrations.listEndpoints(scope(req), { pageSize: req.query.page_size, pageToken: req.query.page_token });
-    return { success: true as const, items: page.items.map(renderEndpoint), next_page_token: page.nextPageToken };
+    const q = req.query;
+    if (q.page_size !== undefined && q.pageSize !== undefined && q.page_size !== q.pageSize) {
+      throw invalid('pageSize', 'page_size and pageSize name the same setting: send one, or the same value in both');
+    }
+    const page = await registrations.listEndpoints(scope(req), {
+      pageSize: q.page_size ?? q.pageSize, pageToken: q.page_token, offset: q.offset,
+      type: q.type === undefined ? undefined : q.type === 'e164-ddi' ? 'number' : 'registration',
+    });
+    return {
+      success: true as const, items: page.items.map(renderEndpoint), next_page_token: page.nextPageToken,
+      ...(page.nextOffset !== undefined ? { nextOffset: page.nextOffset } : {}),
+    };
   });
 
   r.get('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, response: { 200: EndpointReply, ...errors } } }, async (req) => {
@@ -71,7 +81,16 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
   });
 
   r.post('/agents/:agentId/listen', { schema: { tags, params: AgentParams, body: ListenBody, response: { 200: ListenReply, ...errors } } }, async (req) => {
-    const bound = await registrations.listen(scope(req), req.params.agentId, req.body);
-    return { success: true as const, agent_id: bound.agentId, id: endpointId(bound.endpoint) };
+    const { id, number } = req.body;
+    const bound = await registrations.listen(scope(req), req.params.agentId, { id, number });
+    const e = bound.endpoint;
+    return { success: true as const, agent_id: bound.agentId, id: endpointId(e), ...(e.kind === 'number' ? { number: e.number.number } : {}) };
+  });
+
+  // Aplisay's listener delete (llm-agent api/paths/agents/{agentId}/listen/{listenerId}.js); the
+  // listener id is the endpoint id that listen answered.
+  r.delete('/agents/:agentId/listen/:listenerId', { schema: { tags, params: ListenerParams, response: { 200: IdReply, ...errors } } }, async (req) => {
+    const e = await registrations.unlisten(scope(req), req.params.agentId, req.params.listenerId);
+    return { success: true as const, id: endpointId(e) };
   });
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CALL_HANDLERS } from '../../../domain/call-handler.js';
-import { LIMITS, PAGE_SIZE } from '../../../domain/registrations.js';
+import { LIMITS, OFFSET_MAX, PAGE_SIZE } from '../../../domain/registrations.js';
 
 export const ENDPOINT_TYPES = ['phone-registration', 'e164-ddi'] as const;
 export type EndpointType = (typeof ENDPOINT_TYPES)[number];
@@ -40,15 +40,26 @@ export type UpdateBody = Static<typeof UpdateBody>;
 export const ListenBody = Type.Object({
   id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   number: Type.Optional(Type.String({ maxLength: 32 })),
+  // Aplisay's activation options (llm-agent api/paths/agents/{agentId}/listen.js). Accepted so its
+  // clients work; a SIP listener has no debug transcript socket or per-activation metadata to keep.
+  options: Type.Optional(Type.Object({
+    streamLog: Type.Optional(Type.Boolean()),
+    metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  }, { additionalProperties: true })),
 }, { additionalProperties: false });
 
 export const EndpointParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 export const AgentParams = Type.Object({ agentId: Type.String({ minLength: 1, maxLength: 128 }) });
+export const ListenerParams = Type.Object({ agentId: Type.String({ minLength: 1, maxLength: 128 }), listenerId: Type.String({ minLength: 1, maxLength: 128 }) });
 
 // Credentials may also come as ?token= or ?accesskey=, so unknown query keys are allowed.
 export const ListQuery = Type.Object({
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_SIZE.max })),
   page_token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  // How Aplisay's clients page and filter (llm-agent api/paths/phone-endpoints.js, GET).
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: OFFSET_MAX })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_SIZE.max, description: 'page_size by its Aplisay name' })),
+  type: Type.Optional(stringEnum(ENDPOINT_TYPES)),
 });
 
 /** Fields that belong to only one endpoint type; sending them with the other type is an error. */
@@ -84,9 +95,14 @@ const Success = { success: Type.Literal(true) };
 
 export const IdReply = Type.Object({ ...Success, id: Type.String() });
 export const EndpointReply = Type.Composite([Type.Object(Success), EndpointView]);
-export const EndpointsReply = Type.Object({ ...Success, items: Type.Array(EndpointView), next_page_token: Nullable });
+export const EndpointsReply = Type.Object({
+  ...Success,
+  items: Type.Array(EndpointView),
+  next_page_token: Nullable,
+  nextOffset: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'the offset of the next page, null at the end; absent when paging by page_token' })),
+});
 export const StatusReply = Type.Object({ ...Success, id: Type.String(), status: Type.String(), state: Type.String() });
-export const ListenReply = Type.Object({ ...Success, agent_id: Type.String(), id: Type.String() });
+export const ListenReply = Type.Object({ ...Success, agent_id: Type.String(), id: Type.String(), number: Type.Optional(Type.String({ description: 'when the endpoint is a number' })) });
 
 /** This dialect's error envelope. */
 export const ErrorReply = Type.Object({ success: Type.Literal(false), error: Type.String({ description: 'what was wrong' }) });

@@ -29,6 +29,22 @@ const errorResponses = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 41
 
 export const trunksEnvelope: Envelope = { render: (p) => ({ success: false, message: p.message, data: null }), overrides: { limit: 429 } };
 
+
+const FLAT = ['trunk_address', 'trunk_numbers', 'trunk_auth_username', 'trunk_auth_password'] as const;
+
+/** The trunk's connection from either form of the body; both at once is ambiguous. */
+function connectionOf(b: CreateTrunkBody): { address: string; numbers: string[]; authUsername: string; authPassword: string } {
+  const c = b.trunk_config;
+  if (c) {
+    const both = FLAT.find((f) => b[f] !== undefined);
+    if (both) throw invalid(both, `${both} and trunk_config both describe the trunk: send one of the two forms`);
+    return { address: c.address, numbers: c.numbers, authUsername: c.username, authPassword: c.password };
+  }
+  const missing = FLAT.find((f) => b[f] === undefined);
+  if (missing) throw invalid(missing, `${missing} is required (or send trunk_config with address, numbers, username and password)`);
+  return { address: b.trunk_address!, numbers: b.trunk_numbers!, authUsername: b.trunk_auth_username!, authPassword: b.trunk_auth_password! };
+}
+
 /** The SIP trunks API: outbound trunks with sealed credentials, under /sip. */
 export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -39,14 +55,7 @@ export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Pr
     schema: { tags, summary: 'Create an outbound SIP trunk', body: CreateTrunkBody, response: { 200: CreatedReply, ...errorResponses } },
   }, async (req) => {
     const b = req.body;
-    const trunk = await trunks.create(scopeOf(req.principal!), {
-      name: b.trunk_name,
-      address: b.trunk_address,
-      numbers: b.trunk_numbers,
-      authUsername: b.trunk_auth_username,
-      authPassword: b.trunk_auth_password,
-      type: b.trunk_type,
-    });
+    const trunk = await trunks.create(scopeOf(req.principal!), { name: b.trunk_name, type: b.trunk_type, ...connectionOf(b) });
     return { success: true, message: 'Outbound trunk created; keep the trunk id to place calls through it', data: { trunk_id: trunk.id } };
   });
 

@@ -3,13 +3,26 @@ import { MAX_TRUNK_NUMBERS, TRUNK_TYPES, type TrunkType } from '../../../domain/
 
 export const tags = ['SIP trunks'];
 
+const Address = Type.String({ minLength: 1, maxLength: 260, description: 'hostname or IP, optional :port, optional sip: prefix' });
+const Numbers = Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: MAX_TRUNK_NUMBERS, description: 'E.164 caller ids' });
+const Username = Type.String({ minLength: 1, maxLength: 256 });
+const Password = Type.String({ minLength: 1, maxLength: 256, writeOnly: true });
+
+/**
+ * The flat fields, or the same four nested as `trunk_config` the way api_livekit's current
+ * clients send them (ShubhamX-AI/api_livekit src/api/models/api_schemas.py, TwilioTrunkConfig).
+ * Which of the two was sent is checked by the handler, which names what is missing.
+ */
 export const CreateTrunkBody = Type.Object({
   trunk_name: Type.String({ minLength: 1, maxLength: 100 }),
-  trunk_address: Type.String({ minLength: 1, maxLength: 260, description: 'hostname or IP, optional :port, optional sip: prefix' }),
-  trunk_numbers: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: MAX_TRUNK_NUMBERS, description: 'E.164 caller ids' }),
-  trunk_auth_username: Type.String({ minLength: 1, maxLength: 256 }),
-  trunk_auth_password: Type.String({ minLength: 1, maxLength: 256, writeOnly: true }),
+  trunk_address: Type.Optional(Address),
+  trunk_numbers: Type.Optional(Numbers),
+  trunk_auth_username: Type.Optional(Username),
+  trunk_auth_password: Type.Optional(Password),
   trunk_type: Type.Unsafe<TrunkType>({ type: 'string', enum: [...TRUNK_TYPES] }),
+  trunk_config: Type.Optional(Type.Object({
+    address: Address, numbers: Numbers, username: Username, password: Password,
+  }, { additionalProperties: false })),
 }, { additionalProperties: false });
 export type CreateTrunkBody = Static<typeof CreateTrunkBody>;
 
