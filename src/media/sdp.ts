@@ -76,12 +76,12 @@ function answerDirection(theirs: Direction): Direction {
   return theirs === 'sendonly' ? 'recvonly' : theirs === 'recvonly' ? 'sendonly' : theirs;
 }
 
-function describe(local: LocalMedia, codec: { law: G711Law; pt: number }, telephoneEvent: number | null, direction: Direction): string {
-  const id = local.sessionId ?? Math.floor(Date.now() / 1000);
-  const payloads = [codec.pt, ...(telephoneEvent !== null ? [telephoneEvent] : [])];
-  const sdp: SessionDescription = {
+/** One audio stream of `codecs` (and telephone-event `te`) in a session of ours. */
+function session(local: LocalMedia, codecs: Array<{ law: G711Law; pt: number }>, te: number | null, direction: Direction): string {
+  const payloads = [...codecs.map((c) => c.pt), ...(te !== null ? [te] : [])];
+  return write({
     version: 0,
-    origin: { username: 'dialtone', sessionId: id, sessionVersion: local.version ?? 1, netType: 'IN', ipVer: 4, address: local.address },
+    origin: { username: 'dialtone', sessionId: local.sessionId ?? Math.floor(Date.now() / 1000), sessionVersion: local.version ?? 1, netType: 'IN', ipVer: 4, address: local.address },
     name: '-',
     timing: { start: 0, stop: 0 },
     connection: { version: 4, ip: local.address },
@@ -91,15 +91,14 @@ function describe(local: LocalMedia, codec: { law: G711Law; pt: number }, teleph
       protocol: 'RTP/AVP',
       payloads: payloads.join(' '),
       rtp: [
-        { payload: codec.pt, codec: codec.law, rate: 8000 },
-        ...(telephoneEvent !== null ? [{ payload: telephoneEvent, codec: 'telephone-event', rate: 8000 }] : []),
+        ...codecs.map((c) => ({ payload: c.pt, codec: c.law, rate: 8000 })),
+        ...(te !== null ? [{ payload: te, codec: 'telephone-event', rate: 8000 }] : []),
       ],
-      fmtp: telephoneEvent !== null ? [{ payload: telephoneEvent, config: '0-16' }] : [],
+      fmtp: te !== null ? [{ payload: te, config: '0-16' }] : [],
       ptime: 20,
       direction,
     }],
-  };
-  return write(sdp);
+  });
 }
 
 /** Answers an offer: the first of our codecs the peer offers; 488 when none, 400 when it is not SDP. */
@@ -109,24 +108,11 @@ export function answerOffer(offer: string, local: LocalMedia): Negotiation {
   const prefer = local.codecs ?? ['PCMU', 'PCMA'];
   const codec = prefer.map((law) => remote.codecs.find((c) => c.law === law)).find(Boolean);
   if (!codec) return { ok: false, status: 488, reason: `no common codec: we speak ${prefer.join(', ')}, the offer has ${remote.codecs.map((c) => c.law).join(', ') || 'neither'}` };
-  return { ok: true, remote, codec, telephoneEvent: remote.telephoneEvent, answer: describe(local, codec, remote.telephoneEvent, answerDirection(remote.direction)) };
+  return { ok: true, remote, codec, telephoneEvent: remote.telephoneEvent, answer: session(local, [codec], remote.telephoneEvent, answerDirection(remote.direction)) };
 }
 
 /** An offer of every codec we speak and telephone-event 101 (calls we place). */
 export function createOffer(local: LocalMedia, direction: Direction = 'sendrecv'): string {
   const prefer = local.codecs ?? ['PCMU', 'PCMA'];
-  const id = local.sessionId ?? Math.floor(Date.now() / 1000);
-  const pts = prefer.map((law) => (law === 'PCMU' ? 0 : 8));
-  return write({
-    version: 0,
-    origin: { username: 'dialtone', sessionId: id, sessionVersion: local.version ?? 1, netType: 'IN', ipVer: 4, address: local.address },
-    name: '-',
-    timing: { start: 0, stop: 0 },
-    connection: { version: 4, ip: local.address },
-    media: [{
-      type: 'audio', port: local.port, protocol: 'RTP/AVP', payloads: [...pts, 101].join(' '),
-      rtp: [...prefer.map((law, i) => ({ payload: pts[i]!, codec: law, rate: 8000 })), { payload: 101, codec: 'telephone-event', rate: 8000 }],
-      fmtp: [{ payload: 101, config: '0-16' }], ptime: 20, direction,
-    }],
-  });
+  return session(local, prefer.map((law) => ({ law, pt: law === 'PCMU' ? 0 : 8 })), 101, direction);
 }

@@ -11,11 +11,11 @@ import { createHash } from 'node:crypto';
 const PCAP = '/usr/share/sip-tester/g711a.pcap';
 
 /** A response to the last request; `tag` adds our To tag (not for requests inside the dialog). */
-const reply = (status: string, opts: { tag?: boolean; headers?: string[]; body?: string } = {}) => {
+const reply = (status: string, opts: { tag?: boolean; headers?: string[]; body?: string; contact?: string } = {}) => {
   const lines = [
     `SIP/2.0 ${status}`, '[last_Via:]', '[last_From:]',
     opts.tag === false ? '[last_To:]' : '[last_To:];tag=[pid]SIPpTag01[call_number]',
-    '[last_Call-ID:]', '[last_CSeq:]', 'Contact: <sip:callee@[local_ip]:[local_port]>', ...(opts.headers ?? []), 'Content-Length: [len]',
+    '[last_Call-ID:]', '[last_CSeq:]', `Contact: <sip:${opts.contact ?? 'callee'}@[local_ip]:[local_port]>`, ...(opts.headers ?? []), 'Content-Length: [len]',
   ];
   return `
   <send>
@@ -198,6 +198,18 @@ export function ringingCallee(): string {
   <recv request="ACK"/>`);
 }
 
+/** The caller's SDP: PCMA and telephone-event at `port` (SIPp's media port unless a test's own socket). */
+const callerSdp = (version: number, direction: string, port = '[media_port]') => `
+      v=0
+      o=caller 1 ${version} IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio ${port} RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=${direction}`;
+
 export interface CallerOptions {
   /** Hang up after this long in the call, ms; without it the caller waits for the other side's BYE. */
   hangUpAfterMs?: number;
@@ -234,16 +246,7 @@ export function caller(o: CallerOptions = {}): string {
       Max-Forwards: 70
       Content-Type: application/sdp
       Content-Length: [len]
-
-      v=0
-      o=caller 1 1 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [media_ip]
-      t=0 0
-      m=audio ${o.sdpMediaPort ?? '[media_port]'} RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=sendrecv
+${callerSdp(1, 'sendrecv', o.sdpMediaPort === undefined ? undefined : String(o.sdpMediaPort))}
     ]]>
   </send>
   <recv response="100" optional="true"/>`;
@@ -275,17 +278,7 @@ export function caller(o: CallerOptions = {}): string {
   }
   const dtmf = o.expectDtmf !== undefined ? `
   <recv request="INFO" timeout="30000">${checksIn('body', { digit: `Signal=${o.expectDtmf}` })}</recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>` : '';
+  ${reply('200 OK', { tag: false, contact: 'caller' })}` : '';
   const hold = o.holdAfterMs !== undefined ? `
   <pause milliseconds="${o.holdAfterMs}"/>
   <send retrans="500">
@@ -301,16 +294,7 @@ export function caller(o: CallerOptions = {}): string {
       Max-Forwards: 70
       Content-Type: application/sdp
       Content-Length: [len]
-
-      v=0
-      o=caller 1 2 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=sendonly
+${callerSdp(2, 'sendonly')}
     ]]>
   </send>
   <recv response="100" optional="true"/>
@@ -330,42 +314,10 @@ export function caller(o: CallerOptions = {}): string {
   </send>` : '';
   const refused = o.refuseRefer ? `
   <recv request="REFER" timeout="30000">${checksIn('msg', { referTo: 'Refer-To: <sip:\\+[0-9]+@' })}</recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 603 Decline
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>` : '';
+  ${reply('603 Decline', { tag: false, contact: 'caller' })}` : '';
   const moved = o.expectReinvite ? `${refused}
   <recv request="INVITE" timeout="30000">${checksIn('body', { moved: 'm=audio [0-9]+' })}</recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=caller 1 3 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=sendrecv
-    ]]>
-  </send>
+  ${reply('200 OK', { tag: false, contact: 'caller', headers: ['Content-Type: application/sdp'], body: callerSdp(3, 'sendrecv') })}
   <recv request="ACK"/>` : '';
   // After a request from the other side, [last_To:] is our own address: keep the peer's for the BYE.
   const peerTo = o.expectReinvite && o.hangUpAfterMs !== undefined;
@@ -386,17 +338,7 @@ export function caller(o: CallerOptions = {}): string {
   </send>
   <recv response="200"/>` : `
   <recv request="BYE" timeout="30000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>`;
+  ${reply('200 OK', { tag: false, contact: 'caller' })}`;
   return scenario('dialtone caller', `${invite}
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>

@@ -178,15 +178,13 @@ export interface SippRun {
   stop(): Promise<void>;
 }
 
-/** Runs a SIPp scenario from peers/ as a UAS on 127.0.0.1:port. */
-export function sippServer(scenario: string, port: number, mediaPort: number, keys: Record<string, string> = {}, extra: string[] = []): SippRun {
-  const args = ['-sf', join(PEERS_DIR, scenario), '-i', '127.0.0.1', '-p', String(port), '-mp', String(mediaPort),
-    '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error', '-trace_err', '-error_file', '/dev/stderr', ...extra];
-  for (const [k, v] of Object.entries(keys)) args.push('-key', k, v);
+/** Runs SIPp with these arguments; only the process it started is ever signalled. */
+function runSipp(args: string[]): SippRun {
   const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-10_000); });
-  proc.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-10_000); });
+  const collect = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
+  proc.stdout!.on('data', collect);
+  proc.stderr!.on('data', collect);
   const done = new Promise<number>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
   return {
     done,
@@ -196,6 +194,14 @@ export function sippServer(scenario: string, port: number, mediaPort: number, ke
       await done;
     },
   };
+}
+
+/** Runs a SIPp scenario from peers/ as a UAS on 127.0.0.1:port. */
+export function sippServer(scenario: string, port: number, mediaPort: number, keys: Record<string, string> = {}, extra: string[] = []): SippRun {
+  const args = ['-sf', join(PEERS_DIR, scenario), '-i', '127.0.0.1', '-p', String(port), '-mp', String(mediaPort),
+    '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error', '-trace_err', '-error_file', '/dev/stderr', ...extra];
+  for (const [k, v] of Object.entries(keys)) args.push('-key', k, v);
+  return runSipp(args);
 }
 
 export interface SippOptions {
@@ -208,22 +214,9 @@ export interface SippOptions {
   service?: string;
 }
 
-/** Runs one call of a SIPp scenario file (any path) as a UAC (with `remote`) or a UAS. */
+/** Runs one call of a SIPp scenario file (any path) as a UAC (with `remote`) or a UAS; SIPP_TRACE=1 keeps message logs. */
 export function sipp(scenarioPath: string, o: SippOptions): SippRun {
-  const args = ['-sf', scenarioPath, '-i', '127.0.0.1', '-p', String(o.port), '-mp', String(o.mediaPort),
+  return runSipp(['-sf', scenarioPath, '-i', '127.0.0.1', '-p', String(o.port), '-mp', String(o.mediaPort),
     '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error', ...(process.env.SIPP_TRACE ? ['-trace_msg'] : []),
-    ...(o.service ? ['-s', o.service] : []), ...(o.remote ? [o.remote] : [])];
-  const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
-  proc.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
-  const done = new Promise<number>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
-  return {
-    done,
-    output: () => out,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await done;
-    },
-  };
+    ...(o.service ? ['-s', o.service] : []), ...(o.remote ? [o.remote] : [])]);
 }
