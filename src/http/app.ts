@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
@@ -75,7 +76,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(authentication, { ...opts, throttles });
 
   const startedAt = Date.now();
-  app.get('/healthz', { config: PUBLIC_ROUTE }, async () => ({
+  const Health = Type.Object({ status: Type.Literal('ok'), uptime: Type.Integer({ description: 'seconds since start' }), activeCalls: Type.Integer() });
+  app.get('/healthz', { config: PUBLIC_ROUTE, schema: { tags: ['health'], summary: 'Liveness', response: { 200: Health } } }, async () => ({
     status: 'ok',
     uptime: Math.floor((Date.now() - startedAt) / 1000),
     activeCalls: opts.runtime?.activeCalls() ?? 0,
