@@ -32,10 +32,13 @@ test('ensure-peers stops only the Kamailio its own install started, by pid', asy
   const daemon = join(sbin, 'kamailio');
   writeFileSync(daemon, '#!/bin/sh\nwhile :; do sleep 1; done\n');
   chmodSync(daemon, 0o755);
-  // Only the tools the script needs; kamailio, kamcmd and sipp are missing, so it installs them.
-  for (const tool of ['ls', 'sort', 'tr', 'grep', 'pgrep', 'pkill', 'node', 'cat', 'sleep', 'openssl']) {
-    symlinkSync(await which(tool), join(bin, tool));
-  }
+  // Only the tools the script needs, and every process tool a Debian machine has (procps), so a
+  // script that stopped processes by name would find the means; kamailio, kamcmd and sipp are
+  // missing, so it installs them.
+  const procps = readFileSync('/var/lib/dpkg/info/procps.list', 'utf8').split('\n').filter((f) => f.startsWith('/usr/bin/'));
+  assert.ok(procps.length > 5, 'procps lists its tools');
+  for (const tool of ['ls', 'sort', 'tr', 'grep', 'node', 'cat', 'sleep', 'openssl']) symlinkSync(await which(tool), join(bin, tool));
+  for (const path of procps) symlinkSync(path, join(bin, path.slice('/usr/bin/'.length)));
   writeFileSync(join(bin, 'id'), '#!/bin/sh\necho 0\n');
   // Installing starts the distribution's service, as Debian's post-install does.
   const pidFile = join(dir, 'started.pid');
