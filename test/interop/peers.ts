@@ -4,7 +4,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,4 +219,19 @@ export function sipp(scenarioPath: string, o: SippOptions): SippRun {
   return runSipp(['-sf', scenarioPath, '-i', '127.0.0.1', '-p', String(o.port), '-mp', String(o.mediaPort),
     '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error', ...(process.env.SIPP_TRACE ? ['-trace_msg'] : []),
     ...(o.service ? ['-s', o.service] : []), ...(o.remote ? [o.remote] : [])]);
+}
+
+/** A UDP socket standing in for a phone's RTP port: counts the RTP packets it gets. */
+export async function rtpSink(port: number): Promise<{ socket: Socket; packets: () => number; payloadTypes: Set<number> }> {
+  const socket = createSocket('udp4');
+  let n = 0;
+  const payloadTypes = new Set<number>();
+  socket.on('message', (m) => {
+    if (m.length >= 12 && (m[0]! >> 6) === 2) {
+      n++;
+      payloadTypes.add(m[1]! & 0x7f);
+    }
+  });
+  await new Promise<void>((r) => socket.bind(port, '127.0.0.1', r));
+  return { socket, packets: () => n, payloadTypes };
 }

@@ -4,7 +4,7 @@
  * unexpected message), where the media went, and what the calls API recorded.
  */
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { startFakeLiveKit, type FakeLiveKit } from '../helpers/livekit-twirp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -14,25 +14,10 @@ import { buildRtp, parseRtp } from '../../src/media/rtp.js';
 import { digitPayloads } from '../../src/media/telephone-event.js';
 import { answeringCallee, busyCallee, caller, ringingCallee, scenarioDir } from './call-scenarios.js';
 import { createLine, fastSip } from './helpers.js';
-import { Kamailio, sipp, waitFor, type SippRun } from './peers.js';
+import { Kamailio, rtpSink, sipp, waitFor, type SippRun } from './peers.js';
 import { sendUdpRequest } from './sip-client.js';
 
 const BASE = 15460;
-
-/** A UDP socket standing in for a phone's RTP port: counts the RTP packets it gets. */
-async function rtpSink(port: number): Promise<{ socket: Socket; packets: () => number; payloadTypes: Set<number> }> {
-  const socket = createSocket('udp4');
-  let n = 0;
-  const payloadTypes = new Set<number>();
-  socket.on('message', (m) => {
-    if (m.length >= 12 && (m[0]! >> 6) === 2) {
-      n++;
-      payloadTypes.add(m[1]! & 0x7f);
-    }
-  });
-  await new Promise<void>((r) => socket.bind(port, '127.0.0.1', r));
-  return { socket, packets: () => n, payloadTypes };
-}
 
 async function exitOk(run: SippRun, who: string): Promise<void> {
   const code = await run.done;

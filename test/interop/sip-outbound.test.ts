@@ -4,25 +4,16 @@
  * gets a late offer; its offer reaches the agent, the agent's audio reaches the callee.
  */
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { startFakeLiveKit, type FakeLiveKit } from '../helpers/livekit-twirp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { livekitCalledUser } from '../../src/livekit/index.js';
 import { answeringCallee, scenarioDir } from './call-scenarios.js';
 import { fastSip } from './helpers.js';
-import { Kamailio, sipp, waitFor, type SippRun } from './peers.js';
+import { Kamailio, rtpSink, sipp, waitFor, type SippRun } from './peers.js';
 
 const BASE = 16600; // sip-calls.test.ts holds 15460–16320
 const CALLEE = '+15550142000';
-
-async function rtpSink(port: number): Promise<{ socket: Socket; packets: () => number }> {
-  const socket = createSocket('udp4');
-  let n = 0;
-  socket.on('message', (m) => { if (m.length >= 12 && (m[0]! >> 6) === 2) n++; });
-  await new Promise<void>((r) => socket.bind(port, '127.0.0.1', r));
-  return { socket, packets: () => n };
-}
 
 describe('outbound calls through a SIP trunk (Kamailio as the carrier)', { concurrency: false }, () => {
   let ts: TestServer;

@@ -3,7 +3,8 @@
  * a new offer, DTMF, BYE) is carried to the other. Bodies pass through untouched: media flows
  * between the two peers directly, this process only signals.
  */
-import type { Dialog, DialogEndReason, IncomingDialogRequest, MessageExtras, SipResponse } from '../../sip/index.js';
+import type { Dialog, DialogEndReason, IncomingDialogRequest, MessageExtras } from '../../sip/index.js';
+import { bodyOf } from './outcomes.js';
 
 export type Side = 'caller' | 'callee';
 
@@ -11,11 +12,6 @@ export interface BridgeEnd {
   /** Which side ended it ('local' when this process did, e.g. a supervisor or shutdown). */
   by: Side | 'local';
   reason: DialogEndReason;
-}
-
-function extrasOf(res: SipResponse): MessageExtras {
-  if (!res.body.length) return {};
-  return { body: res.body, contentType: res.headers.get('Content-Type') ?? 'application/sdp' };
 }
 
 export class Bridge {
@@ -78,7 +74,7 @@ export class Bridge {
     const offer: MessageExtras = req.body.length ? { body: req.body, contentType: req.headers.get('Content-Type') ?? 'application/sdp' } : {};
     try {
       const res = req.method === 'UPDATE' ? await peer.update(offer) : await peer.reinvite(offer);
-      inc.respond(res.status, res.reason, res.status < 300 ? extrasOf(res) : {});
+      inc.respond(res.status, res.reason, res.status < 300 ? bodyOf(res) : {});
     } catch (err) {
       inc.respond(500, undefined, { headers: { 'Retry-After': '1' } });
       void err;

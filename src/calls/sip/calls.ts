@@ -14,9 +14,10 @@ import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Services } from '../../domain/services.js';
 import type { InviteSink } from '../../edge/index.js';
-import type { DialogLayer, IncomingInvite, MessageExtras, SipResponse, SipStack } from '../../sip/index.js';
+import type { DialogLayer, IncomingInvite, SipStack } from '../../sip/index.js';
 import type { CallRuntime } from '../runtime.js';
 import { inviteProblem, nextMaxForwards } from './checks.js';
+import { bodyOf, unansweredStatus } from './outcomes.js';
 import { LiveSipCall } from './live-call.js';
 import { peopleLegs } from './people.js';
 import type { LiveKitPort } from './livekit-leg.js';
@@ -40,18 +41,6 @@ export interface SipCallsDeps {
 
 function reasonHeader(status: number, text: string): Record<string, string> {
   return { Reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, "'")}"` };
-}
-
-/** The final call status for a call no leg answered. */
-function unansweredStatus(status: number, cancelled: boolean): CallStatus {
-  if (cancelled) return 'canceled';
-  if (status === 486 || status === 600 || status === 603) return 'busy';
-  if (status === 408 || status === 480 || status === 487) return 'no-answer';
-  return 'failed';
-}
-
-function extrasOf(res: SipResponse): MessageExtras {
-  return res.body.length ? { body: res.body, contentType: res.headers.get('Content-Type') ?? 'application/sdp' } : {};
 }
 
 export class SipCalls implements InviteSink {
@@ -155,7 +144,7 @@ export class SipCalls implements InviteSink {
       onSent: (id) => { sent.push(id); this.ourCallIds.add(id); },
       onProvisional: (res) => {
         if (res.status === 100) return;
-        invite.progress(res.status === 183 && res.body.length ? 183 : 180, res.status === 183 ? extrasOf(res) : {});
+        invite.progress(res.status === 183 && res.body.length ? 183 : 180, res.status === 183 ? bodyOf(res) : {});
       },
     });
     const onCancel = () => ringing.cancel();
@@ -178,7 +167,7 @@ export class SipCalls implements InviteSink {
     const callee = outcome.dialog;
     let caller;
     try {
-      caller = invite.accept(extrasOf(outcome.response));
+      caller = invite.accept(bodyOf(outcome.response));
     } catch {
       // The caller's CANCEL won the race with the answer.
       void callee.bye();

@@ -10,7 +10,8 @@ import type { Services } from '../../domain/services.js';
 import type { Dialog, DialogLayer, IncomingRefer } from '../../sip/index.js';
 import type { LiveCallControl } from '../sessions.js';
 import { Bridge, type BridgeEnd } from './bridge.js';
-import type { Leg } from './ringing.js';
+import { bodyOf } from './outcomes.js';
+import { inviteOptions, type Leg } from './ringing.js';
 import { trunkLeg } from './trunk-legs.js';
 import { calledNumber } from './routing.js';
 
@@ -95,11 +96,9 @@ export class LiveSipCall implements LiveCallControl {
   private async moveCaller(leg: Leg, beforeDrop?: () => Promise<void>): Promise<boolean> {
     const caller = this.bridge.caller;
     const offer = caller.remoteBody?.length ? { body: caller.remoteBody, contentType: 'application/sdp' } : {};
-    const { label: _label, ...options } = leg;
-    const out = await this.deps.dialogs.invite({ ...options, ...offer }).outcome.catch(() => undefined);
+    const out = await this.deps.dialogs.invite({ ...inviteOptions(leg), ...offer }).outcome.catch(() => undefined);
     if (!out?.dialog) return false;
-    const answer = out.response.body.length ? { body: out.response.body, contentType: 'application/sdp' } : {};
-    const res = await caller.reinvite(answer).catch(() => undefined);
+    const res = await caller.reinvite(bodyOf(out.response)).catch(() => undefined);
     if (!res || res.status >= 300) {
       void out.dialog.bye();
       return false;

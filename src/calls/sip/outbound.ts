@@ -12,10 +12,12 @@ import { DomainError, conflict } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Services } from '../../domain/services.js';
 import { requireE164, requireObject } from '../../domain/validate.js';
-import type { Dialog, DialogLayer, SipResponse } from '../../sip/index.js';
+import type { Dialog, DialogLayer } from '../../sip/index.js';
 import type { CallRuntime } from '../runtime.js';
 import type { LiveKitPort } from './livekit-leg.js';
 import { LiveSipCall } from './live-call.js';
+import { bodyOf, unansweredStatus } from './outcomes.js';
+import { inviteOptions, type Leg } from './ringing.js';
 import { TrunkPacer, trunkLeg } from './trunk-legs.js';
 
 export interface TrunkCallRequest {
@@ -34,13 +36,6 @@ export interface TrunkDialerDeps {
   livekit?: LiveKitPort;
 }
 
-function failedStatus(status: number): CallStatus {
-  if (status === 486 || status === 600 || status === 603) return 'busy';
-  if (status === 408 || status === 480 || status === 487) return 'no-answer';
-  return 'failed';
-}
-
-const sdpOf = (res: SipResponse) => (res.body.length ? { body: res.body, contentType: res.headers.get('Content-Type') ?? 'application/sdp' } : undefined);
 
 export class TrunkDialer {
   private readonly pacer: TrunkPacer;
@@ -94,10 +89,9 @@ export class TrunkDialer {
   private async run(scope: Scope, call: Call, to: string): Promise<void> {
     const found = await trunkLeg(this.deps.services, scope, call.trunkId, to, { 'X-Dialtone-Call-Id': call.callSid });
     if (!found) return this.end(call.callSid, 'failed', 'the trunk address cannot be used', 503);
-    const { label: _label, ...leg } = found.leg;
     let rang = false;
     const out = await this.dialogs.invite({
-      ...leg,
+      ...inviteOptions(found.leg),
       ackLater: true,
       onProvisional: (res) => {
         if (rang || res.status < 180) return;
@@ -107,33 +101,27 @@ export class TrunkDialer {
     }).outcome;
     if (!out.dialog) {
       const r = out.response;
-      return this.end(call.callSid, failedStatus(r.status), `${found.leg.label} answered ${r.status} ${r.reason}`.trim(), r.status);
+      return this.end(call.callSid, unansweredStatus(r.status), `${found.leg.label} answered ${r.status} ${r.reason}`.trim(), r.status);
     }
     const callee: Dialog = out.dialog;
     const seq = out.response.cseq.seq;
-    const offer = sdpOf(out.response);
+    const offer = bodyOf(out.response);
     const giveUp = async (reason: string, sipStatus: number) => {
       callee.sendAck(seq);
       await callee.bye().catch(() => undefined);
       await this.end(call.callSid, 'failed', reason, sipStatus);
     };
-    if (!offer) return giveUp('the callee answered without an SDP offer', 488);
+    if (offer.body === undefined) return giveUp('the callee answered without an SDP offer', 488);
 
     const agentLeg = await this.deps.livekit!.legFor({ agentId: call.agentId!, tenantId: scope.tenantId, lineId: null, callSid: call.callSid });
     if (!agentLeg) return giveUp(handlerProblem('livekit', { livekit: null })!, 503);
-    const { label: agentLabel, ...agentOptions } = agentLeg;
-    const agentOut = await this.dialogs.invite({
-      ...agentOptions,
-      to: agentLeg.to ?? `<${agentLeg.uri}>`,
-      from: `<sip:${to}@${this.dialogsHost()}>`,
-      ...offer,
-    }).outcome.catch((err: Error) => ({ dialog: undefined, error: err.message }) as const);
+    const toAgent: Leg = { ...agentLeg, to: agentLeg.to ?? `<${agentLeg.uri}>`, from: `<sip:${to}@${this.deps.config.sip.publicHost}>` };
+    const agentOut = await this.dialogs.invite({ ...inviteOptions(toAgent), ...offer }).outcome.catch((err: Error) => ({ dialog: undefined, error: err.message }) as const);
     if (!agentOut.dialog) {
-      const why = 'error' in agentOut ? agentOut.error : `${agentLabel} answered ${agentOut.response.status}`;
+      const why = 'error' in agentOut ? agentOut.error : `${agentLeg.label} answered ${agentOut.response.status}`;
       return giveUp(why, 'response' in agentOut ? agentOut.response.status : 503);
     }
-    const answer = sdpOf(agentOut.response);
-    callee.sendAck(seq, answer ?? {});
+    callee.sendAck(seq, bodyOf(agentOut.response));
     await this.deps.services.calls.updateStatus(call.callSid, { status: 'in-progress' });
     const live = new LiveSipCall({ callSid: call.callSid, scope, agentId: call.agentId }, callee, agentOut.dialog, {
       services: this.deps.services, dialogs: this.dialogs, logger: this.deps.logger,
@@ -144,10 +132,6 @@ export class TrunkDialer {
     });
     this.live.set(call.callSid, live);
     const unregister = this.deps.runtime.sessions.register(call.callSid, live);
-  }
-
-  private dialogsHost(): string {
-    return this.deps.config.sip.publicHost;
   }
 }
 

@@ -12,6 +12,11 @@ export interface Leg extends Omit<InviteOptions, keyof MessageExtras | 'onProvis
   headers?: Record<string, string | string[]>;
 }
 
+/** The INVITE options of a leg (its label is ours, not SIP's). */
+export function inviteOptions({ label: _label, ...options }: Leg): Omit<Leg, 'label'> {
+  return options;
+}
+
 export type RingMethod = 'ringall' | 'linear';
 
 export type RingOutcome =
@@ -61,9 +66,8 @@ export class Ringing {
   }
 
   private send(leg: Leg): OutgoingInvite {
-    const { label: _label, ...options } = leg;
     const inv = this.dialogs.invite({
-      ...options,
+      ...inviteOptions(leg),
       ...this.opts.offer,
       headers: { ...leg.headers },
       onProvisional: (res) => { if (!this.won) this.opts.onProvisional?.(res, leg); },

@@ -10,7 +10,7 @@ import type { SipRequest, SipResponse } from '../message.js';
 import type { IncomingContext, OutgoingRequest, SipStack } from '../stack.js';
 import type { Clock } from '../transaction/timers.js';
 import type { SipUri } from '../uri.js';
-import { Emitter } from './emitter.js';
+import { Emitter } from '../../lib/emitter.js';
 import { IncomingDialogRequest, TARGET_REFRESH, type AnswerHooks, type MessageExtras } from './incoming-request.js';
 
 export { IncomingDialogRequest, type MessageExtras } from './incoming-request.js';

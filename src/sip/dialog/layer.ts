@@ -12,7 +12,7 @@ import type { Clock } from '../transaction/timers.js';
 import type { TransportName } from '../transport/types.js';
 import { formatHost, parseUri } from '../uri.js';
 import { Dialog, dialogKey, firstContact, recordRoute, type DialogDeps, type MessageExtras } from './dialog.js';
-import { Emitter } from './emitter.js';
+import { Emitter } from '../../lib/emitter.js';
 import { uriTransport } from './route.js';
 import {
   answerSessionTimer,

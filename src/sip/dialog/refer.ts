@@ -6,7 +6,7 @@ import { parseNameAddr, type NameAddr } from '../headers.js';
 import type { SipLogger } from '../logger.js';
 import type { SipResponse } from '../message.js';
 import type { IncomingDialogRequest, MessageExtras } from './incoming-request.js';
-import { Emitter } from './emitter.js';
+import { Emitter } from '../../lib/emitter.js';
 
 export const SIPFRAG = 'message/sipfrag;version=2.0';
 
