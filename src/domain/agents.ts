@@ -78,6 +78,8 @@ export interface AgentFilter {
   /** Newest first; continues after `before` (see paging.ts). */
   pageSize?: number;
   before?: Keyset;
+  /** Rows to skip (offset-paged listings; fetch `pageSize: limit + 1` to learn whether more follow). */
+  offset?: number;
 }
 
 /** An agent with the password hash login checks; never leaves the domain. */
@@ -99,7 +101,7 @@ export interface AgentRepository {
   findByDirectHash(hash: string): Promise<Agent | null>;
   /** Newest first; `before` continues after that (createdAt, id); a null scope spans tenants. */
   listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[]; before?: Keyset; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[]; before?: Keyset; limit?: number; offset?: number;
   }): Promise<Agent[]>;
   /** 'username taken' leaves `tx` (when given) unusable. */
   update(tx: Tx | undefined, scope: Scope, id: string, changes: AgentChanges): Promise<'updated' | 'username taken'>;
@@ -236,6 +238,7 @@ export class AgentService {
       anyTagIds: filter.anyTagIds,
       before: filter.before,
       limit: filter.pageSize,
+      offset: filter.offset,
     });
   }
 

@@ -1,6 +1,7 @@
 import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { conflict, invalid, notFound, type DomainError } from './errors.js';
+import { offsetPage, type OffsetPage, type OffsetWindow } from './paging.js';
 import { domainEvent } from './events.js';
 import { PROVIDERS, type ProviderCredentialRepository, type Provider } from './credentials.js';
 import type { Scope } from './principal.js';
@@ -63,7 +64,8 @@ export interface PhoneNumberRepository {
   /** Across tenants. */
   findByE164(e164: string): Promise<PhoneNumber | null>;
   /** Oldest first. */
-  list(scope: Scope, filter?: { agentId?: string; unassigned?: boolean }): Promise<PhoneNumber[]>;
+  /** Oldest first; fetches one row past `window.limit` when a window is given. */
+  list(scope: Scope, filter?: { agentId?: string; unassigned?: boolean }, window?: OffsetWindow): Promise<PhoneNumber[]>;
   /**
    * Points the number at `agentId` (null: nobody). With `onlyIfFreeFor` it only applies while
    * the number is free or already that agent's, so two concurrent assigns cannot both win.
@@ -131,6 +133,10 @@ export class PhoneNumberService {
 
   async list(scope: Scope, filter: { agentId?: string } = {}): Promise<PhoneNumber[]> {
     return this.deps.numbers.list(scope, filter);
+  }
+
+  async page(scope: Scope, filter: { agentId?: string }, window: OffsetWindow): Promise<OffsetPage<PhoneNumber>> {
+    return offsetPage(await this.deps.numbers.list(scope, filter, window), window);
   }
 
   /** Numbers no agent answers yet. */

@@ -99,3 +99,20 @@ export async function pageByCreation<T extends { createdAt: string }>(
     limit *= 2;
   }
 }
+
+/** Which rows of an offset-paged listing to show: `limit` rows after skipping `offset`. */
+export interface OffsetWindow {
+  limit: number;
+  offset: number;
+}
+
+/** A page of an offset-paged listing; `nextOffset` is null on the last page. */
+export interface OffsetPage<T> {
+  items: T[];
+  nextOffset: number | null;
+}
+
+/** Cuts a page from rows fetched one past the limit: the extra row says another page follows. */
+export function offsetPage<T>(rows: T[], w: OffsetWindow): OffsetPage<T> {
+  return { items: rows.slice(0, w.limit), nextOffset: rows.length > w.limit ? w.offset + w.limit : null };
+}

@@ -3,6 +3,7 @@ import type { Vault } from '../vault/vault.js';
 import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import { invalid, notFound } from './errors.js';
+import { offsetPage, type OffsetPage, type OffsetWindow } from './paging.js';
 import { domainEvent } from './events.js';
 import type { Scope } from './principal.js';
 import { parseTrunkAddress } from './sip-addresses.js';
@@ -45,8 +46,8 @@ export interface StoredTrunk extends Trunk {
 export interface TrunkRepository {
   insert(tx: Tx | undefined, trunk: StoredTrunk): Promise<void>;
   get(scope: Scope, id: string): Promise<StoredTrunk | null>;
-  /** Newest first. */
-  list(scope: Scope): Promise<StoredTrunk[]>;
+  /** Newest first; fetches one row past `window.limit` when a window is given. */
+  list(scope: Scope, window?: OffsetWindow): Promise<StoredTrunk[]>;
   delete(tx: Tx | undefined, scope: Scope, id: string): Promise<void>;
   /** Across tenants: the tenants with a trunk listing this caller id (the call layer routes by it). */
   tenantsWithNumber(e164: string): Promise<string[]>;
@@ -117,6 +118,11 @@ export class TrunkService {
   /** Newest first. */
   async list(scope: Scope): Promise<Trunk[]> {
     return (await this.deps.trunks.list(scope)).map(withoutSecret);
+  }
+
+  async page(scope: Scope, window: OffsetWindow): Promise<OffsetPage<Trunk>> {
+    const page = offsetPage(await this.deps.trunks.list(scope, window), window);
+    return { items: page.items.map(withoutSecret), nextOffset: page.nextOffset };
   }
 
   async get(scope: Scope, id: string): Promise<Trunk> {

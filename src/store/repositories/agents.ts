@@ -115,7 +115,7 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
   }
 
   async listNewestFirst(scope: Scope | null, opts: {
-    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[]; before?: Keyset; limit?: number;
+    deployStatus?: DeployStatus; kind?: AgentKind; presence?: Presence; anyTagIds?: readonly string[]; before?: Keyset; limit?: number; offset?: number;
   }): Promise<Agent[]> {
     let q = this.store.db.selectFrom('agents').selectAll();
     if (scope) q = q.where('tenant_id', '=', scope.tenantId);
@@ -137,6 +137,7 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
     }
     q = q.orderBy('created_at', 'desc').orderBy('id', 'desc');
     if (opts.limit) q = q.limit(opts.limit);
+    if (opts.offset) q = q.offset(opts.offset);
     return (await q.execute()).map(toAgent);
   }
 

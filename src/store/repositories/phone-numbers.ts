@@ -1,6 +1,6 @@
 import type { Provider } from '../../domain/credentials.js';
 import { duplicateNumber, type AgentMove, type PhoneNumber, type PhoneNumberRepository } from '../../domain/numbers.js';
-import type { Keyset } from '../../domain/paging.js';
+import type { Keyset, OffsetWindow } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type { NumberEndpoint, NumberEndpointReader } from '../../domain/registrations.js';
 import type { Tx } from '../../domain/unit-of-work.js';
@@ -72,11 +72,13 @@ export class SqlPhoneNumberRepository implements PhoneNumberRepository, NumberEn
     return row ? toPhoneNumber(row) : null;
   }
 
-  async list(scope: Scope, filter: { agentId?: string; unassigned?: boolean } = {}): Promise<PhoneNumber[]> {
+  async list(scope: Scope, filter: { agentId?: string; unassigned?: boolean } = {}, window?: OffsetWindow): Promise<PhoneNumber[]> {
     let q = this.store.db.selectFrom('phone_numbers').selectAll().where('tenant_id', '=', scope.tenantId);
     if (filter.agentId !== undefined) q = q.where('agent_id', '=', filter.agentId);
     if (filter.unassigned) q = q.where('agent_id', 'is', null);
-    return (await q.orderBy('created_at').orderBy('id').execute()).map(toPhoneNumber);
+    q = q.orderBy('created_at').orderBy('id');
+    if (window) q = q.limit(window.limit + 1).offset(window.offset);
+    return (await q.execute()).map(toPhoneNumber);
   }
 
   async setRouting(tx: Tx, scope: Scope, id: string, c: { provider?: Provider | null; credentialsId?: string | null; inboundEnabled?: boolean; outboundEnabled?: boolean; at: string }): Promise<boolean> {

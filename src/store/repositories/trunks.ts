@@ -1,3 +1,4 @@
+import type { OffsetWindow } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type { StoredTrunk, TrunkRepository, TrunkType } from '../../domain/trunks.js';
 import type { Tx } from '../../domain/unit-of-work.js';
@@ -36,10 +37,11 @@ export class SqlTrunkRepository implements TrunkRepository {
     return row ? toTrunk(row) : null;
   }
 
-  async list(scope: Scope): Promise<StoredTrunk[]> {
-    const rows = await this.store.db.selectFrom('trunks').selectAll().where('tenant_id', '=', scope.tenantId)
-      .orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
-    return rows.map(toTrunk);
+  async list(scope: Scope, window?: OffsetWindow): Promise<StoredTrunk[]> {
+    let q = this.store.db.selectFrom('trunks').selectAll().where('tenant_id', '=', scope.tenantId)
+      .orderBy('created_at', 'desc').orderBy('id', 'desc');
+    if (window) q = q.limit(window.limit + 1).offset(window.offset);
+    return (await q.execute()).map(toTrunk);
   }
 
   async tenantsWithNumber(e164: string): Promise<string[]> {

@@ -7,6 +7,8 @@ import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../..
 import { invalid } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { Tx } from '../../../domain/unit-of-work.js';
+import { offsetPage } from '../../../domain/paging.js';
+import { linkNextPage, ListWindowQuery } from '../../list-window.js';
 
 /** A plain JSON-schema enum (not anyOf of constants), so a bad value is reported as "must be one of …". */
 const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
@@ -55,6 +57,7 @@ const ListQuery = Type.Object({
   tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   status: Type.Optional(Status),
   type: Type.Optional(Kind),
+  ...ListWindowQuery,
 });
 
 const AgentParams = Type.Object({ agent_id: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -135,11 +138,14 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
 
   app.get('/api/agents', {
     schema: { tags, summary: 'List agents', querystring: ListQuery, response: { 200: Type.Array(AgentView), ...errors } },
-  }, async (req) => {
+  }, async (req, reply) => {
     const q = req.query;
-    const agents = await services.agents.listFor(req.principal!, q.tenant_id, { deployStatus: q.status, kind: q.type });
-    const numbers = await services.agents.primaryNumbers(agents);
-    return agents.map((a) => view(a, numbers.get(a.id) ?? null));
+    const window = { limit: q.limit, offset: q.offset };
+    const rows = await services.agents.listFor(req.principal!, q.tenant_id, { deployStatus: q.status, kind: q.type, pageSize: q.limit + 1, offset: q.offset });
+    const page = offsetPage(rows, window);
+    linkNextPage(req, reply, page.nextOffset);
+    const numbers = await services.agents.primaryNumbers(page.items);
+    return page.items.map((a) => view(a, numbers.get(a.id) ?? null));
   });
 
   app.post('/api/agents', {

@@ -6,6 +6,7 @@ import { DomainError } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { PhoneNumber } from '../../../domain/numbers.js';
 import type { ProviderCredential } from '../../../domain/credentials.js';
+import { linkNextPage } from '../../list-window.js';
 import {
   CreateNumberBody, CreateProviderBody, IdParams, NumbersQuery, NumbersReply, PhoneNumberReply, ProviderReply,
   ProvidersReply, TextError, UpdateNumberBody, numberTags, providerTags,
@@ -48,9 +49,11 @@ async function telephonyRoutes(root: FastifyInstance, opts: AppOptions): Promise
 
   app.get('/numbers', {
     schema: { tags: numberTags, summary: 'List phone numbers', querystring: NumbersQuery, response: { 200: NumbersReply, ...errors } },
-  }, async (req) => {
-    const list = await numbers.list(scopeOf(req.principal!), { agentId: req.query.agent_id });
-    return { numbers: list.map(renderNumber) };
+  }, async (req, reply) => {
+    const q = req.query;
+    const page = await numbers.page(scopeOf(req.principal!), { agentId: q.agent_id }, { limit: q.limit, offset: q.offset });
+    linkNextPage(req, reply, page.nextOffset);
+    return { numbers: page.items.map(renderNumber) };
   });
 
   app.post('/numbers', {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { PROVIDERS, type Provider } from '../../../domain/credentials.js';
+import { ListWindowQuery } from '../../list-window.js';
 
 export const numberTags = ['Telephony numbers'];
 export const providerTags = ['Telephony providers'];
@@ -19,7 +20,7 @@ const ServerSet = {
 export const IdParams = Type.Object({ id: Id });
 export type IdParams = Static<typeof IdParams>;
 
-export const NumbersQuery = Type.Object({ agent_id: Type.Optional(Id) });
+export const NumbersQuery = Type.Object({ agent_id: Type.Optional(Id), ...ListWindowQuery });
 export type NumbersQuery = Static<typeof NumbersQuery>;
 
 export const CreateNumberBody = Type.Object({

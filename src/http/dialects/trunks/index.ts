@@ -6,6 +6,8 @@ import { scopeOf } from '../../../domain/principal.js';
 import type { Trunk } from '../../../domain/trunks.js';
 import { DomainError, invalid } from '../../../domain/errors.js';
 import { CreateTrunkBody, CreatedReply, DeletedReply, DetailReply, ErrorReply, ListReply, OutboundCallBody, OutboundCallReply, TrunkParams, tags } from './schemas.js';
+import { Type } from '@sinclair/typebox';
+import { linkNextPage, ListWindowQuery } from '../../list-window.js';
 
 /** `2024-01-15T10:00:00.000000`: the document's timestamps carry microseconds and no zone (UTC). */
 export function microsecondTimestamp(iso: string): string {
@@ -60,10 +62,11 @@ export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Pr
   });
 
   app.get('/sip/list', {
-    schema: { tags, summary: 'List SIP trunks (no credentials)', response: { 200: ListReply, ...errorResponses } },
-  }, async (req) => {
-    const list = await trunks.list(scopeOf(req.principal!));
-    return { success: true, message: 'SIP trunks retrieved', data: list.map(summary) };
+    schema: { tags, summary: 'List SIP trunks (no credentials)', querystring: Type.Object(ListWindowQuery), response: { 200: ListReply, ...errorResponses } },
+  }, async (req, reply) => {
+    const page = await trunks.page(scopeOf(req.principal!), { limit: req.query.limit, offset: req.query.offset });
+    linkNextPage(req, reply, page.nextOffset);
+    return { success: true, message: 'SIP trunks retrieved', data: page.items.map(summary) };
   });
 
   app.get('/sip/:trunk_id', {
