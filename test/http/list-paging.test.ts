@@ -80,7 +80,7 @@ for (const db of testDbs()) {
           let path: string | null = `${list.path}?limit=20`;
           let pages = 0;
           while (path) {
-            const r = await s.request('GET', path, { key });
+            const r: { status: number; body: unknown; text: string; headers: Headers } = await s.request('GET', path, { key });
             assert.equal(r.status, 200, r.text);
             seen.push(...list.ids(r.body));
             path = nextLink(r.headers);
