@@ -7,20 +7,17 @@
  * SIPp registering N other users against the same Kamailio as fast as it can, in the same run.
  *   N=1000,10000 (default)   STEADY_S=60   REGISTER_RATE=200 (the engine's pacing; 0 = unpaced)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Kamailio, PEERS_DIR, waitFor } from '../test/interop/peers.js';
+import { api, pool, sleep, startDialtone, stopDialtone, usage, type DialtoneProcess } from './process.js';
 
 const SIZES = (process.env.N ?? '1000,10000').split(',').map(Number).filter((n) => n > 0);
 const STEADY_S = Number(process.env.STEADY_S ?? 60);
 const PORT = Number(process.env.BENCH_SIP_PORT ?? 16060);
 const RATE = process.env.REGISTER_RATE ?? '200';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TICKS_PER_S = 100; // Linux USER_HZ (getconf CLK_TCK)
 
 interface Result {
   n: number;
@@ -34,59 +31,9 @@ interface Result {
   sippRegistrationsPerS: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** utime + stime of a process, in seconds, and its resident set in bytes (Linux /proc). */
-function usage(pid: number): { cpuS: number; rss: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuS = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-  const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return { cpuS, rss: rssKb * 1024 };
-}
-
 async function registersReceived(k: Kamailio): Promise<number> {
   const out = await k.rpc('stats.get_statistics', 'rcv_requests_register');
   return Number(/rcv_requests_register = (\d+)/.exec(out)?.[1] ?? NaN);
-}
-
-interface Dialtone { proc: ChildProcess; url: string; adminKey: string; exited: Promise<void> }
-
-async function startDialtone(dataDir: string): Promise<Dialtone> {
-  const adminKey = `bench-${randomBytes(12).toString('hex')}`;
-  const proc = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), '--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_API_KEY: adminKey,
-      MASTER_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'warn', SIP_PORT: '0', SIP_HOST: '127.0.0.1',
-      SIP_PUBLIC_HOST: '127.0.0.1', ALLOW_PRIVATE_SIP_TARGETS: '1', REGISTER_RATE: RATE,
-      RATE_LIMIT_PER_HOUR: '100000000', RATE_LIMIT_PER_MINUTE: '100000000', DATABASE_URL: '', REDIS_URL: '',
-    },
-  });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  const url = await waitFor('Dialtone to listen', () => /HTTP (http:\/\/\S+)/.exec(out)?.[1], 60_000, 100);
-  return { proc, url, adminKey, exited };
-}
-
-async function api(d: Dialtone, method: string, path: string, tenant: string | null, body?: unknown): Promise<any> {
-  const headers: Record<string, string> = { authorization: `Bearer ${d.adminKey}` };
-  if (tenant) headers['x-account-id'] = tenant;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(d.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = await res.json();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** Runs `fn` over `items` with at most `width` in flight. */
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
 }
 
 async function sippBaseline(n: number, dir: string): Promise<number> {
@@ -115,10 +62,13 @@ async function runOne(n: number): Promise<Result> {
   // The users file is parsed into Kamailio's private memory, about 3.5 kB a user.
   const kamailio = new Kamailio({ port: PORT, users, minExpires: 60, maxExpires: 120, shmMb: 512, pkgMb: Math.ceil((2 * n * 4) / 1024) + 8, children: 4 });
   const dataDir = mkdtempSync(join(tmpdir(), 'dialtone-bench-registrations-'));
-  let dialtone: Dialtone | null = null;
+  let dialtone: DialtoneProcess | null = null;
   try {
     await kamailio.start();
-    dialtone = await startDialtone(dataDir);
+    dialtone = await startDialtone(dataDir, {
+      env: { REGISTER_RATE: RATE },
+      nodeFlags: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [],
+    });
     const d = dialtone;
     const pid = d.proc.pid!;
     const tenant = (await api(d, 'POST', '/tenants', null, { name: 'bench' })).id as string;
@@ -170,10 +120,7 @@ async function runOne(n: number): Promise<Result> {
       steadyRegistersPerS, shutdownS, leftBound, sippRegistrationsPerS: sippRate,
     };
   } finally {
-    if (dialtone && dialtone.proc.exitCode === null && dialtone.proc.signalCode === null) {
-      dialtone.proc.kill('SIGKILL');
-      await dialtone.exited;
-    }
+    await stopDialtone(dialtone);
     await kamailio.destroy();
     rmSync(dataDir, { recursive: true, force: true });
   }
