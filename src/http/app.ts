@@ -17,6 +17,7 @@ import { deploymentDialect, deploymentEnvelope } from './dialects/deployment/ind
 import { telephonyDialect, telephonyEnvelope } from './dialects/telephony/index.js';
 import { rateLimits } from './rate-limit.js';
 import { twilioEdge, twilioEnvelope } from './twilio/index.js';
+import { dashboard } from './dashboard.js';
 
 export type { App, AppOptions } from './context.js';
 
@@ -89,6 +90,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(deploymentDialect, opts);
   await app.register(telephonyDialect, opts);
   await app.register(twilioEdge, opts);
+  await app.register(dashboard);
 
   return app;
 }

@@ -9,9 +9,10 @@ import { hashToken } from '../domain/keys.js';
 /**
  * Paths that are not the authenticated API: health probes, the API docs, and what Twilio calls
  * (its webhooks and the ConversationRelay socket come from Twilio's addresses on behalf of many
- * callers, so a per-address limit would cut live calls).
+ * callers, so a per-address limit would cut live calls), and the dashboard's static files (its
+ * API requests count against the credential it signs in with, as any client's do).
  */
-const UNLIMITED = ['/healthz', '/openapi.json', '/docs', '/twilio', '/relay'];
+const UNLIMITED = ['/healthz', '/openapi.json', '/docs', '/app', '/twilio', '/relay'];
 
 function isLimited(url: string): boolean {
   const path = url.split('?', 1)[0];
