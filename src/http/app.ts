@@ -16,6 +16,8 @@ import { trunksDialect, trunksEnvelope } from './dialects/trunks/index.js';
 import { deploymentDialect, deploymentEnvelope } from './dialects/deployment/index.js';
 import { telephonyDialect, telephonyEnvelope } from './dialects/telephony/index.js';
 import { rateLimits } from './rate-limit.js';
+import { swaggerOptions } from './openapi.js';
+import { asyncApiDocument } from './asyncapi.js';
 import { twilioEdge, twilioEnvelope } from './twilio/index.js';
 
 export type { App, AppOptions } from './context.js';
@@ -62,15 +64,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
-  await app.register(swagger, {
-    openapi: { info: { title: 'Dialtone', version: '0.1.0', description: 'Telephony control plane for voice-AI agents' } },
-  });
+  await app.register(swagger, swaggerOptions);
   await app.register(async (docs) => {
     // The docs pages are the plugin's own routes: marked public as they are added.
     docs.addHook('onRoute', (route) => { route.config = { ...route.config, ...PUBLIC_ROUTE }; });
     await docs.register(swaggerUi, { routePrefix: '/docs' });
   });
   app.get('/openapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () => app.swagger());
+  // Read per request: PUBLIC_URL may be set after start (the tests do).
+  app.get('/asyncapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () => asyncApiDocument(opts.config.publicUrl));
   const throttles = await rateLimits(app, opts);
   // After the rate limiter: failed keys are counted too.
   await app.register(authentication, { ...opts, throttles });
