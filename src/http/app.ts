@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
@@ -18,6 +18,7 @@ import { telephonyDialect, telephonyEnvelope } from './dialects/telephony/index.
 import { rateLimits } from './rate-limit.js';
 import { swaggerOptions } from './openapi.js';
 import { asyncApiDocument } from './asyncapi.js';
+import { installRequestLog, opsRoutes } from './ops.js';
 import { twilioEdge, twilioEnvelope } from './twilio/index.js';
 
 export type { App, AppOptions } from './context.js';
@@ -53,6 +54,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
     frameworkErrors: (err, req, reply) => frameworkErrors!(err, req, reply),
+    // One line per request, written when it is answered (ops.ts), instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.setValidatorCompiler(validatorCompiler);
   // JSON only, unless a dialect adds a parser of its own (the Twilio edge takes forms): anything else is 415.
@@ -61,6 +64,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   installResponseHeaders(app, headers);
   frameworkErrors = routerErrors(app, ENVELOPES, headers);
   app.setErrorHandler((err, req, reply) => sendError(envelopeFor(ENVELOPES, req.url), err, req, reply));
+  installRequestLog(app, opts);
 
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
@@ -85,6 +89,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     activeCalls: opts.runtime?.activeCalls() ?? 0,
   }));
 
+  await app.register(opsRoutes, opts);
   await app.register(registrationsDialect, opts);
   await app.register(agentsV1Dialect, opts);
   await app.register(trunksDialect, opts);

@@ -17,6 +17,7 @@ export const SECURITY_SCHEMES = {
   accesskeyQuery: { type: 'apiKey', in: 'query', name: 'accesskey', description: 'The key as `?accesskey=`, as the agents v1.0 clients send it' },
   tokenCookie: { type: 'apiKey', in: 'cookie', name: 'token', description: 'The key in a `token` cookie' },
   accesskeyCookie: { type: 'apiKey', in: 'cookie', name: 'accesskey', description: 'The key in an `accesskey` cookie' },
+  metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for /metrics only' },
   twilioSignature: {
     type: 'apiKey', in: 'header', name: 'X-Twilio-Signature',
     description: "Twilio's request signature, checked against the auth token of the account that owns the number; Twilio sends it, nobody else can",
@@ -93,6 +94,7 @@ const transform: FastifyDynamicSwaggerOptions['transform'] = ({ schema, url, rou
   const s: Json = { ...(schema as Json) };
   const method = Array.isArray(route.method) ? route.method[0] : route.method;
   s.operationId ??= operationIdFor(method, url);
+  if (s.security) return { schema: s as never, url };
   if (url.startsWith('/twilio/') || url === '/relay/ws') s.security = [{ twilioSignature: [] }];
   else if (route.config?.public) s.security = [];
   else s.security = KEYED;

@@ -11,7 +11,7 @@ import { hashToken } from '../domain/keys.js';
  * (its webhooks and the ConversationRelay socket come from Twilio's addresses on behalf of many
  * callers, so a per-address limit would cut live calls).
  */
-const UNLIMITED = ['/healthz', '/openapi.json', '/asyncapi.json', '/docs', '/twilio', '/relay'];
+const UNLIMITED = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/asyncapi.json', '/docs', '/twilio', '/relay'];
 
 export function isLimited(url: string): boolean {
   const path = url.split('?', 1)[0];

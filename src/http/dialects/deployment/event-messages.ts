@@ -52,7 +52,8 @@ export const EVENT_MESSAGES: Record<string, { summary: string; schema: TSchema }
     summary: 'A call began (inbound or outbound)',
     schema: message('call.started', Type.Object({
       agent_id: NullableString, direction: Type.String(), from_number: Type.String(), to_number: Type.String(), status: Type.String(),
-    }), {}, { type: 'call.started', call_sid: SID, timestamp: T, data: { agent_id: 'ag_1', direction: 'inbound', from_number: '+15550100000', to_number: '+15550200000', status: 'in-progress' } }),
+      handler: Type.Optional(Type.Union([Type.String({ description: 'who answers a SIP call: livekit, sip, dialtone, relay' }), Type.Null()])),
+    }), {}, { type: 'call.started', call_sid: SID, timestamp: T, data: { agent_id: 'ag_1', direction: 'inbound', from_number: '+15550100000', to_number: '+15550200000', status: 'in-progress', handler: 'dialtone' } }),
   },
   'call.updated': {
     summary: "A call's status changed",
