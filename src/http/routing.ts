@@ -62,7 +62,8 @@ export function routerErrors(app: FastifyInstance, table: EnvelopeTable, headers
     const path = pathOf(req.url);
     const envelope = envelopeFor(table, req.url);
     const allow = allowed(path);
-    if (allow.length > 0) {
+    // A route of this method matched and found nothing (a missing file under /app/): that is 404.
+    if (allow.length > 0 && !allow.includes(req.method)) {
       void reply.header('allow', allow.join(', '));
       return sendProblem(envelope, { status: 405, code: 'method_not_allowed', message: `${req.method} is not allowed on ${path}; use ${allow.join(', ')}` }, req, reply);
     }

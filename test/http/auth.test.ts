@@ -99,4 +99,37 @@ for (const db of testDbs()) {
       assert.equal((await login(a.username, 'pw')).status, 401);
     });
   });
+
+  describe(`GET /auth/me (${db})`, () => {
+    let s: TestServer;
+    before(async () => { s = await startTestServer(db); });
+    after(async () => { await s.close(); });
+
+    test('names the credential: platform admin (with and without a tenant), tenant key, login token', async () => {
+      const t = await s.newTenant();
+      const admin = await s.request('GET', '/auth/me');
+      assert.equal(admin.status, 200, admin.text);
+      assert.deepEqual(admin.body, { kind: 'platform_admin', tenant_id: null, permission: 65535, agent_id: null });
+      const acting = await s.request('GET', '/auth/me', { accountId: t.id });
+      assert.equal(acting.body.tenant_id, t.id);
+      const key = await s.request('GET', '/auth/me', { key: t.key });
+      assert.deepEqual(key.body, { kind: 'access_key', tenant_id: t.id, permission: 65535, agent_id: null });
+
+      const agent = await s.request('POST', '/v1.0/agents', { key: t.key, body: { name: 'Plain', username: uniq('pat'), password: 'pw', permission: 16 } });
+      const { token } = (await s.request('POST', '/auth/login', { key: null, body: { username: agent.body.username, password: 'pw' } })).body;
+      // A plain agent may ask too: it is how a client learns there is little it may do.
+      const me = await s.request('GET', '/auth/me', { key: token });
+      assert.equal(me.status, 200, me.text);
+      assert.deepEqual(me.body, { kind: 'login', tenant_id: t.id, permission: 16, agent_id: agent.body.id });
+      assert.ok(!me.text.includes(token), 'the answer does not echo the credential');
+    });
+
+    test('no key, a wrong key, or the admin naming an unknown tenant is refused', async () => {
+      assert.equal((await s.request('GET', '/auth/me', { key: null })).status, 401);
+      const wrong = await s.request('GET', '/auth/me', { key: 'not-a-key' });
+      assert.equal(wrong.status, 401);
+      assert.equal(typeof wrong.body.message, 'string', 'in the agents v1.0 envelope');
+      assert.equal((await s.request('GET', '/auth/me', { accountId: 'no-such-tenant' })).status, 404);
+    });
+  });
 }
