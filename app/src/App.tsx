@@ -1,5 +1,5 @@
 /** The shell: sign-in gate, navigation (hash routes, so the server serves one page), tenant picker. */
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { saveSession, loadSession, useSessionStore, type Session } from './api';
 import { connectEvents } from './live';
 import { SignIn } from './pages/SignIn';
@@ -9,8 +9,10 @@ import { Numbers } from './pages/Numbers';
 import { Trunks } from './pages/Trunks';
 import { LiveCalls } from './pages/LiveCalls';
 import { History } from './pages/History';
-import { Analytics } from './pages/Analytics';
 import { Tenants, type Tenant } from './pages/Tenants';
+
+// The charts library is most of the bundle: loaded when Analytics is first opened.
+const Analytics = lazy(() => import('./pages/Analytics').then((m) => ({ default: m.Analytics })));
 
 const PAGES = [
   ['lines', 'Lines'], ['agents', 'Agents'], ['numbers', 'Numbers'], ['trunks', 'Trunks & credentials'],
@@ -69,7 +71,7 @@ export function App() {
           {shown === 'trunks' && <Trunks />}
           {shown === 'calls' && <LiveCalls />}
           {shown === 'history' && <History />}
-          {shown === 'analytics' && <Analytics />}
+          {shown === 'analytics' && <Suspense fallback={<p className="empty">Loading charts…</p>}><Analytics /></Suspense>}
         </>}
       </main>
     </div>
