@@ -70,6 +70,8 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
   private closed = false;
   /** Audio frames sent since the last `flush` (what the caller has heard of the current reply). */
   framesPlayed = 0;
+  /** Audio frames sent in the whole session (a running clock of what the peer heard). */
+  framesSent = 0;
   packetsIn = 0;
   packetsOut = 0;
 
@@ -142,7 +144,10 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
       return;
     }
     const frame = this.queue.shift();
-    if (frame) this.framesPlayed++;
+    if (frame) {
+      this.framesPlayed++;
+      this.framesSent++;
+    }
     this.send(this.opts.payloadType, false, this.ts, frame ?? Buffer.alloc(FRAME_BYTES, SILENCE[this.opts.law]));
     this.ts += FRAME_BYTES;
   }
