@@ -12,8 +12,8 @@ export interface EngineOptions {
 }
 
 /** The agent's own engine, else the server's `VOICE_ENGINE`. */
-export function engineKindFor(_agent: Pick<Agent, 'name'>, config: Config): VoiceEngineKind {
-  return config.voice.engine;
+export function engineKindFor(agent: Pick<Agent, 'voiceEngine'>, config: Config): VoiceEngineKind {
+  return agent.voiceEngine ?? config.voice.engine;
 }
 
 export function createEngine(kind: VoiceEngineKind, host: VoiceHost, opts: EngineOptions): VoiceEngine {
