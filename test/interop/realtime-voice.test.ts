@@ -154,9 +154,11 @@ describe('realtime engine on a line registered at Kamailio (SIPp caller, espeak-
     const mean = (all.at(-1)!.at - all[0]!.at) / (all.length - 1);
     assert.ok(Math.abs(percentile(gaps, 0.5) - 20) <= 2, `median spacing ${percentile(gaps, 0.5).toFixed(1)} ms`);
     assert.ok(Math.abs(mean - 20) <= 1, `mean spacing ${mean.toFixed(2)} ms`);
-    assert.ok(percentile(gaps, 0.95) <= 25, `p95 spacing ${percentile(gaps, 0.95).toFixed(1)} ms`);
+    const within = gaps.filter((g) => g >= 15 && g <= 25).length / gaps.length;
+    assert.ok(within >= 0.8, `${(within * 100).toFixed(0)}% of packets 20 ± 5 ms apart`);
+    assert.ok(Math.max(...gaps) <= 120, `longest gap ${Math.max(...gaps).toFixed(0)} ms`);
     assert.ok(all.slice(1).every((p, i) => ((p.timestamp - all[i]!.timestamp) >>> 0) === 160 && ((p.sequence - all[i]!.sequence) & 0xffff) === 1), 'RTP timestamps step 160 (20 ms), sequence numbers by one');
-    t.diagnostic(`model heard ${heard.ms} ms (${heard.speechMs} ms speech, file ${spoken} ms, RMS ${heard.speechRms.toFixed(0)}); caller heard ${tone.length * 20} ms of ${stat.frequency} Hz at RMS ${stat.rms.toFixed(0)} over ${span.toFixed(0)} ms; spacing median ${percentile(gaps, 0.5).toFixed(1)}, mean ${mean.toFixed(2)}, p95 ${percentile(gaps, 0.95).toFixed(1)}, p99 ${percentile(gaps, 0.99).toFixed(1)} ms`);
+    t.diagnostic(`model heard ${heard.ms} ms (${heard.speechMs} ms speech, file ${spoken} ms, RMS ${heard.speechRms.toFixed(0)}); caller heard ${tone.length * 20} ms of ${stat.frequency} Hz at RMS ${stat.rms.toFixed(0)} over ${span.toFixed(0)} ms; spacing ${(within * 100).toFixed(0)}% within 20 ± 5, median ${percentile(gaps, 0.5).toFixed(1)}, mean ${mean.toFixed(2)}, p95 ${percentile(gaps, 0.95).toFixed(1)}, p99 ${percentile(gaps, 0.99).toFixed(1)} ms`);
 
     const c = await endedCall();
     assert.equal(c.handler, 'dialtone');
@@ -190,8 +192,9 @@ describe('realtime engine on a line registered at Kamailio (SIPp caller, espeak-
     const lastAfter = greeting.filter((p) => p.at > bargeAt).map((p) => p.at - bargeAt).at(-1) ?? 0;
     assert.ok(lastAfter <= 100, `greeting audio went on ${lastAfter.toFixed(0)} ms after the caller started speaking`);
     // The stream itself goes on (silence), so the caller's jitter buffer sees no gap.
-    const next = ear.packets.filter((p) => p.at > bargeAt && p.at < bargeAt + 100);
-    assert.ok(next.length >= 3 && next.every((p) => rmsOf(p.payload) < 50), `${next.length} packets of silence right after the barge-in`);
+    const cutAt = bargeAt + lastAfter;
+    const next = ear.packets.filter((p) => p.at > cutAt + 1 && p.at < cutAt + 100);
+    assert.ok(next.length >= 3 && next.every((p) => rmsOf(p.payload) < 50), `${next.length} packets right after the cut, loudest RMS ${Math.max(...next.map((p) => rmsOf(p.payload))).toFixed(0)}`);
     assert.ok(truncate.at - bargeAt < 100, `truncate sent ${(truncate.at - bargeAt).toFixed(0)} ms after speech started`);
     const playedMs = greeting.length * 20;
     assert.ok(playedMs > 400 && playedMs < TONE_MS, `${playedMs} ms of the greeting played before the barge-in`);
@@ -207,19 +210,77 @@ describe('realtime engine on a line registered at Kamailio (SIPp caller, espeak-
     await released();
   });
 
-  it('a supervisor ends the call (BYE from our side); a dead speech service ends it too, and the record says why', async () => {
+  it('supervisor text is spoken over the model and marked, context reaches the model, a model error is apologised for and the call goes on; the supervisor ends it (BYE from our side)', async () => {
     await setGreeting('');
-    let sip = 18200;
+    const sip = 18200;
     const before = standIn.sessions.length;
-    const byeOurs = run(files.write('rt-wait-bye.xml', caller({ sdpMediaPort: '[media_port+10]', pcap: speech.pcap })), {
-      port: sip, mediaPort: sip + 20, remote: `127.0.0.1:${KAMAILIO_PORT}`, service: '4001',
-    });
-    const live = await waitFor('the live call', async () => (await ts.request('GET', '/api/calls/active', { key })).body?.[0]?.call_sid as string | undefined, 10_000);
-    await waitFor('the Realtime session', () => standIn.open === 1 && standIn.sessions.length === before + 1, 5000, 20);
-    const end = await ts.request('POST', '/api/override/end', { key, body: { call_sid: live } });
-    assert.equal(end.status, 200, end.text);
-    await exitOk(byeOurs, 'caller (gets BYE)');
-    assert.equal((await endedCall()).end_reason, 'ended by supervisor');
+    const errors: string[] = [];
+    const stop = ts.server.bus.subscribe((e) => { if (e.type === 'error') errors.push(e.data.message); });
+    const ear = await rtpCapture(sip + 20 + 10);
+    const loudMs = (from: number) => ear.packets.filter((p) => p.at > from && p.payloadType === 8 && rmsOf(p.payload) > 300).length * 20;
+    try {
+      const byeOurs = run(files.write('rt-wait-bye.xml', caller({ sdpMediaPort: '[media_port+10]', playAudio: false })), {
+        port: sip, mediaPort: sip + 20, remote: `127.0.0.1:${KAMAILIO_PORT}`, service: '4001',
+      });
+      const sid = await waitFor('the live call', async () => (await ts.request('GET', '/api/calls/active', { key })).body?.[0]?.call_sid as string | undefined, 10_000);
+      await waitFor('the Realtime session', () => standIn.open === 1 && standIn.sessions.length === before + 1, 5000, 20);
+      const s = standIn.sessions.at(-1)!;
+      // SIPp sends no RTP here; our socket latches once it does. Until then our audio goes to the SDP's port, the test socket.
+
+      const ctx = await ts.request('PUT', `/api/calls/${sid}/context`, { key, body: { context: { party_size: 4 } } });
+      assert.equal(ctx.status, 200, ctx.text);
+      await waitFor('the new instructions', () => s.sessionUpdates.length === 2, 5000, 20);
+      assert.match(s.sessionUpdates[1]!.instructions, /"party_size":4/);
+
+      let mark = Number(process.hrtime.bigint()) / 1e6;
+      const text = await ts.request('POST', '/api/override/text', { key, body: { call_sid: sid, text: 'A colleague is joining the call.' } });
+      assert.equal(text.status, 200, text.text);
+      await waitFor('the supervisor\'s words to be heard', () => loudMs(mark) >= 800, 8000, 50);
+      assert.ok(s.items.some((i) => i.role === 'assistant' && /\[said by a human supervisor\] A colleague is joining the call\./.test(i.content?.[0]?.text)), 'the model knows what the supervisor said');
+
+      await new Promise((r) => setTimeout(r, 2500)); // let the supervisor's words finish
+      mark = Number(process.hrtime.bigint()) / 1e6;
+      s.send({ type: 'error', error: { type: 'server_error', code: 'model_overloaded', message: 'the model is overloaded' } });
+      await waitFor('the apology to be heard', () => loudMs(mark) >= 800, 8000, 50);
+      await waitFor('the error event', () => errors.some((m) => /the model is overloaded/.test(m)), 5000, 20);
+      assert.equal(standIn.open, 1, 'the call goes on with the same Realtime session');
+
+      const end = await ts.request('POST', '/api/override/end', { key, body: { call_sid: sid } });
+      assert.equal(end.status, 200, end.text);
+      await exitOk(byeOurs, 'caller (gets BYE)');
+      const c = await endedCall();
+      assert.equal(c.end_reason, 'ended by supervisor');
+      const detail = await ts.request('GET', `/api/calls/${c.call_sid}`, { key });
+      const turns = detail.body.transcript.map((x: { role: string; text: string }) => `${x.role}: ${x.text}`);
+      assert.ok(turns.includes('supervisor: A colleague is joining the call.'), turns.join(' | '));
+      assert.ok(turns.some((x: string) => x.startsWith('agent: I\'m sorry')), turns.join(' | '));
+    } finally {
+      stop();
+      ear.close();
+    }
+    await released();
+  });
+
+  it('the agent ends the call with its tool after its goodbye is heard; a dead or refusing speech service ends the call, and the record says why', async () => {
+    await setGreeting('');
+    let sip = 18350;
+    const before = standIn.sessions.length;
+    const ear = await rtpCapture(sip + 20 + 10);
+    try {
+      const byeTool = run(files.write('rt-tool-bye.xml', caller({ sdpMediaPort: '[media_port+10]', playAudio: false })), {
+        port: sip, mediaPort: sip + 20, remote: `127.0.0.1:${KAMAILIO_PORT}`, service: '4001',
+      });
+      await waitFor('the Realtime session', () => standIn.open === 1 && standIn.sessions.length === before + 1, 10_000, 20);
+      standIn.sessions.at(-1)!.reply({ tool: { name: 'end_call', arguments: '{}' } });
+      await exitOk(byeTool, 'caller (gets BYE from the agent)');
+      const byeAt = Number(process.hrtime.bigint()) / 1e6;
+      const goodbye = tonePackets(ear.packets);
+      assert.ok(Math.abs(goodbye.length * 20 - TONE_MS) <= 60, `${goodbye.length * 20} ms of the goodbye heard before the BYE`);
+      assert.ok(goodbye.at(-1)!.at < byeAt);
+      assert.equal((await endedCall()).end_reason, 'agent ended the call');
+    } finally {
+      ear.close();
+    }
     await released();
 
     sip = 18250;
