@@ -10,7 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createSocket } from 'node:dgram';
 import { decodeG711 } from '../../src/media/g711.js';
+import { parseRtcp } from '../../src/media/rtcp.js';
 import { RealtimeStandIn } from '../helpers/realtime-standin.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { caller, scenarioDir } from './call-scenarios.js';
@@ -117,13 +119,28 @@ describe('realtime engine on a line registered at Kamailio (SIPp caller, espeak-
     const sessionsBefore = standIn.sessions.length;
     const sip = 18110;
     const ear = await rtpCapture(sip + 20 + 10);
+    // The caller's RTCP port, the one above its RTP port: our reports land there.
+    const rtcpIn = createSocket('udp4');
+    const rtcp: NonNullable<ReturnType<typeof parseRtcp>>[] = [];
+    rtcpIn.on('message', (m) => { const p = parseRtcp(m); if (p) rtcp.push(p); });
+    await new Promise<void>((r) => rtcpIn.bind(sip + 20 + 11, '127.0.0.1', r));
     try {
       const call = run(files.write('rt-caller.xml', caller({ sdpMediaPort: '[media_port+10]', pcap: speech.pcap, hangUpAfterMs: 9000 })), {
         port: sip, mediaPort: sip + 20, remote: `127.0.0.1:${KAMAILIO_PORT}`, service: '4001',
       });
       await exitOk(call, 'caller via Kamailio');
+      await waitFor('our RTCP BYE', () => rtcp.some((c) => c.some((p) => p.type === 'bye')), 3000, 20);
     } finally {
       ear.close();
+      rtcpIn.close();
+    }
+    const reports = rtcp.filter((c) => c[0]!.type === 'sr');
+    assert.ok(reports.length >= 1, `${reports.length} RTCP sender reports during the call`);
+    const sr = reports.at(-1)![0]!;
+    if (sr.type === 'sr') {
+      assert.ok(sr.sender.packets > 50 && sr.sender.octets === sr.sender.packets * 160, `the report counts ${sr.sender.packets} packets, ${sr.sender.octets} octets sent`);
+      assert.equal(sr.reports[0]?.ssrc, 0x5eed, 'it reports on the caller\'s stream');
+      assert.equal(sr.reports[0]?.cumulativeLost, 0, 'nothing lost on loopback');
     }
     const s = standIn.sessions[sessionsBefore]!;
     assert.ok(s, 'the call opened a Realtime session');

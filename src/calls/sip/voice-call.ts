@@ -5,6 +5,7 @@
  * paced queue. RFC 4733 digits in (caller turns) and out (supervisor `dtmf`), supervisor `text`
  * spoken at once, REFER for transfers, a media timeout that hangs up.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BrainEvent, BrainInput, TranscriptLine } from '../../brain/index.js';
 import type { Config } from '../../config.js';
@@ -15,7 +16,7 @@ import type { Scope } from '../../domain/principal.js';
 import type { Services } from '../../domain/services.js';
 import type { G711Law } from '../../media/g711.js';
 import type { Pacer } from '../../media/pacer.js';
-import { bindInRange, RtpSession } from '../../media/rtp-session.js';
+import { bindPairInRange, RtpSession } from '../../media/rtp-session.js';
 import { answerOffer, readRemoteMedia } from '../../media/sdp.js';
 import type { Dialog, IncomingInvite } from '../../sip/index.js';
 import type { VoiceEngine, VoiceHost, VoiceProfile } from '../../voice/engine.js';
@@ -49,15 +50,17 @@ export interface VoiceCallInfo {
 /** Negotiates media and answers the INVITE; the call then runs until either side ends it. */
 export async function answerWithVoice(invite: IncomingInvite, info: VoiceCallInfo, deps: VoiceCallDeps): Promise<VoiceAnswer> {
   const m = deps.config.media;
-  const socket = await bindInRange(m.rtpPortMin, m.rtpPortMax, deps.config.sip.host === '::' ? '0.0.0.0' : deps.config.sip.host);
+  const { rtp: socket, rtcp } = await bindPairInRange(m.rtpPortMin, m.rtpPortMax, deps.config.sip.host === '::' ? '0.0.0.0' : deps.config.sip.host);
   const negotiated = answerOffer(invite.request.body.toString('utf8'), { address: deps.publicHost, port: socket.address().port });
   if (!negotiated.ok) {
     socket.close();
+    rtcp.close();
     return { ok: false, status: negotiated.status, reason: negotiated.reason };
   }
   const rtp = new RtpSession(socket, {
     pacer: deps.pacer, law: negotiated.codec.law, payloadType: negotiated.codec.pt, telephoneEvent: negotiated.telephoneEvent,
     remote: { address: negotiated.remote.address, port: negotiated.remote.port }, mediaTimeoutMs: m.timeoutMs,
+    rtcp: { socket: rtcp, cname: `dialtone-${randomBytes(4).toString('hex')}@${deps.publicHost}` },
   });
   let dialog: Dialog;
   try {
