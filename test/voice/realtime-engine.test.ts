@@ -152,6 +152,9 @@ describe('realtime engine (loopback Realtime stand-in)', () => {
       assert.deepEqual(s.audio(), { ms: 1000, speechMs: 500, speechRms: s.audio().speechRms });
       await until('the reply', () => h.heard.length > 10);
 
+      h.engine.digit('5');
+      await until('the key to reach the model', () => s.items.some((i) => i.role === 'user' && i.content?.[0]?.text === '[the caller pressed 5]'));
+
       s.reply({ tool: { name: 'send_dtmf', arguments: '{"digits":"12#"}' } });
       await until('the dtmf action', () => h.actions.length === 1);
       assert.deepEqual(h.actions[0], { type: 'dtmf', digits: '12#' });
