@@ -73,6 +73,11 @@ export interface Config {
   /** Browser origins (`https://app.example.com`) allowed to call the API cross-origin; none by default. */
   corsOrigins: string[];
   rateLimit: { perHour: number; perMinute: number };
+  /**
+   * Who may read /metrics: with a token, requests bearing it; with a listen address, anyone who
+   * reaches that address (plus the token, when both are set). Neither: metrics are not served.
+   */
+  metrics: { token: string | null; listen: { host: string; port: number } | null };
   /** Brute-force and flood limits beside the per-credential ones; see docs/decisions.md. */
   throttle: {
     /** Login attempts per username per 15 minutes, from any address. */
@@ -187,6 +192,23 @@ function corsOrigins(value: string | undefined): string[] {
   return list.map((o) => o.toLowerCase());
 }
 
+/** `host:port`, `[v6]:port` or a bare port (all addresses). */
+function listenAddress(value: string | undefined, name: string): { host: string; port: number } | null {
+  const v = value?.trim() ?? '';
+  if (!v) return null;
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${name} must be host:port or a port, got "${v}"`);
+  return { host: m[1] || m[2] || '0.0.0.0', port };
+}
+
+function metricsToken(value: string | undefined): string | null {
+  const v = value?.trim() ?? '';
+  if (!v) return null;
+  if (v.length < 16) throw new Error('METRICS_TOKEN must be at least 16 characters');
+  return v;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env.PORT, 8080, 'PORT');
   return {
@@ -230,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxReplayMs: int(env.OUTBOX_REPLAY_MS, 5000, 'OUTBOX_REPLAY_MS'),
     trustProxy: trustProxy(env.TRUST_PROXY),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    metrics: { token: metricsToken(env.METRICS_TOKEN), listen: listenAddress(env.METRICS_LISTEN, 'METRICS_LISTEN') },
     rateLimit: {
       perHour: int(env.RATE_LIMIT_PER_HOUR, 1000, 'RATE_LIMIT_PER_HOUR'),
       perMinute: int(env.RATE_LIMIT_PER_MINUTE, 50, 'RATE_LIMIT_PER_MINUTE'),

@@ -17,6 +17,19 @@ import { migrate, openDatabase, type OpenedDb } from './store/db.js';
 import { Vault, loadMasterKey } from './vault/vault.js';
 import { createRepositories } from './store/repositories/index.js';
 import { OutboxTransactor } from './store/transactions.js';
+import { Metrics } from './ops/metrics.js';
+import { activityLog } from './ops/activity-log.js';
+import { serveMetrics } from './ops/metrics-listener.js';
+import type { Server as HttpServer } from 'node:http';
+
+/** /readyz waits this long for the database before calling it unreachable. */
+const READY_DEADLINE_MS = 2_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'timeout' })), ms); });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
 
 export interface Server {
   config: Config;
@@ -76,7 +89,23 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   });
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
-  const app = await buildApp({ config, services, events: bus, logger, runtime, sipCalls: () => server.sipCalls });
+  uow.onCommitted(activityLog(logger));
+  const metrics = config.metrics.token || config.metrics.listen ? new Metrics({
+    linesByState: () => repos.opsCounts.linesByState(),
+    liveCallsByRoute: () => repos.opsCounts.liveCallsByRoute(),
+    relaySessions: () => runtime.activeCalls(),
+    sipCalls: () => server.sipCalls?.counts ?? null,
+    pool: store.pool,
+    dbKind: store.kind,
+  }, (what, err) => logger.warn({ what, err: err.message }, 'metrics could not read the database')) : null;
+  if (metrics) uow.onCommitted((e) => metrics.committed(e));
+  let sipListening = false;
+  const readiness = async (): Promise<Record<string, string>> => ({
+    database: await withDeadline(repos.opsCounts.ping(), READY_DEADLINE_MS).then(() => 'ok', (err: Error & { code?: string }) => `unreachable (${err.code ?? err.message})`),
+    sip: sipListening ? 'ok' : sipStarting ? 'not listening yet' : 'not started (HTTP-only server)',
+  });
+  const app = await buildApp({ config, services, events: bus, logger, runtime, sipCalls: () => server.sipCalls, metrics, readiness });
+  let metricsServer: HttpServer | null = null;
   const livekit = config.livekit
     ? startLiveKitSync(config.livekit, {
       secrets: repos.platformSecrets, vault, source: repos.livekitAgents, subscribe: (h) => bus.subscribe(h), logger,
@@ -88,6 +117,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const server: Server = {
     config, app, services, store, bus, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
     async listen() {
+      if (metrics && config.metrics.listen) metricsServer = await serveMetrics(metrics, config.metrics.listen, config.metrics.token);
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -101,6 +131,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         bus.subscribe((e) => { if (e.type.startsWith('trunk.') || (e.type.startsWith('registration.') && e.type !== 'registration.state')) trust.invalidate(e.tenantId); });
         const edge = createSipEdge({
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
+          ...(metrics ? { onRegisterOutcome: (o: string) => metrics.registerOutcome(o) } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
             ...(overrides.livekit ? { livekit: overrides.livekit } : livekit ? { livekit: liveKitPort(livekit) } : {}),
@@ -108,12 +139,14 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         });
         server.sipEdge = edge;
         sipStarting = edge.start();
+        sipStarting.then(() => { sipListening = !closed; }, () => undefined);
       }
       return sipStarting;
     },
     async close() {
       if (closed) return;
       closed = true;
+      sipListening = false;
       // First, while the database is still open: de-register the lines and report their states.
       // Let a start in progress finish, so stop() sees the sockets it opened (its failure went to its caller).
       if (sipStarting) await sipStarting.catch(() => undefined);
@@ -122,6 +155,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await runtime.closeAll();
       await livekit?.stop();
       await app.close();
+      if (metricsServer) await new Promise((r) => metricsServer!.close(r));
       await stopReplaying();
       await bus.close();
       await store.db.destroy();

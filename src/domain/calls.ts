@@ -277,6 +277,7 @@ export class CallService {
       await this.insert(tx, scope, call);
       tx.emit(domainEvent(this.deps.clock, 'call.started', scope.tenantId, {
         agent_id: call.agentId, direction: call.direction, from_number: call.fromNumber, to_number: call.toNumber, status: call.status,
+        handler: call.handler,
       }, call.callSid));
     });
     this.remember(call);

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import { createSipStack, DialogLayer, type IncomingInvite, type ListeningPorts, type SipStack, type SipStackInternals } from '../sip/index.js';
-import { RegistrationEngine } from '../registration/engine.js';
+import { RegistrationEngine, type RegisterOutcome } from '../registration/engine.js';
 import type { LeaseFactory } from '../registration/lease.js';
 import type { RegistrationStore } from '../registration/store.js';
 import { answerOutOfDialog } from './requests.js';
@@ -41,6 +41,8 @@ export interface SipEdgeDeps {
   leases?: LeaseFactory;
   /** Builds the call layer on the edge's dialogs; without it INVITEs get 480. */
   calls?: (dialogs: DialogLayer, sip: SipStack) => InviteSink;
+  /** Each REGISTER's outcome (metrics). */
+  onRegisterOutcome?: (outcome: RegisterOutcome) => void;
 }
 
 export function createSipEdge(deps: SipEdgeDeps): SipEdge {
@@ -69,6 +71,7 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
     tuning: config.registration,
     subscribe: (handler) => deps.bus.subscribe(handler),
     logger: logger.child({ component: 'registrations' }),
+    ...(deps.onRegisterOutcome ? { onOutcome: deps.onRegisterOutcome } : {}),
   });
   const dialogs = new DialogLayer({ stack: sip, logger: log.child({ layer: 'dialog' }), sessionTimer: { expires: config.sip.sessionExpires, minSE: 90 } });
   const calls = deps.calls?.(dialogs, sip);

@@ -44,7 +44,8 @@ export interface EventPayloads {
   /** The engine reported a new state for the line. */
   'registration.state': { registration_id: string; status: RegistrationStatusName; state: RegistrationStateName; error: string | null };
 
-  'call.started': { agent_id: string | null; direction: string; from_number: string; to_number: string; status: string };
+  /** `handler`: who answers a SIP call (livekit, sip, dialtone, relay); null for Twilio calls. */
+  'call.started': { agent_id: string | null; direction: string; from_number: string; to_number: string; status: string; handler?: string | null };
   'call.updated': { agent_id: string | null; status: string; duration?: number | null; cost?: number | null };
   'call.ended': { agent_id: string | null; status: string; duration: number | null; end_reason: string | null; cost: number | null };
   'context.updated': { context: Record<string, unknown> };

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
@@ -16,6 +16,9 @@ import { trunksDialect, trunksEnvelope } from './dialects/trunks/index.js';
 import { deploymentDialect, deploymentEnvelope } from './dialects/deployment/index.js';
 import { telephonyDialect, telephonyEnvelope } from './dialects/telephony/index.js';
 import { rateLimits } from './rate-limit.js';
+import { swaggerOptions } from './openapi.js';
+import { asyncApiDocument } from './asyncapi.js';
+import { installRequestLog, opsRoutes } from './ops.js';
 import { twilioEdge, twilioEnvelope } from './twilio/index.js';
 
 export type { App, AppOptions } from './context.js';
@@ -51,6 +54,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
     frameworkErrors: (err, req, reply) => frameworkErrors!(err, req, reply),
+    // One line per request, written when it is answered (ops.ts), instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.setValidatorCompiler(validatorCompiler);
   // JSON only, unless a dialect adds a parser of its own (the Twilio edge takes forms): anything else is 415.
@@ -59,18 +64,19 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   installResponseHeaders(app, headers);
   frameworkErrors = routerErrors(app, ENVELOPES, headers);
   app.setErrorHandler((err, req, reply) => sendError(envelopeFor(ENVELOPES, req.url), err, req, reply));
+  installRequestLog(app, opts);
 
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
-  await app.register(swagger, {
-    openapi: { info: { title: 'Dialtone', version: '0.1.0', description: 'Telephony control plane for voice-AI agents' } },
-  });
+  await app.register(swagger, swaggerOptions);
   await app.register(async (docs) => {
     // The docs pages are the plugin's own routes: marked public as they are added.
     docs.addHook('onRoute', (route) => { route.config = { ...route.config, ...PUBLIC_ROUTE }; });
     await docs.register(swaggerUi, { routePrefix: '/docs' });
   });
   app.get('/openapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () => app.swagger());
+  // Read per request: PUBLIC_URL may be set after start (the tests do).
+  app.get('/asyncapi.json', { config: PUBLIC_ROUTE, schema: { hide: true } }, async () => asyncApiDocument(opts.config.publicUrl));
   const throttles = await rateLimits(app, opts);
   // After the rate limiter: failed keys are counted too.
   await app.register(authentication, { ...opts, throttles });
@@ -83,6 +89,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     activeCalls: opts.runtime?.activeCalls() ?? 0,
   }));
 
+  await app.register(opsRoutes, opts);
   await app.register(registrationsDialect, opts);
   await app.register(agentsV1Dialect, opts);
   await app.register(trunksDialect, opts);

@@ -10,6 +10,7 @@ import type { Services } from '../domain/services.js';
 import type { CallRuntime } from '../calls/runtime.js';
 import type { SipCalls } from '../calls/sip/calls.js';
 import type { Principal } from '../domain/principal.js';
+import type { Metrics } from '../ops/metrics.js';
 
 export interface AppOptions {
   config: Config;
@@ -21,6 +22,10 @@ export interface AppOptions {
   runtime?: CallRuntime;
   /** The SIP call layer once the SIP edge runs (null before, and on HTTP-only servers). */
   sipCalls?: () => SipCalls | null;
+  /** Present when METRICS_TOKEN or METRICS_LISTEN is set. */
+  metrics?: Metrics | null;
+  /** What /readyz reports: each part `ok`, or what is wrong with it. */
+  readiness?: () => Promise<Record<string, string>>;
 }
 
 /** What the authentication plugin asks of the limiter. */

@@ -4,7 +4,7 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
 /** What a browser may send: the credential headers and a JSON body. */
 const ALLOWED_HEADERS = 'authorization, content-type, x-api-key, x-account-id';
 /** What a page may read besides the CORS-safelisted headers: how long to wait after a 429, and Allow after a 405. */
-const EXPOSED_HEADERS = 'retry-after, allow';
+const EXPOSED_HEADERS = 'retry-after, allow, ratelimit-limit, ratelimit-remaining, ratelimit-reset';
 
 /** Sets the headers every answer carries; true when the request was a CORS preflight, now answered. */
 export type ResponseHeaders = (req: FastifyRequest, reply: FastifyReply) => boolean;

@@ -11,9 +11,9 @@ import { hashToken } from '../domain/keys.js';
  * (its webhooks and the ConversationRelay socket come from Twilio's addresses on behalf of many
  * callers, so a per-address limit would cut live calls).
  */
-const UNLIMITED = ['/healthz', '/openapi.json', '/docs', '/twilio', '/relay'];
+const UNLIMITED = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/asyncapi.json', '/docs', '/twilio', '/relay'];
 
-function isLimited(url: string): boolean {
+export function isLimited(url: string): boolean {
   const path = url.split('?', 1)[0];
   return !UNLIMITED.some((p) => path === p || path.startsWith(`${p}/`));
 }
@@ -27,6 +27,21 @@ function identityOf(req: FastifyRequest): string {
 const LOGIN_WINDOW_MS = 15 * 60_000;
 
 type Limit = ReturnType<FastifyInstance['createRateLimit']>;
+type LimitResult = Awaited<ReturnType<Limit>>;
+
+/**
+ * `RateLimit-Limit/Remaining/Reset` (IETF draft names) for the window closest to running out,
+ * so a client sees a 429 coming instead of meeting it.
+ */
+function setRateHeaders(reply: FastifyReply, results: LimitResult[]): void {
+  // An allow-listed result counts nothing; we set no allow list, but the type has the case.
+  const counted = results.filter((r): r is Extract<LimitResult, { isAllowed: false }> => !r.isAllowed);
+  if (counted.length === 0) return;
+  const tightest = counted.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+  void reply.header('ratelimit-limit', String(tightest.max))
+    .header('ratelimit-remaining', String(tightest.remaining))
+    .header('ratelimit-reset', String(Math.max(0, tightest.ttlInSeconds)));
+}
 
 /** Answered here, not thrown, so every dialect gives the same 429 body. */
 function sendRateLimited(reply: FastifyReply, retryAfter: number, message: string): FastifyReply {
@@ -75,6 +90,7 @@ export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promis
     if (!isLimited(req.url)) return;
     identities.set(req, identityOf(req));
     const results = await Promise.all(windows.map((w) => w.check(req)));
+    setRateHeaders(reply, results);
     let retryAfter = 0;
     const exceeded: string[] = [];
     results.forEach((r, i) => {
@@ -96,6 +112,7 @@ export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promis
     usernames.set(req, hashToken(username));
     const r = await logins(req);
     if (r.isAllowed || !r.isExceeded) return;
+    setRateHeaders(reply, [r]);
     return sendRateLimited(reply, r.ttlInSeconds, `rate limit of ${r.max} login attempts per 15 minutes exceeded for this username`);
   });
 
@@ -104,6 +121,7 @@ export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promis
       if (!isLimited(req.url)) return false;
       const r = await badCredentials(req);
       if (r.isAllowed || !r.isExceeded) return false;
+      setRateHeaders(reply, [r]);
       sendRateLimited(reply, r.ttlInSeconds, `rate limit of ${r.max} requests per minute with a missing or invalid key exceeded for this address`);
       return true;
     },

@@ -45,6 +45,17 @@ export interface RegistrationEngineOptions {
   shutdownBudgetMs?: number;
   /** Several instances on one database: register only the lines whose lease this one holds. */
   leases?: { port: LeasePort; ttlMs: number };
+  /** Told how each REGISTER (refreshes and de-registrations too) ended, for metrics. */
+  onOutcome?: (outcome: RegisterOutcome) => void;
+}
+
+/** A REGISTER's end by the registrar's final answer: 2xx, 3xx, a refusal we do not retry, another failure, or none at all. */
+export type RegisterOutcome = 'ok' | 'redirected' | 'rejected' | 'failed' | 'no_response';
+
+function outcomeOf(status: number): RegisterOutcome {
+  if (status < 300) return 'ok';
+  if (status < 400) return 'redirected';
+  return [401, 403, 404, 407, 604].includes(status) ? 'rejected' : 'failed';
 }
 
 export const DEFAULT_EXPIRES = 3600;
@@ -416,7 +427,11 @@ export class RegistrationEngine {
       // The stack may have used higher CSeqs for the authenticated retry; continue after those.
       const seq = Number.parseInt(r.response.headers.get('CSeq') ?? '', 10);
       if (Number.isInteger(seq) && seq > line.cseq) line.cseq = seq;
+      this.opts.onOutcome?.(outcomeOf(r.response.status));
       return r;
+    }, (err: unknown) => {
+      this.opts.onOutcome?.('no_response');
+      throw err;
     });
   }
 

@@ -16,6 +16,8 @@ export interface OpenedDb {
   kind: DbKind;
   /** Files that hold the data (SQLite only), for at-rest checks. */
   files: string[];
+  /** PostgreSQL's connection pool, for its metrics (SQLite has one connection and no pool). */
+  pool?: Pick<pg.Pool, 'totalCount' | 'idleCount' | 'waitingCount'>;
 }
 
 // PostgreSQL returns COUNT/SUM over integers as strings (int8/numeric); parse them so both
@@ -29,7 +31,7 @@ export function openDatabase(opts: { databaseUrl: string | null; dataDir: string
     // An idle connection the server drops (restart, admin termination) is discarded by the pool
     // and the next query reconnects; without a listener the event would crash the process.
     pool.on('error', () => {});
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'postgres', files: [] };
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'postgres', files: [], pool };
   }
   mkdirSync(opts.dataDir, { recursive: true });
   const file = join(opts.dataDir, 'dialtone.sqlite');

@@ -52,16 +52,38 @@ export class OutboxTransactor implements UnitOfWork {
     private readonly now: () => number = Date.now,
   ) {}
 
+  private readonly committedListeners: ((event: DomainEvent) => void)[] = [];
+
+  /**
+   * Hears every event of a transaction this process committed, once, whatever the bus: the
+   * place for this process's own counters and activity log (a Redis bus hands every instance
+   * every instance's events).
+   */
+  onCommitted(listener: (event: DomainEvent) => void): void {
+    this.committedListeners.push(listener);
+  }
+
   async run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     let staged: { id: string; event: DomainEvent }[] = [];
+    let emitted: readonly DomainEvent[] = [];
     const result = await this.store.db.transaction().execute(async (trx) => {
       const tx = new DbTx(trx);
       const value = await fn(tx);
+      emitted = tx.events;
       staged = await this.stage(trx, tx.events);
       return value;
     });
+    this.tellCommitted(emitted);
     await this.deliver(staged);
     return result;
+  }
+
+  private tellCommitted(events: readonly DomainEvent[]): void {
+    for (const event of events) {
+      for (const listener of this.committedListeners) {
+        try { listener(event); } catch (err) { this.logger.warn({ err: (err as Error).message }, 'a committed-event listener failed'); }
+      }
+    }
   }
 
   async publish(event: DomainEvent): Promise<void> {
@@ -70,6 +92,7 @@ export class OutboxTransactor implements UnitOfWork {
       return;
     }
     const staged = await this.stage(this.store.db, [event]);
+    this.tellCommitted([event]);
     await this.deliver(staged);
   }
 

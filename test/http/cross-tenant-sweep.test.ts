@@ -85,7 +85,8 @@ for (const db of testDbs()) {
           // A 404 may echo the id B sent; anything else of A's is a leak.
           const found = markers.filter((m) => r.text.includes(m) && !decodeURIComponent(url).includes(m));
           if (found.length) leaks.push(`A's ${found.join(', ')} in: ${at}`);
-          if (r.status >= 500) leaks.push(`5xx: ${at}`);
+          // /readyz answering 503 on this HTTP-only server (no SIP) is its report, not a failure.
+          if (r.status >= 500 && !(path === '/readyz' && r.status === 503)) leaks.push(`5xx: ${at}`);
         }
       }
       assert.ok(sent > 300, `only ${sent} requests sent`);

@@ -148,6 +148,33 @@ for (const db of testDbs()) {
       await c.close();
     });
 
+    test('a line\'s state changes arrive as registration.updated with state and error; its settings changes do not', async () => {
+      const c = await connect(wsUrl(s, `?token=${t.key}`));
+      const scope = { tenantId: t.id };
+      const line = await s.server.services.registrations.create(scope, { registrar: 'sip:pbx-events.example.com', username: 'ev1', password: 'pw-ev1' });
+      await s.server.services.registrations.activate(scope, line.id);
+      await publish(ev('registration.updated', t.id, undefined, { registration_id: line.id, generation: 2 }));
+      await publish(ev('registration.state', other.id, undefined, { registration_id: 'foreign', status: 'active', state: 'registered', error: null }));
+      await publish(ev('registration.state', t.id, undefined, { registration_id: line.id, status: 'active', state: 'failed', error: 'registrar answered 503 Service Unavailable' }));
+      const m = await c.next();
+      assert.deepEqual({ type: m.type, call_sid: m.call_sid, data: m.data }, {
+        type: 'registration.updated', call_sid: null,
+        data: { registration_id: line.id, status: 'active', state: 'failed', error: 'registrar answered 503 Service Unavailable' },
+      });
+      assert.ok(!Number.isNaN(Date.parse(m.timestamp)));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(c.received.length, 1, `only the one state change: ${JSON.stringify(c.received)}`);
+      assert.equal(JSON.stringify(c.received).includes('pw-ev1'), false);
+      await c.close();
+      // One call's stream carries no line events.
+      const one = await connect(wsUrl(s, `?token=${t.key}&call_sid=CAline`));
+      await publish(ev('registration.state', t.id, undefined, { registration_id: line.id, status: 'active', state: 'registered', error: null }));
+      await publish(ev('call.started', t.id, 'CAline'));
+      assert.equal((await one.next()).type, 'call.started');
+      assert.equal(one.received.length, 1);
+      await one.close();
+    });
+
     test('?call_sid= narrows the stream to one call', async () => {
       const c = await connect(wsUrl(s, `?token=${t.key}&call_sid=CAone`));
       await publish(ev('call.started', t.id, 'CAtwo'));

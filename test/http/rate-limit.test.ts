@@ -43,7 +43,25 @@ for (const db of testDbs()) {
       assert.equal(elsewhere.status, 429);
     });
 
+    test('every limited answer says how much is left: RateLimit-Limit, -Remaining, -Reset', async () => {
+      const t = await s.newTenant();
+      const seen: [number, string | null, string | null, string | null][] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await s.request('GET', '/api/agents', { key: t.key });
+        seen.push([r.status, r.headers.get('ratelimit-limit'), r.headers.get('ratelimit-remaining'), r.headers.get('ratelimit-reset')]);
+      }
+      assert.deepEqual(seen.map(([status, limit, remaining]) => [status, limit, remaining]),
+        [[200, '5', '4'], [200, '5', '3'], [200, '5', '2'], [200, '5', '1'], [200, '5', '0'], [429, '5', '0']]);
+      for (const [, , , reset] of seen) assert.ok(Number(reset) >= 1 && Number(reset) <= 60, `reset ${reset}`);
+      // Errors carry them too: a 404 still used up a request.
+      const other = await s.newTenant();
+      const missing = await s.request('GET', '/api/agents/nope', { key: other.key });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get('ratelimit-remaining'), '4');
+    });
+
     test('health checks are never limited', async () => {
+      assert.equal((await s.request('GET', '/healthz', { key: null })).headers.get('ratelimit-limit'), null, 'and carry no rate-limit headers');
       assert.deepEqual(await burst(s, null, 8, '/healthz'), Array(8).fill(200));
     });
 

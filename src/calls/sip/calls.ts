@@ -65,6 +65,11 @@ export class SipCalls implements InviteSink {
     return this.live.size + this.voice.size;
   }
 
+  /** Calls bridged to another side, and calls Dialtone answers itself (voice sessions). */
+  get counts(): { bridged: number; voice: number } {
+    return { bridged: this.live.size, voice: this.voice.size };
+  }
+
   onInvite(invite: IncomingInvite, lineId: string | null): void {
     const work = this.take(invite, lineId).catch((err: Error) => {
       this.deps.logger.error({ err: err.message, callId: invite.request.callId }, 'inbound SIP call failed');

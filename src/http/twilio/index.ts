@@ -8,7 +8,8 @@ import { dialTwiml, emptyTwiml, hangupTwiml } from '../../calls/twiml.js';
 import type { CallStatus } from '../../domain/calls.js';
 import { RelaySession } from '../../relay/session.js';
 import { verifyTwilio, type TwilioOrigin } from './signature.js';
-import { RelayQuery, TwilioForm, TwimlReply, errors } from './schemas.js';
+import { ErrorReply, RelayQuery, TwilioForm, TwimlReply, errors } from './schemas.js';
+import { SwitchingProtocols, UPGRADE_REQUIRED } from '../websocket-docs.js';
 
 type Form = Record<string, unknown>;
 
@@ -92,28 +93,36 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
   const origins = new WeakMap<FastifyRequest, TwilioOrigin>();
   const wsUrl = (req: FastifyRequest) => config.publicUrl.replace(/^http(s?):/i, (_m, s: string) => `ws${s}:`) + req.url;
 
-  r.get('/relay/ws', {
-    websocket: true,
+  r.route({
+    method: 'GET',
+    url: '/relay/ws',
     config: unkeyed,
-    schema: { tags: ['twilio'], summary: 'ConversationRelay WebSocket', querystring: RelayQuery, response: errors },
-    // Refused before the upgrade: an unsigned handshake never becomes a session.
-    preValidation: async (req) => {
+    schema: {
+      tags: ['twilio'], summary: 'ConversationRelay WebSocket', querystring: RelayQuery,
+      description: 'Twilio connects here for a ConversationRelay session (messages in /asyncapi.json). A plain GET is answered 426.',
+      response: { 101: SwitchingProtocols, 426: ErrorReply, ...errors },
+    },
+    // Refused before the upgrade: an unsigned handshake never becomes a session. After validation,
+    // as on the webhooks, so a malformed query is a 400 naming the field.
+    preHandler: async (req) => {
       const q = req.query as { account_sid?: string };
       origins.set(req, await verifyTwilio(services, req, wsUrl(req), q.account_sid, {}));
     },
-  }, (socket, req) => {
-    const origin = origins.get(req)!;
-    const session = new RelaySession(socket, { services, runtime, logger: req.log as never, tenantIds: origin.tenantIds });
-    let closing: Promise<void> | null = null;
-    const close = (code: number) => (closing ??= session.onClose(code).finally(() => untrack()));
-    const untrack = runtime.track(async () => {
-      socket.close(1001, 'server shutting down');
-      await close(1001);
-    });
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) session.receive(data.toString('utf8'));
-    });
-    socket.on('close', (code: number) => { void close(code); });
+    wsHandler: (socket, req) => {
+      const origin = origins.get(req)!;
+      const session = new RelaySession(socket, { services, runtime, logger: req.log as never, tenantIds: origin.tenantIds });
+      let closing: Promise<void> | null = null;
+      const close = (code: number) => (closing ??= session.onClose(code).finally(() => untrack()));
+      const untrack = runtime.track(async () => {
+        socket.close(1001, 'server shutting down');
+        await close(1001);
+      });
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        if (!isBinary) session.receive(data.toString('utf8'));
+      });
+      socket.on('close', (code: number) => { void close(code); });
+    },
+    handler: async (_req, reply) => reply.status(426).header('upgrade', 'websocket').send(UPGRADE_REQUIRED),
   });
 }
 

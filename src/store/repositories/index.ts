@@ -12,6 +12,7 @@ import { SqlRegistrationRepository } from './registrations.js';
 import { SqlTagRepository } from './tags.js';
 import { SqlTenantRepository } from './tenants.js';
 import { SqlTrunkRepository } from './trunks.js';
+import { SqlOpsCounts } from './ops-counts.js';
 
 /** One repository per table (or aggregate), all on the same store. */
 export function createRepositories(store: StoreHandle) {
@@ -28,6 +29,7 @@ export function createRepositories(store: StoreHandle) {
     analytics: new SqlAnalyticsRepository(store),
     platformSecrets: new SqlPlatformSecretRepository(store),
     livekitAgents: new SqlLiveKitAgentSource(store),
+    opsCounts: new SqlOpsCounts(store),
     /** Lease keepers for the registration engine, one per instance. */
     registrationLeases: (owner: string | undefined, ttlMs: number) => new SqlRegistrationLeases(store, ttlMs, undefined, owner),
   };

@@ -26,7 +26,7 @@ const NewAgentBody = Type.Object({
   permission: Type.Optional(Permission),
   tag_ids: Type.Optional(TagIds),
   addresses: Type.Optional(Addresses),
-});
+}, { examples: [{ username: 'dana', password: 's3cret', name: 'Dana', permission: 64 }] });
 
 const AgentReply = replies(AgentView);
 
@@ -53,12 +53,12 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const dir = opts.services.directory;
 
-  r.get('/agents', { schema: schema({ querystring: ListQuery, response: replies(pageOf(AgentView)) }) }, async (req) =>
+  r.get('/agents', { schema: schema({ summary: 'List agents', querystring: ListQuery, response: replies(pageOf(AgentView)) }) }, async (req) =>
     renderPage(await dir.list(actor(req), {
       pageSize: req.query.page_size, before: pageTokenToIso(req.query.page_token), status: req.query.status, tagIds: tagIdsOf(req.query.tag_ids),
     }), renderAgent));
 
-  r.post('/agents', { schema: schema({ body: NewAgentBody, response: AgentReply }) }, async (req) => {
+  r.post('/agents', { schema: schema({ summary: 'Create an agent', body: NewAgentBody, response: AgentReply }) }, async (req) => {
     const b = req.body;
     return renderAgent(await dir.create(actor(req), {
       username: b.username, password: b.password, name: b.name, detail: b.detail,
@@ -66,30 +66,30 @@ export async function agentRoutes(app: FastifyInstance, opts: AppOptions): Promi
     }));
   });
 
-  r.get('/agents/:id', { config: PLAIN_AGENT_ROUTE, schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
+  r.get('/agents/:id', { config: PLAIN_AGENT_ROUTE, schema: schema({ summary: 'Show one agent', params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.get(actor(req), req.params.id)));
 
-  r.put('/agents/:id', { schema: schema({ params: IdParams, body: AgentPatchBody, response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id', { schema: schema({ summary: 'Update an agent', params: IdParams, body: AgentPatchBody, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.update(actor(req), req.params.id, { name: req.body.name, detail: req.body.detail, ringMethod: req.body.ring_method })));
 
-  r.delete('/agents/:id', { schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
+  r.delete('/agents/:id', { schema: schema({ summary: 'Delete an agent', params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.delete(actor(req), req.params.id)));
 
-  r.put('/agents/:id/status', { config: PLAIN_AGENT_ROUTE, schema: schema({ params: IdParams, body: Type.Object({ status: stringEnum(PRESENCES) }), response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id/status', { config: PLAIN_AGENT_ROUTE, schema: schema({ summary: "Set an agent's presence", params: IdParams, body: Type.Object({ status: stringEnum(PRESENCES) }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setStatus(actor(req), req.params.id, req.body.status)));
 
-  r.put('/agents/:id/addresses', { schema: schema({ params: IdParams, body: Type.Object({ addresses: Addresses }), response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id/addresses', { schema: schema({ summary: "Replace an agent's SIP and phone addresses", params: IdParams, body: Type.Object({ addresses: Addresses }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setAddresses(actor(req), req.params.id, req.body.addresses)));
 
-  r.put('/agents/:id/tag_ids', { schema: schema({ params: IdParams, body: Type.Object({ tag_ids: TagIds }), response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id/tag_ids', { schema: schema({ summary: "Replace an agent's tags", params: IdParams, body: Type.Object({ tag_ids: TagIds }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setTagIds(actor(req), req.params.id, req.body.tag_ids)));
 
-  r.put('/agents/:id/permission', { schema: schema({ params: IdParams, body: Type.Object({ permission: Permission }), response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id/permission', { schema: schema({ summary: "Set an agent's permission", params: IdParams, body: Type.Object({ permission: Permission }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setPermission(actor(req), req.params.id, req.body.permission)));
 
-  r.put('/agents/:id/password', { schema: schema({ params: IdParams, body: Type.Object({ password: Type.String({ maxLength: 128 }) }), response: AgentReply }) }, async (req) =>
+  r.put('/agents/:id/password', { schema: schema({ summary: "Set an agent's password", params: IdParams, body: Type.Object({ password: Type.String({ maxLength: 128 }) }), response: AgentReply }) }, async (req) =>
     renderAgent(await dir.setPassword(actor(req), req.params.id, req.body.password)));
 
-  r.post('/agents/:id/direct-hash-regenerate', { schema: schema({ params: IdParams, response: AgentReply }) }, async (req) =>
+  r.post('/agents/:id/direct-hash-regenerate', { schema: schema({ summary: "Regenerate an agent's direct-call hash", params: IdParams, response: AgentReply }) }, async (req) =>
     renderAgent(await dir.regenerateDirectHash(actor(req), req.params.id)));
 }

@@ -51,7 +51,10 @@ const CreateBody = Type.Object({
   phone_number: Type.Optional(editable.phone_number),
   voice_engine: Type.Optional(editable.voice_engine),
   tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'platform admin only: the tenant to create the agent in' })),
-}, { additionalProperties: false });
+}, {
+  additionalProperties: false,
+  examples: [{ name: 'Renewals', type: 'outbound', system_prompt: 'You call about renewals.', voice: 'nova', context_data: { team: 'billing' } }],
+});
 type CreateBody = Static<typeof CreateBody>;
 
 const UpdateBody = Type.Partial(Type.Object(editable), { additionalProperties: false });

@@ -3,19 +3,11 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { WebSocket } from 'ws';
 import type { AppOptions } from '../../context.js';
-import { errors } from './schemas.js';
-import type { DomainEvent, EventType } from '../../../events/catalog.js';
+import { ErrorReply, errors } from './schemas.js';
+import { SwitchingProtocols, UPGRADE_REQUIRED } from '../../websocket-docs.js';
+import { isStreamed, renderEvent } from './event-messages.js';
 import { holderOf, type Scope } from '../../../domain/principal.js';
 
-/** What the document promises on this stream; other domain events (agents, registrations) stay off it. */
-const CALL_EVENT_TYPES = ['call.started', 'call.updated', 'call.ended', 'transcript.partial', 'transcript.final', 'context.updated', 'error'] as const;
-export type CallEventType = typeof CALL_EVENT_TYPES[number];
-export type CallEvent = DomainEvent<CallEventType>;
-const CALL_EVENTS: ReadonlySet<EventType> = new Set(CALL_EVENT_TYPES);
-
-export function isCallEvent(e: DomainEvent): e is CallEvent {
-  return CALL_EVENTS.has(e.type);
-}
 /** Per agent across all its logins (a new login is not 10 more), else per API key. */
 export const MAX_SOCKETS_PER_HOLDER = 10;
 /** A client that stops reading is cut off rather than buffered without bound. */
@@ -27,19 +19,11 @@ const EventsQuery = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 512 })),
 });
 
-/** The wire shape: `{type, call_sid, timestamp, data}`, plus the two fields the document's example reads at the top. */
-export function renderEvent(e: CallEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: e.type, call_sid: e.callSid ?? null, timestamp: e.timestamp, data: e.data };
-  if (e.type === 'transcript.partial' || e.type === 'transcript.final') out.text = e.data.text;
-  if (e.type === 'call.ended') out.duration = e.data.duration;
-  return out;
-}
-
 function tooMany(): Error {
   return Object.assign(new Error(`at most ${MAX_SOCKETS_PER_HOLDER} event connections per agent or API key`), { statusCode: 429 });
 }
 
-/** `WS /events/ws`: a tenant's live call events, optionally for one call. */
+/** `WS /events/ws`: a tenant's live call and line events, optionally one call's only. */
 export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services, events } = opts;
   const openByHolder = new Map<string, number>();
@@ -53,38 +37,46 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
     if ((openByHolder.get(holderOf(req.principal!)) ?? 0) >= MAX_SOCKETS_PER_HOLDER) throw tooMany();
   });
 
-  r.get('/events/ws', {
-    websocket: true,
+  r.route({
+    method: 'GET',
+    url: '/events/ws',
     // The error statuses are answers to the upgrade request, before any socket exists.
-    schema: { tags: ['events'], summary: 'Live call events (WebSocket)', querystring: EventsQuery, response: errors },
-  }, (socket: WebSocket, req) => {
-    const holder = holderOf(req.principal!);
-    const scope = scopes.get(req)!;
-    const callSid = req.query.call_sid;
-    // Two upgrades may pass the pre-check together; the count taken here is the one that holds.
-    const open = openByHolder.get(holder) ?? 0;
-    if (open >= MAX_SOCKETS_PER_HOLDER) {
-      socket.close(1008, tooMany().message);
-      return;
-    }
-    openByHolder.set(holder, open + 1);
-
-    const unsubscribe = events.subscribe((e) => {
-      if (e.tenantId !== scope.tenantId || !isCallEvent(e)) return;
-      if (callSid && e.callSid !== callSid) return;
-      if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-        socket.close(1013, 'client is not reading events fast enough');
+    schema: {
+      tags: ['events'], summary: 'Live call and line events (WebSocket)', querystring: EventsQuery,
+      description: 'Upgrade to a WebSocket; each message is one JSON event (see /asyncapi.json). A plain GET is answered 426.',
+      response: { 101: SwitchingProtocols, 426: ErrorReply, ...errors },
+    },
+    wsHandler: (socket: WebSocket, req) => {
+      const holder = holderOf(req.principal!);
+      const scope = scopes.get(req)!;
+      const callSid = req.query.call_sid;
+      // Two upgrades may pass the pre-check together; the count taken here is the one that holds.
+      const open = openByHolder.get(holder) ?? 0;
+      if (open >= MAX_SOCKETS_PER_HOLDER) {
+        socket.close(1008, tooMany().message);
         return;
       }
-      socket.send(JSON.stringify(renderEvent(e)));
-    });
-    socket.on('close', () => {
-      unsubscribe();
-      const n = (openByHolder.get(holder) ?? 1) - 1;
-      if (n <= 0) openByHolder.delete(holder);
-      else openByHolder.set(holder, n);
-    });
-    socket.on('error', () => socket.terminate());
+      openByHolder.set(holder, open + 1);
+
+      const unsubscribe = events.subscribe((e) => {
+        if (e.tenantId !== scope.tenantId || !isStreamed(e)) return;
+        // Asked for one call: line events are not that call's.
+        if (callSid && e.callSid !== callSid) return;
+        if (socket.readyState !== socket.OPEN) return;
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          socket.close(1013, 'client is not reading events fast enough');
+          return;
+        }
+        socket.send(JSON.stringify(renderEvent(e)));
+      });
+      socket.on('close', () => {
+        unsubscribe();
+        const n = (openByHolder.get(holder) ?? 1) - 1;
+        if (n <= 0) openByHolder.delete(holder);
+        else openByHolder.set(holder, n);
+      });
+      socket.on('error', () => socket.terminate());
+    },
+    handler: async (_req, reply) => reply.status(426).header('upgrade', 'websocket').send(UPGRADE_REQUIRED),
   });
 }

@@ -10,7 +10,7 @@ import { scopeOf } from '../../../domain/principal.js';
 const Body = Type.Object({
   to_number: Type.String({ maxLength: 32 }),
   context: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-}, { additionalProperties: false });
+}, { additionalProperties: false, examples: [{ to_number: '+15550200000', context: { name: 'John' } }] });
 
 /**
  * `POST /api/agents/{agent_id}/call`; registered inside the supervisor plugin (auth and envelope

@@ -12,8 +12,12 @@ import { outboundRoutes } from './outbound.js';
 const Sid = Type.String({ minLength: 1, maxLength: 64 });
 /** The reference implementation took `callSid` too; either names the call. */
 const CallRef = { call_sid: Type.Optional(Sid), callSid: Type.Optional(Sid) };
-const TextBody = Type.Object({ ...CallRef, text: Type.String({ minLength: 1, maxLength: 4000 }) }, { additionalProperties: false });
-const DtmfBody = Type.Object({ ...CallRef, digit: Type.String({ maxLength: 64 }) }, { additionalProperties: false });
+const TextBody = Type.Object({ ...CallRef, text: Type.String({ minLength: 1, maxLength: 4000 }) }, {
+  additionalProperties: false, examples: [{ call_sid: 'CA0123456789abcdef0123456789abcdef', text: 'A colleague will call you back today.' }],
+});
+const DtmfBody = Type.Object({ ...CallRef, digit: Type.String({ maxLength: 64 }) }, {
+  additionalProperties: false, examples: [{ call_sid: 'CA0123456789abcdef0123456789abcdef', digit: '1' }],
+});
 const TransferBody = Type.Object({ ...CallRef, target: Type.String({ maxLength: 32 }) }, { additionalProperties: false });
 const EndBody = Type.Object({ ...CallRef }, { additionalProperties: false });
 const Done = Type.Object({ message: Type.String(), call_sid: Type.String() });

@@ -17,7 +17,7 @@ const CreateBody = Type.Object({
   max_agents: Type.Optional(Limit),
   max_concurrent_calls: Type.Optional(Limit),
   billing_email: Type.Optional(Email),
-}, { additionalProperties: false });
+}, { additionalProperties: false, examples: [{ name: 'Acme', subdomain: 'acme' }] });
 type CreateBody = Static<typeof CreateBody>;
 
 const PatchBody = Type.Object({

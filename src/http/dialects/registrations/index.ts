@@ -31,7 +31,7 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
   useErrorEnvelope(app, registrationsEnvelope);
   const scope = (req: { principal: Principal | null }) => scopeOf(req.principal!);
 
-  r.post('/phone-endpoints', { schema: { tags, body: CreateBody, response: { 201: IdReply, ...errors } } }, async (req, reply) => {
+  r.post('/phone-endpoints', { schema: { tags, summary: 'Create a line (phone-registration) or a number (e164-ddi)', body: CreateBody, response: { 201: IdReply, ...errors } } }, async (req, reply) => {
     const body = req.body;
     rejectForeignFields(body);
     const s = scope(req);
@@ -44,7 +44,7 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
     return reply.status(201).send({ success: true as const, id });
   });
 
-  r.get('/phone-endpoints', { schema: { tags, querystring: ListQuery, response: { 200: EndpointsReply, ...errors } } }, async (req) => {
+  r.get('/phone-endpoints', { schema: { tags, summary: 'List lines and numbers', querystring: ListQuery, response: { 200: EndpointsReply, ...errors } } }, async (req) => {
     const q = req.query;
     if (q.page_size !== undefined && q.pageSize !== undefined && q.page_size !== q.pageSize) {
       throw invalid('pageSize', 'page_size and pageSize name the same setting: send one, or the same value in both');
@@ -59,28 +59,28 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
     };
   });
 
-  r.get('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, response: { 200: EndpointReply, ...errors } } }, async (req) => {
+  r.get('/phone-endpoints/:id', { schema: { tags, summary: 'Show one line or number', params: EndpointParams, response: { 200: EndpointReply, ...errors } } }, async (req) => {
     return { success: true as const, ...renderEndpoint(await registrations.getEndpoint(scope(req), req.params.id)) };
   });
 
-  r.put('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, body: UpdateBody, response: { 200: EndpointReply, ...errors } } }, async (req) => {
+  r.put('/phone-endpoints/:id', { schema: { tags, summary: 'Update a line', params: EndpointParams, body: UpdateBody, response: { 200: EndpointReply, ...errors } } }, async (req) => {
     const { type: _type, ...patch } = req.body;
     return { success: true as const, ...renderRegistration(await registrations.update(scope(req), req.params.id, patch)) };
   });
 
-  r.delete('/phone-endpoints/:id', { schema: { tags, params: EndpointParams, response: { 200: IdReply, ...errors } } }, async (req) => {
+  r.delete('/phone-endpoints/:id', { schema: { tags, summary: 'Delete a line or number', params: EndpointParams, response: { 200: IdReply, ...errors } } }, async (req) => {
     return { success: true as const, id: endpointId(await registrations.delete(scope(req), req.params.id)) };
   });
 
-  r.post('/phone-endpoints/:id/activate', { schema: { tags, params: EndpointParams, response: { 200: StatusReply, ...errors } } }, async (req) => {
+  r.post('/phone-endpoints/:id/activate', { schema: { tags, summary: 'Activate a line (it starts registering)', params: EndpointParams, response: { 200: StatusReply, ...errors } } }, async (req) => {
     return renderStatus(await registrations.activate(scope(req), req.params.id));
   });
 
-  r.post('/phone-endpoints/:id/disable', { schema: { tags, params: EndpointParams, response: { 200: StatusReply, ...errors } } }, async (req) => {
+  r.post('/phone-endpoints/:id/disable', { schema: { tags, summary: 'Disable a line (it de-registers)', params: EndpointParams, response: { 200: StatusReply, ...errors } } }, async (req) => {
     return renderStatus(await registrations.disable(scope(req), req.params.id));
   });
 
-  r.post('/agents/:agentId/listen', { schema: { tags, params: AgentParams, body: ListenBody, response: { 200: ListenReply, ...errors } } }, async (req) => {
+  r.post('/agents/:agentId/listen', { schema: { tags, summary: 'Bind an agent to a line or number', params: AgentParams, body: ListenBody, response: { 200: ListenReply, ...errors } } }, async (req) => {
     const { id, number } = req.body;
     const bound = await registrations.listen(scope(req), req.params.agentId, { id, number });
     const e = bound.endpoint;
@@ -89,7 +89,7 @@ export async function registrationsDialect(app: FastifyInstance, opts: AppOption
 
   // Aplisay's listener delete (llm-agent api/paths/agents/{agentId}/listen/{listenerId}.js); the
   // listener id is the endpoint id that listen answered.
-  r.delete('/agents/:agentId/listen/:listenerId', { schema: { tags, params: ListenerParams, response: { 200: IdReply, ...errors } } }, async (req) => {
+  r.delete('/agents/:agentId/listen/:listenerId', { schema: { tags, summary: 'Unbind an agent from a line or number', params: ListenerParams, response: { 200: IdReply, ...errors } } }, async (req) => {
     const e = await registrations.unlisten(scope(req), req.params.agentId, req.params.listenerId);
     return { success: true as const, id: endpointId(e) };
   });

@@ -28,7 +28,13 @@ export const CreateBody = Type.Object({
   type: stringEnum(ENDPOINT_TYPES),
   ...registrationFields,
   number: Type.Optional(Type.String({ maxLength: 32 })),
-}, { additionalProperties: false });
+}, {
+  additionalProperties: false,
+  examples: [{
+    type: 'phone-registration', name: 'Front desk', registrar: 'sip:pbx.example.com:5060;transport=tcp',
+    username: '1001', password: 'ext-secret', options: { expires: 600 },
+  }],
+});
 export type CreateBody = Static<typeof CreateBody>;
 
 export const UpdateBody = Type.Object({

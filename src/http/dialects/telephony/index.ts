@@ -31,8 +31,9 @@ function renderProvider(c: ProviderCredential) {
 }
 
 // Every status a domain error can take here; 429 is the rate limiter's own JSON body, shared by all dialects.
-const errors = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 502, 503].map((s) => [s, TextError])) as
-  Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 502 | 503, typeof TextError>;
+const PlainTextError = { content: { 'text/plain': { schema: TextError } } };
+const errors = Object.fromEntries([400, 401, 403, 404, 409, 412, 413, 415, 502, 503].map((s) => [s, PlainTextError])) as
+  Record<400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 502 | 503, typeof PlainTextError>;
 
 /** Plain text: the message alone. */
 export const telephonyEnvelope: Envelope = { render: (p) => p.message };

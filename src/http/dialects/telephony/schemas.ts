@@ -31,7 +31,7 @@ export const CreateNumberBody = Type.Object({
   inbound_enabled: Type.Optional(Type.Boolean({ default: true })),
   outbound_enabled: Type.Optional(Type.Boolean({ default: true })),
   ...ServerSet,
-}, { additionalProperties: false });
+}, { additionalProperties: false, examples: [{ e164: '+12025550123', provider: 'twilio', inbound_enabled: true }] });
 export type CreateNumberBody = Static<typeof CreateNumberBody>;
 
 /** Each field left out keeps its value; a body that changes nothing is refused (handler). */

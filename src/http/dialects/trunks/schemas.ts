@@ -23,7 +23,13 @@ export const CreateTrunkBody = Type.Object({
   trunk_config: Type.Optional(Type.Object({
     address: Address, numbers: Numbers, username: Username, password: Password,
   }, { additionalProperties: false })),
-}, { additionalProperties: false });
+}, {
+  additionalProperties: false,
+  examples: [{
+    trunk_name: 'Carrier A', trunk_address: 'sip:trunk.example.net:5060', trunk_numbers: ['+15550100000'],
+    trunk_auth_username: 'acme', trunk_auth_password: 'trunk-secret', trunk_type: 'twilio',
+  }],
+});
 export type CreateTrunkBody = Static<typeof CreateTrunkBody>;
 
 export const TrunkParams = Type.Object({ trunk_id: Type.String({ maxLength: 64 }) });
@@ -58,7 +64,10 @@ export const OutboundCallBody = Type.Object({
   to_number: Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +15550100000' }),
   call_service: Type.Unsafe<TrunkType>({ type: 'string', enum: [...TRUNK_TYPES], description: 'must be the trunk\'s type' }),
   metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'becomes the call\'s context' })),
-}, { additionalProperties: false });
+}, {
+  additionalProperties: false,
+  examples: [{ assistant_id: 'ag_3f9a1c', trunk_id: 'tr_77b2e0', to_number: '+15550200000', call_service: 'twilio', metadata: { name: 'John' } }],
+});
 export type OutboundCallBody = Static<typeof OutboundCallBody>;
 
 export const OutboundCallReply = envelope(Type.Object({
