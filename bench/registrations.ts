@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Kamailio, PEERS_DIR, waitFor } from '../test/interop/peers.js';
 import { api, pool, sleep, startDialtone, stopDialtone, usage, type DialtoneProcess } from './process.js';
 
@@ -28,6 +29,7 @@ interface Result {
   steadyRegistersPerS: number;
   shutdownS: number;
   leftBound: number;
+  resumedAfterS: number;
   sippRegistrationsPerS: number;
 }
 
@@ -65,10 +67,9 @@ async function runOne(n: number): Promise<Result> {
   let dialtone: DialtoneProcess | null = null;
   try {
     await kamailio.start();
-    dialtone = await startDialtone(dataDir, {
-      env: { REGISTER_RATE: RATE },
-      nodeFlags: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [],
-    });
+    const env = { REGISTER_RATE: RATE, MASTER_KEY: randomBytes(32).toString('base64') };
+    const nodeFlags = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+    dialtone = await startDialtone(dataDir, { env, nodeFlags });
     const d = dialtone;
     const pid = d.proc.pid!;
     const tenant = (await api(d, 'POST', '/tenants', null, { name: 'bench' })).id as string;
@@ -113,11 +114,21 @@ async function runOne(n: number): Promise<Result> {
     const leftBound = await kamailio.contactCount();
     process.stdout.write(`  SIGTERM to exit took ${shutdownS.toFixed(1)} s; ${leftBound} of ${n} bindings left at Kamailio\n`);
 
+    // The engine alone, without the HTTP activations: a new process resumes the N active lines.
+    await waitFor('the bindings left by shutdown to expire', async () => (await kamailio.contactCount()) === 0, 180_000, 500);
+    const s0 = Date.now();
+    dialtone = await startDialtone(dataDir, { env, nodeFlags });
+    await waitFor(`${n} bindings after the restart`, async () => (await kamailio.contactCount()) === n, 600_000, 250);
+    const resumedAfterS = (Date.now() - s0) / 1000;
+    process.stdout.write(`  a restarted process had all ${n} bound again ${resumedAfterS.toFixed(1)} s after it was started (start-up included)\n`);
+    dialtone.proc.kill('SIGTERM');
+    await dialtone.exited;
+
     const sippRate = await sippBaseline(n, kamailio.runDir);
     process.stdout.write(`  baseline: SIPp registered ${n} other users at ${sippRate.toFixed(0)}/s\n`);
     return {
       n, registeredAfterS, registersPerS: registers / registeredAfterS, steadyCpuPct, steadyRssMb: rss / 2 ** 20,
-      steadyRegistersPerS, shutdownS, leftBound, sippRegistrationsPerS: sippRate,
+      steadyRegistersPerS, shutdownS, leftBound, resumedAfterS, sippRegistrationsPerS: sippRate,
     };
   } finally {
     await stopDialtone(dialtone);
@@ -129,9 +140,9 @@ async function runOne(n: number): Promise<Result> {
 const results: Result[] = [];
 for (const n of SIZES) results.push(await runOne(n));
 
-process.stdout.write(`\nREGISTER_RATE=${RATE}\n\n| N | all registered (at Kamailio) | registrations/s | REGISTERs/s received | steady CPU (one core) | steady RSS | steady REGISTERs/s | SIGTERM → exit | left bound | SIPp baseline registrations/s | ours ÷ SIPp |\n`);
-process.stdout.write('|---|---|---|---|---|---|---|---|---|---|---|\n');
+process.stdout.write(`\nREGISTER_RATE=${RATE}\n\n| N | all registered (at Kamailio) | registrations/s | REGISTERs/s received | steady CPU (one core) | steady RSS | steady REGISTERs/s | SIGTERM → exit | left bound | SIPp baseline registrations/s | ours ÷ SIPp | restart: all bound again | restart rate ÷ SIPp |\n`);
+process.stdout.write('|---|---|---|---|---|---|---|---|---|---|---|---|---|\n');
 for (const r of results) {
   const ours = r.n / r.registeredAfterS;
-  process.stdout.write(`| ${r.n} | ${r.registeredAfterS.toFixed(1)} s | ${ours.toFixed(0)} | ${r.registersPerS.toFixed(0)} | ${r.steadyCpuPct.toFixed(1)} % | ${r.steadyRssMb.toFixed(0)} MB | ${r.steadyRegistersPerS.toFixed(1)} | ${r.shutdownS.toFixed(1)} s | ${r.leftBound} | ${r.sippRegistrationsPerS.toFixed(0)} | ${(ours / r.sippRegistrationsPerS).toFixed(2)} |\n`);
+  process.stdout.write(`| ${r.n} | ${r.registeredAfterS.toFixed(1)} s | ${ours.toFixed(0)} | ${r.registersPerS.toFixed(0)} | ${r.steadyCpuPct.toFixed(1)} % | ${r.steadyRssMb.toFixed(0)} MB | ${r.steadyRegistersPerS.toFixed(1)} | ${r.shutdownS.toFixed(1)} s | ${r.leftBound} | ${r.sippRegistrationsPerS.toFixed(0)} | ${(ours / r.sippRegistrationsPerS).toFixed(2)} | ${r.resumedAfterS.toFixed(1)} s | ${(r.n / r.resumedAfterS / r.sippRegistrationsPerS).toFixed(2)} |\n`);
 }

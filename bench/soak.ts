@@ -162,6 +162,7 @@ async function main(): Promise<void> {
     const warm = drive(mix, t0);
     await sleep(WARMUP_S * 1000);
     await warm.stop();
+    const rssWarm = usage(pid).rss;
     const heapBefore = await heapSnapshot(d, snapshotDir);
     const rssBefore = usage(pid).rss;
 
@@ -191,7 +192,8 @@ async function main(): Promise<void> {
       latencyLine('first minute', load.samples.filter((s) => s.atS < 60)),
       latencyLine('last minute ', load.samples.filter((s) => s.atS >= DURATION_S - 60)),
       `CPU under load: ${cpuPct.toFixed(0)} % of one core; lines still bound at Kamailio: ${bound} of ${LINES}`,
-      `RSS after warm-up ${(rssBefore / MB).toFixed(0)} MB → end of load ${(rssEnd / MB).toFixed(0)} MB (×${(rssEnd / rssBefore).toFixed(2)}) → after ${IDLE_S} s idle ${(rssIdle / MB).toFixed(0)} MB (×${(rssIdle / rssBefore).toFixed(2)})`,
+      `RSS after warm-up ${(rssWarm / MB).toFixed(0)} MB before the first heap snapshot, ${(rssBefore / MB).toFixed(0)} MB after it (the baseline)`,
+      `RSS baseline ${(rssBefore / MB).toFixed(0)} MB → end of load ${(rssEnd / MB).toFixed(0)} MB (×${(rssEnd / rssBefore).toFixed(2)}) → after ${IDLE_S} s idle ${(rssIdle / MB).toFixed(0)} MB (×${(rssIdle / rssBefore).toFixed(2)})`,
       `RSS growth over the second half: ${slopeMbPerMin(secondHalf).toFixed(2)} MB/min`,
       `V8 heap (live objects after GC): ${(heapBefore.totalBytes / MB).toFixed(1)} MB after warm-up → ${(heapAfter.totalBytes / MB).toFixed(1)} MB after the soak (×${(heapAfter.totalBytes / heapBefore.totalBytes).toFixed(2)})`,
       'heap kinds that grew most:',

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Makes sure what the tests talk to is present: Kamailio and SIPp (Debian packages), openssl,
-# Chromium (the dashboard's browser test drives it), PostgreSQL and Redis on 127.0.0.1. Installs
-# missing packages when run as root; otherwise fails with one line that says what to install.
+# espeak-ng and sox (speech made and measured by the voice tests), Chromium (the dashboard's
+# browser test drives it), PostgreSQL and Redis on 127.0.0.1. Installs missing packages when run
+# as root; otherwise fails with one line that says what to install.
 set -euo pipefail
 missing=()
 command -v kamailio >/dev/null || missing+=(kamailio)
 command -v kamcmd >/dev/null || missing+=(kamailio)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v sox >/dev/null || missing+=(sox)
 command -v chromium >/dev/null || missing+=(chromium)
 # Kamailio's TLS module ships in its own package.
 ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1 || missing+=(kamailio-tls-modules)

@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
+import { VOICE_ENGINES, type VoiceEngineKind } from './domain/voice-engine.js';
 
 /** Everything the process reads from its environment, typed, with defaults that run on a laptop. */
 export interface Config {
@@ -47,6 +48,17 @@ export interface Config {
     trunkCps: number;
   };
   llm: { baseUrl: string | null; apiKey: string | null; model: string };
+  /** Speech on calls Dialtone answers itself; the Realtime service is reached with `llm`'s base URL and key. */
+  voice: {
+    /** The engine of agents that name none. */
+    engine: VoiceEngineKind;
+    realtimeModel: string;
+    /** What the Realtime service transcribes the caller with ('' = no caller transcripts). */
+    transcribeModel: string;
+    /** Server VAD: how loud (0–1) and how long a pause ends the caller's turn, ms. */
+    vadThreshold: number;
+    vadSilenceMs: number;
+  };
   /** LiveKit SIP, the `livekit` call handler's destination; null when none of its settings is given. */
   livekit: LiveKitConfig | null;
   twilioApiBaseUrl: string;
@@ -139,6 +151,21 @@ function rtpRange(env: NodeJS.ProcessEnv): Config['media'] {
   return { rtpPortMin, rtpPortMax, timeoutMs: int(env.MEDIA_TIMEOUT_SECONDS, 30, 'MEDIA_TIMEOUT_SECONDS') * 1000 };
 }
 
+function voiceSettings(env: NodeJS.ProcessEnv): Config['voice'] {
+  const engine = env.VOICE_ENGINE || 'offline';
+  if (!(VOICE_ENGINES as readonly string[]).includes(engine)) throw new Error(`VOICE_ENGINE must be one of ${VOICE_ENGINES.join(', ')}, got "${engine}"`);
+  if (engine === 'realtime' && !env.OPENAI_API_KEY) throw new Error('VOICE_ENGINE=realtime needs OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI)');
+  const threshold = env.REALTIME_VAD_THRESHOLD ? Number(env.REALTIME_VAD_THRESHOLD) : 0.5;
+  if (!(threshold > 0 && threshold < 1)) throw new Error(`REALTIME_VAD_THRESHOLD must be between 0 and 1, got "${env.REALTIME_VAD_THRESHOLD}"`);
+  return {
+    engine: engine as VoiceEngineKind,
+    realtimeModel: env.OPENAI_REALTIME_MODEL || 'gpt-realtime',
+    transcribeModel: env.OPENAI_TRANSCRIBE_MODEL ?? 'gpt-4o-mini-transcribe',
+    vadThreshold: threshold,
+    vadSilenceMs: int(env.REALTIME_VAD_SILENCE_MS, 500, 'REALTIME_VAD_SILENCE_MS'),
+  };
+}
+
 function tlsListener(env: NodeJS.ProcessEnv): Config['sip']['tls'] {
   const certFile = env.SIP_TLS_CERT_FILE || null;
   const keyFile = env.SIP_TLS_KEY_FILE || null;
@@ -216,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKey: env.OPENAI_API_KEY || null,
       model: env.LLM_MODEL || 'gpt-4o-mini',
     },
+    voice: voiceSettings(env),
     livekit: liveKit(env),
     twilioApiBaseUrl: (env.TWILIO_API_BASE_URL || 'https://api.twilio.com').replace(/\/+$/, ''),
     // Set but empty means no greeting, so `??` and not `||`.

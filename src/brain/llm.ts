@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { Brain, BrainEvent, BrainInput } from './types.js';
 
 export interface LlmBrainOptions {
@@ -12,7 +12,8 @@ export interface LlmBrainOptions {
 
 const E164 = /^\+[1-9][0-9]{6,14}$/;
 
-const TOOLS: ChatCompletionTool[] = [
+/** The call-control tools every agent may use (relay and native calls alike). */
+export const TOOLS: ChatCompletionFunctionTool[] = [
   {
     type: 'function',
     function: { name: 'end_call', description: 'Hang up the call once the conversation is over.', parameters: { type: 'object', properties: {} } },
@@ -56,7 +57,8 @@ function messagesOf(input: BrainInput): ChatCompletionMessageParam[] {
   return out;
 }
 
-function toolEvent(name: string, rawArgs: string): BrainEvent | null {
+/** A tool call as the action it asks for; null when its name or arguments are not ones we accept. */
+export function toolEvent(name: string, rawArgs: string): BrainEvent | null {
   let args: Record<string, unknown> = {};
   try { args = rawArgs ? (JSON.parse(rawArgs) as Record<string, unknown>) : {}; } catch { return null; }
   if (name === 'end_call') return { type: 'end' };

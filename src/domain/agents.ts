@@ -7,6 +7,7 @@ import { Permission, canManage, scopeOf, type Principal, type Scope } from './pr
 import type { TenantLimits } from './tenants.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
 import type { Keyset } from './paging.js';
+import { voiceEngineOf, type VoiceEngineKind } from './voice-engine.js';
 
 export type AgentKind = 'inbound' | 'outbound';
 export type DeployStatus = 'active' | 'inactive';
@@ -42,6 +43,8 @@ export interface Agent {
   permission: number;
   directHash: string | null;
   handler: CallHandler | null;
+  /** Speech engine of calls Dialtone answers for it; null follows `VOICE_ENGINE`. */
+  voiceEngine: VoiceEngineKind | null;
   totalCalls: number;
   totalMinutes: number;
   createdAt: string;
@@ -65,6 +68,7 @@ export interface NewAgent {
   ringMethod?: RingMethod;
   permission?: number;
   handler?: CallHandler | null;
+  voiceEngine?: VoiceEngineKind | null;
 }
 
 export type AgentPatch = Partial<Omit<NewAgent, 'username'>> & { presence?: Presence; username?: string | null };
@@ -179,6 +183,7 @@ export class AgentService {
       permission: input.permission ?? Permission.none,
       directHash: newDirectHash(),
       handler: input.handler === undefined ? null : optionalHandler(input.handler),
+      voiceEngine: input.voiceEngine === undefined ? null : voiceEngineOf(input.voiceEngine),
       totalCalls: 0,
       totalMinutes: 0,
       createdAt: now,
@@ -247,6 +252,7 @@ export class AgentService {
     const changes: AgentChanges = {
       ...patch,
       ...(patch.handler !== undefined && { handler: optionalHandler(patch.handler) }),
+      ...(patch.voiceEngine !== undefined && { voiceEngine: voiceEngineOf(patch.voiceEngine) }),
       updatedAt: this.deps.clock.now().toISOString(),
     };
     await this.deps.uow.run(async (tx) => {

@@ -4,6 +4,7 @@ import type { Vault } from '../vault/vault.js';
 import { CALL_HANDLERS, DEFAULT_CALL_HANDLER, handlerProblem, type CallHandler } from './call-handler.js';
 import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
+import { BatchedWrites } from './batched-writes.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
 import { compareKeysets, decodePageToken, keysetOf, keysetPage, pageSizeOf, type Keyset, type TokenPage } from './paging.js';
@@ -227,7 +228,12 @@ function endpointKey(e: PhoneEndpoint): Keyset {
  * (listActive, getForEngine, reportState, findListener) work across tenants.
  */
 export class RegistrationService {
-  constructor(private readonly deps: RegistrationServiceDeps) {}
+  /** The engine's state reports, many to a transaction (see batched-writes.ts). */
+  private readonly stateReports: BatchedWrites<{ id: string; generation: number; change: StateChange }, boolean>;
+
+  constructor(private readonly deps: RegistrationServiceDeps) {
+    this.stateReports = new BatchedWrites(deps.uow, (tx, r) => this.applyState(tx, r.id, r.generation, r.change));
+  }
 
   private now(): string {
     return this.deps.clock.now().toISOString();
@@ -568,14 +574,16 @@ export class RegistrationService {
    * late report can never overwrite a newer state. Returns false when nothing was applied.
    */
   async reportState(id: string, generation: number, change: StateChange): Promise<boolean> {
-    const state = requireOneOf('state', change.state, REGISTRATION_STATES);
+    requireOneOf('state', change.state, REGISTRATION_STATES);
+    return this.stateReports.submit({ id, generation, change });
+  }
+
+  private async applyState(tx: Tx, id: string, generation: number, change: StateChange): Promise<boolean> {
     const error = change.error === undefined ? undefined : change.error === null ? null : change.error.slice(0, 1000);
-    return this.deps.uow.run(async (tx) => {
-      const applied = await this.deps.registrations.applyState(tx, id, generation, { state, error, failed: change.status === 'failed', at: this.now() });
-      if (!applied) return false;
-      tx.emit(domainEvent(this.deps.clock, 'registration.state', applied.tenantId, { registration_id: id, status: applied.status, state: applied.state, error: applied.error }));
-      return true;
-    });
+    const applied = await this.deps.registrations.applyState(tx, id, generation, { state: change.state, error, failed: change.status === 'failed', at: this.now() });
+    if (!applied) return false;
+    tx.emit(domainEvent(this.deps.clock, 'registration.state', applied.tenantId, { registration_id: id, status: applied.status, state: applied.state, error: applied.error }));
+    return true;
   }
 
   async findListener(id: string): Promise<{ registration: Registration; agentId: string | null } | null> {

@@ -10,6 +10,7 @@ import { Emitter } from '../lib/emitter.js';
 import { SILENCE, type G711Law } from './g711.js';
 import type { Pacer } from './pacer.js';
 import { buildRtp, parseRtp, seqAfter, type RtpPacket } from './rtp.js';
+import { buildBye, buildReport, ntpOf, parseRtcp, ReceptionStats, type RtcpPacket } from './rtcp.js';
 import { DigitReceiver, digitPayloads, parseTelephoneEvent } from './telephone-event.js';
 
 export const FRAME_BYTES = 160; // 20 ms of G.711 at 8 kHz
@@ -22,6 +23,17 @@ export interface RtpSessionEvents {
   timeout: undefined;
   /** The remote address moved to where the peer's packets come from. */
   latched: { address: string; port: number };
+  /** An RTCP compound packet from the peer. */
+  rtcp: RtcpPacket[];
+}
+
+export interface RtcpOptions {
+  /** Bound to the port above the RTP one. */
+  socket: Socket;
+  /** Mean time between our reports, ms (RFC 3550 suggests 5 s; each interval is randomised ×0.5–1.5). */
+  intervalMs?: number;
+  /** Our SDES CNAME. */
+  cname: string;
 }
 
 export interface RtpSessionOptions {
@@ -34,6 +46,8 @@ export interface RtpSessionOptions {
   /** No packet for this long ends the media (ms, 0 = never). */
   mediaTimeoutMs: number;
   bindAddress?: string;
+  /** Send and read RTCP reports (sender report, reception report of the peer, SDES, BYE). */
+  rtcp?: RtcpOptions;
 }
 
 /** Binds a UDP socket on an even port in [min, max] (RTCP, when used, takes the odd one above). */
@@ -53,6 +67,22 @@ export async function bindInRange(min: number, max: number, address = '0.0.0.0')
   throw new Error(`no free RTP port between ${min} and ${max}`);
 }
 
+/** An even RTP port in [min, max] with its RTCP port (the odd one above) bound too. */
+export async function bindPairInRange(min: number, max: number, address = '0.0.0.0'): Promise<{ rtp: Socket; rtcp: Socket }> {
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const rtp = await bindInRange(min, max - 1, address);
+    const rtcp = createSocket('udp4');
+    const ok = await new Promise<boolean>((resolve) => {
+      rtcp.once('error', () => resolve(false));
+      rtcp.bind(rtp.address().port + 1, address, () => resolve(true));
+    });
+    if (ok) return { rtp, rtcp };
+    rtcp.close();
+    rtp.close();
+  }
+  throw new Error(`no free RTP/RTCP port pair between ${min} and ${max}`);
+}
+
 export class RtpSession extends Emitter<RtpSessionEvents> {
   private remote: { address: string; port: number };
   private latched = false;
@@ -70,8 +100,17 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
   private closed = false;
   /** Audio frames sent since the last `flush` (what the caller has heard of the current reply). */
   framesPlayed = 0;
+  /** Audio frames sent in the whole session (a running clock of what the peer heard). */
+  framesSent = 0;
   packetsIn = 0;
   packetsOut = 0;
+  private octetsOut = 0;
+  private readonly stats = new ReceptionStats();
+  private rtcpRemote: { address: string; port: number } | null = null;
+  private rtcpLatched = false;
+  private rtcpTimer: NodeJS.Timeout | null = null;
+  /** RTCP compound packets sent (reports and the closing BYE). */
+  rtcpOut = 0;
 
   constructor(private readonly socket: Socket, private readonly opts: RtpSessionOptions) {
     super();
@@ -82,6 +121,42 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
     this.watchdog = opts.mediaTimeoutMs > 0
       ? setInterval(() => { if (Date.now() - this.lastHeard > opts.mediaTimeoutMs) this.emit('timeout', undefined); }, Math.min(1000, opts.mediaTimeoutMs))
       : null;
+    if (opts.rtcp) this.startRtcp(opts.rtcp);
+  }
+
+  private startRtcp(o: RtcpOptions): void {
+    this.rtcpRemote = { address: this.remote.address, port: this.remote.port + 1 };
+    o.socket.on('message', (msg, rinfo) => {
+      const packets = parseRtcp(msg);
+      if (!packets) return;
+      if (!this.rtcpLatched) this.rtcpRemote = { address: rinfo.address, port: rinfo.port };
+      this.rtcpLatched = true;
+      for (const p of packets) if (p.type === 'sr') this.stats.senderReport(p.sender.ntpSeconds, p.sender.ntpFraction, Date.now());
+      this.emit('rtcp', packets);
+    });
+    o.socket.on('error', () => undefined);
+    const mean = o.intervalMs ?? 5000;
+    const next = () => {
+      this.rtcpTimer = setTimeout(() => {
+        this.sendReport();
+        next();
+      }, mean * (0.5 + Math.random()));
+    };
+    next();
+  }
+
+  private sendReport(): void {
+    const o = this.opts.rtcp;
+    if (!o || this.closed || !this.rtcpRemote || this.rtcpRemote.address === '0.0.0.0') return;
+    const ntp = ntpOf(Date.now());
+    const sender = this.packetsOut ? { ntpSeconds: ntp.seconds, ntpFraction: ntp.fraction, rtpTimestamp: this.ts >>> 0, packets: this.packetsOut, octets: this.octetsOut } : null;
+    o.socket.send(buildReport({ ssrc: this.ssrc, cname: o.cname, sender, report: this.stats.block(Date.now()) }), this.rtcpRemote.port, this.rtcpRemote.address);
+    this.rtcpOut++;
+  }
+
+  /** Reception statistics of the peer's stream (what our reports say). */
+  get reception(): { expected: number; lost: number; jitter: number } {
+    return { expected: this.stats.ssrc === null ? 0 : this.stats.expected, lost: this.stats.ssrc === null ? 0 : this.stats.lost, jitter: this.stats.jitter };
   }
 
   get localPort(): number {
@@ -122,6 +197,10 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
   retarget(remote: { address: string; port: number }): void {
     this.remote = { ...remote };
     this.latched = false;
+    if (this.opts.rtcp) {
+      this.rtcpRemote = { address: remote.address, port: remote.port + 1 };
+      this.rtcpLatched = false;
+    }
   }
 
   close(): void {
@@ -129,6 +208,17 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
     this.closed = true;
     this.stopPacing();
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
+    const rtcp = this.opts.rtcp;
+    if (rtcp) {
+      const to = this.rtcpRemote;
+      if (to && to.address !== '0.0.0.0') {
+        rtcp.socket.send(buildBye(this.ssrc, rtcp.cname), to.port, to.address, () => rtcp.socket.close());
+        this.rtcpOut++;
+      } else {
+        rtcp.socket.close();
+      }
+    }
     this.socket.close();
   }
 
@@ -142,7 +232,10 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
       return;
     }
     const frame = this.queue.shift();
-    if (frame) this.framesPlayed++;
+    if (frame) {
+      this.framesPlayed++;
+      this.framesSent++;
+    }
     this.send(this.opts.payloadType, false, this.ts, frame ?? Buffer.alloc(FRAME_BYTES, SILENCE[this.opts.law]));
     this.ts += FRAME_BYTES;
   }
@@ -151,6 +244,7 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
     const packet = buildRtp({ payloadType: pt, marker, sequence: this.seq, timestamp: ts, ssrc: this.ssrc, payload });
     this.seq = (this.seq + 1) & 0xffff;
     this.packetsOut++;
+    this.octetsOut += payload.length;
     this.socket.send(packet, this.remote.port, this.remote.address);
   }
 
@@ -161,9 +255,11 @@ export class RtpSession extends Emitter<RtpSessionEvents> {
     this.lastHeard = Date.now();
     if (!this.latched && (address !== this.remote.address || port !== this.remote.port)) {
       this.remote = { address, port };
+      if (this.opts.rtcp && !this.rtcpLatched) this.rtcpRemote = { address, port: port + 1 };
       this.emit('latched', { address, port });
     }
     this.latched = true;
+    if (this.opts.rtcp) this.stats.packet(p.ssrc, p.sequence, p.timestamp, Number(process.hrtime.bigint()) / 1e6);
     if (this.opts.telephoneEvent !== null && p.payloadType === this.opts.telephoneEvent) {
       this.digits.receive(p.timestamp, p.payload);
       return;

@@ -18,6 +18,7 @@ import { backoffDelay } from './backoff.js';
 import { describeRejection, describeSipError, statusLine } from './describe.js';
 import type { LeasePort } from './lease.js';
 import { Pacer } from './pacer.js';
+import { InFlightWindow, type Answer } from './window.js';
 import type { EngineRegistration, RegistrationStore, StateChange, EngineRegistrationState } from './store.js';
 import { addressOfRecord, contactToken, redirectTarget, registerTarget, type RegisterTarget } from './target.js';
 
@@ -137,6 +138,8 @@ export class RegistrationEngine {
   private readonly random: () => number;
   private readonly log: EngineLogger;
   private readonly pacer: Pacer;
+  /** Per registrar (Request-URI and transport): the REGISTER transactions it may have open at once. */
+  private readonly windows = new Map<string, InFlightWindow>();
   private unsubscribe: (() => void) | null = null;
   private closed = false;
   private registersSent = 0;
@@ -355,7 +358,7 @@ export class RegistrationEngine {
       }
       let result: RequestResult;
       try {
-        result = await this.send(line, line.expires);
+        result = await this.sendWindowed(line);
       } catch (err) {
         if (line.stopped) return;
         await this.failed(line, describeSipError(err, hostOf(line.target), line.target.transport));
@@ -387,6 +390,18 @@ export class RegistrationEngine {
     }
     const transport = line.target.transport === 'udp' ? '' : `;transport=${line.target.transport}`;
     return `<sip:${line.token}@${host}:${line.contactPort}${transport}>`;
+  }
+
+  /** Sends through the registrar's window, and forgets the window once it is idle. */
+  private async sendWindowed(line: Line): Promise<RequestResult> {
+    const key = `${line.target.transport} ${line.target.requestUri}`;
+    let window = this.windows.get(key);
+    if (!window) this.windows.set(key, window = new InFlightWindow(this.clock));
+    try {
+      return await window.run(() => this.send(line, line.expires), (o) => registrarLoad(line.target.transport, o));
+    } finally {
+      if (window.inFlight === 0 && window.queued === 0) this.windows.delete(key);
+    }
   }
 
   private send(line: Line, expires: number): Promise<RequestResult> {
@@ -573,4 +588,14 @@ function grantedExpiry(res: SipResponse, line: Line): number | null {
   }
   const h = res.headers.get('Expires');
   return h !== undefined && /^\d+$/.test(h.trim()) ? Number(h.trim()) : null;
+}
+
+/** RFC 3261's default T1: over UDP an answer later than this needed a retransmission (or a slow registrar). */
+const T1_MS = 500;
+
+/** Whether a REGISTER's outcome says the registrar is overloaded. */
+function registrarLoad(transport: string, o: { value?: RequestResult; error?: unknown; elapsedMs: number }): Answer {
+  if (o.error !== undefined) return (o.error as { kind?: string }).kind === 'timeout' ? 'congested' : 'prompt';
+  if (o.value?.response.status === 503) return 'congested';
+  return transport === 'udp' && o.elapsedMs >= T1_MS ? 'congested' : 'prompt';
 }

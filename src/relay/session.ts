@@ -1,9 +1,7 @@
 import type { Logger } from 'pino';
-import type { Brain, BrainEvent, TranscriptLine } from '../brain/index.js';
 import type { CallRuntime } from '../calls/runtime.js';
-import type { LiveCallControl } from '../calls/sessions.js';
-import type { Agent } from '../domain/agents.js';
-import { isLive, type Call } from '../domain/calls.js';
+import { Conversation, type SpeechEdge } from '../conversation/conversation.js';
+import { isLive } from '../domain/calls.js';
 import type { Services } from '../domain/services.js';
 import { outgoing, parseIncoming, type IncomingMessage, type OutgoingMessage, type PromptMessage, type SetupMessage } from './messages.js';
 
@@ -15,13 +13,6 @@ export interface RelaySocket {
 }
 
 const OPEN = 1;
-const APOLOGY = "I'm sorry, I'm having trouble answering right now. Could you say that again?";
-
-/** One agent reply being streamed; aborted when the caller interrupts or speaks again. */
-interface Turn {
-  abort: AbortController;
-  spoken: string;
-}
 
 export interface RelaySessionDeps {
   services: Services;
@@ -32,31 +23,26 @@ export interface RelaySessionDeps {
 }
 
 /**
- * One ConversationRelay connection: Twilio sends what the caller says, the agent's brain answers
- * token by token, and supervisors act on the call through the registered `LiveCallControl`.
+ * One ConversationRelay connection: Twilio's speech edge of a conversation. Twilio sends what the
+ * caller says, the agent's brain answers token by token, and supervisors act on the call through
+ * the conversation (registered as the call's `LiveCallControl`).
  */
-export class RelaySession implements LiveCallControl {
-  private call: Call | null = null;
-  private agent: Agent | null = null;
-  private brain: Brain | null = null;
-  private readonly transcript: TranscriptLine[] = [];
-  private turn: Turn | null = null;
-  /** Transcript writes in order: each waits for the previous one. */
-  private writes: Promise<void> = Promise.resolve();
+export class RelaySession implements SpeechEdge {
+  private conversation: Conversation | null = null;
   /** Incoming messages are handled one at a time, in arrival order. */
   private inbox: Promise<void> = Promise.resolve();
   private unregister: (() => void) | null = null;
-  private unwatch: (() => void) | null = null;
+  private stopEarlyWatch: (() => void) | null = null;
   /** When the caller's last final prompt arrived (hrtime ns), until its reply's first token goes out. */
   private promptAt: bigint | null = null;
-  /** Why we ended the session, when we did (end message sent). */
-  private endedBecause: string | null = null;
+  /** `end` went to Twilio. */
+  private endSent = false;
   private closed = false;
 
   constructor(private readonly socket: RelaySocket, private readonly deps: RelaySessionDeps) {}
 
   get callSid(): string | null {
-    return this.call?.callSid ?? null;
+    return this.conversation?.callSid ?? null;
   }
 
   /** A frame from Twilio. */
@@ -79,16 +65,16 @@ export class RelaySession implements LiveCallControl {
 
   private async handle(msg: IncomingMessage): Promise<void> {
     if (msg.type === 'setup') return this.onSetup(msg);
-    if (!this.call) return; // nothing but setup makes sense before setup
-    const sid = this.call.callSid;
+    const conv = this.conversation;
+    if (!conv) return; // nothing but setup makes sense before setup
     switch (msg.type) {
-      case 'prompt': return this.onPrompt(msg);
+      case 'prompt': return this.onPrompt(conv, msg);
       case 'dtmf':
-        this.remember({ role: 'system', text: `caller pressed ${msg.digit}` });
+        conv.callerPressed(msg.digit);
         return;
       case 'error':
-        this.deps.logger.warn({ callSid: sid, description: msg.description }, 'relay: Twilio reported an error');
-        await this.deps.services.calls.publishError(sid, `ConversationRelay: ${msg.description}`);
+        this.deps.logger.warn({ callSid: conv.callSid, description: msg.description }, 'relay: Twilio reported an error');
+        await this.deps.services.calls.publishError(conv.callSid, `ConversationRelay: ${msg.description}`);
         return;
       default:
         return; // info: nothing to do
@@ -96,19 +82,16 @@ export class RelaySession implements LiveCallControl {
   }
 
   private async onSetup(msg: SetupMessage): Promise<void> {
-    if (this.call || this.unwatch) return;
+    if (this.conversation || this.stopEarlyWatch) return;
     const { services, tenantIds, runtime } = this.deps;
     // Context updates arrive as events, so each turn sees the latest without reading the call
     // again. Watching starts before the read so an update in between is not lost.
-    let updated: Record<string, unknown> | null = null;
-    this.unwatch = runtime.watchContext(msg.callSid, (context) => {
-      if (this.call) this.call = { ...this.call, context };
-      else updated = context;
-    });
+    const watch = Conversation.watchEarly(runtime, msg.callSid);
+    this.stopEarlyWatch = watch.stop;
     const call = await services.calls.findBySid(msg.callSid);
     if (!call || !tenantIds.includes(call.tenantId) || !call.agentId || !isLive(call.status)) {
       this.deps.logger.warn({ callSid: msg.callSid }, 'relay: setup for a call that is unknown, finished or not ours');
-      this.unwatch();
+      watch.stop();
       this.socket.close(1008, 'unknown call');
       return;
     }
@@ -116,110 +99,48 @@ export class RelaySession implements LiveCallControl {
     // call's first session is its only one, and a second never touches the call.
     if (!(await services.calls.claimRelaySession(call.callSid))) {
       this.deps.logger.warn({ callSid: msg.callSid }, 'relay: refused a second session for a call');
-      this.unwatch();
+      watch.stop();
       this.socket.close(1008, 'relay session already open for this call');
       return;
     }
     const agent = await services.agents.get({ tenantId: call.tenantId }, call.agentId);
     if (this.closed) return;
-    this.agent = agent;
-    this.brain = runtime.brainFor(agent);
     const current = call.status === 'in-progress' ? call : await services.calls.updateStatus(call.callSid, { status: 'in-progress' });
-    this.call = updated ? { ...current, context: updated } : current;
-    this.unregister = runtime.sessions.register(call.callSid, this);
+    const conv = new Conversation(call.callSid, agent, current.context, { services, runtime, logger: this.deps.logger }, watch);
+    conv.attach(this);
+    this.conversation = conv;
+    this.unregister = runtime.sessions.register(call.callSid, conv);
     // Twilio speaks the welcome greeting from the TwiML; it belongs in the transcript all the same.
     // An inbound call without the agent's own greeting got the default (calls/inbound.ts).
     const greeting = agent.greeting || (call.direction === 'inbound' ? runtime.defaultGreeting : '');
-    if (greeting) this.remember({ role: 'agent', text: greeting });
+    if (greeting) conv.remember({ role: 'agent', text: greeting });
   }
 
-  private async onPrompt(msg: PromptMessage): Promise<void> {
-    const sid = this.call!.callSid;
+  private async onPrompt(conv: Conversation, msg: PromptMessage): Promise<void> {
     if (!msg.last) {
-      await this.deps.services.calls.publishPartial(sid, msg.voicePrompt);
+      await this.deps.services.calls.publishPartial(conv.callSid, msg.voicePrompt);
       return;
     }
-    if (this.endedBecause) return;
+    if (conv.endReason) return;
     // The caller spoke over a reply without an interrupt: keep what was sent, marked as cut short.
-    if (this.turn) this.cutTurn(this.turn.spoken, true);
-    this.remember({ role: 'caller', text: msg.voicePrompt });
-    void this.reply();
+    conv.cutReply();
+    conv.remember({ role: 'caller', text: msg.voicePrompt });
+    void conv.respond(
+      { token: (text) => this.send(outgoing.text(text, false)), done: () => this.send(outgoing.text('', true)) },
+      () => {
+        if (this.promptAt === null) return;
+        this.deps.runtime.observeFirstToken(Number(process.hrtime.bigint() - this.promptAt) / 1e6);
+        this.promptAt = null;
+      },
+    ).catch((err) => this.deps.logger.error({ err, callSid: conv.callSid }, 'relay: reply failed'));
   }
 
   private onInterrupt(heard: string): void {
-    if (this.turn) {
-      this.cutTurn(heard, true);
-      return;
-    }
-    // The reply was fully sent but Twilio was still speaking it: the brain only learns what was heard.
-    const last = this.transcript[this.transcript.length - 1];
-    if (last?.role === 'agent') last.text = heard;
-  }
-
-  /** Stops the reply in flight and records only `heard` of it. */
-  private cutTurn(heard: string, interrupted: boolean): void {
-    const turn = this.turn!;
-    this.turn = null;
-    turn.abort.abort();
-    if (heard) this.remember({ role: 'agent', text: heard }, interrupted);
-  }
-
-  /** Runs the brain for one reply, streaming its tokens to Twilio as they come. */
-  private async reply(): Promise<void> {
-    const { services } = this.deps;
-    const sid = this.call!.callSid;
-    const turn: Turn = { abort: new AbortController(), spoken: '' };
-    this.turn = turn;
-    const actions: BrainEvent[] = [];
-    try {
-      const agent = this.agent!;
-      const events = this.brain!.respond({
-        systemPrompt: agent.systemPrompt, personality: agent.personality, greeting: agent.greeting, contextData: agent.contextData,
-        callContext: this.call!.context, model: agent.llmModel, transcript: this.transcript.slice(), signal: turn.abort.signal,
-      });
-      for await (const ev of events) {
-        if (turn.abort.signal.aborted) break;
-        if (ev.type === 'token') {
-          if (!ev.text) continue;
-          turn.spoken += ev.text;
-          this.send(outgoing.text(ev.text, false));
-          if (this.promptAt !== null) {
-            this.deps.runtime.observeFirstToken(Number(process.hrtime.bigint() - this.promptAt) / 1e6);
-            this.promptAt = null;
-          }
-        } else {
-          actions.push(ev);
-        }
-      }
-    } catch (err) {
-      if (turn.abort.signal.aborted) return;
-      this.deps.logger.warn({ err, callSid: sid }, 'relay: brain failed');
-      // Whatever was already said stays said; then the apology.
-      const apology = (turn.spoken ? ' ' : '') + APOLOGY;
-      turn.spoken += apology;
-      this.send(outgoing.text(apology, false));
-      void services.calls.publishError(sid, `agent brain failed: ${(err as Error).message}`).catch(() => undefined);
-    }
-    if (turn.abort.signal.aborted || this.turn !== turn) return;
-    this.turn = null;
-    this.send(outgoing.text('', true));
-    if (turn.spoken) this.remember({ role: 'agent', text: turn.spoken });
-    for (const action of actions) {
-      if (action.type === 'dtmf') await this.sendDigits(action.digits);
-      else if (action.type === 'transfer') await this.transfer(action.target);
-      else if (action.type === 'end') await this.finish('agent ended the call');
-    }
-  }
-
-  /** Adds a line to the brain's view and, in order, to the stored transcript. */
-  private remember(line: TranscriptLine, interrupted = false): void {
-    this.transcript.push(line);
-    const sid = this.call!.callSid;
-    this.writes = this.writes
-      // After pending socket I/O: a reply's first token matters more than storing a line a moment sooner.
-      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      .then(() => this.deps.services.calls.addTurn(sid, { role: line.role, text: line.text, interrupted }))
-      .catch((err) => this.deps.logger.error({ err, callSid: sid }, 'relay: could not store a transcript turn'));
+    const conv = this.conversation;
+    if (!conv) return;
+    // When the reply was fully sent but Twilio was still speaking it, the brain only learns what was heard.
+    if (conv.replying) conv.cutReply(heard);
+    else conv.heardOnly(heard);
   }
 
   private send(msg: OutgoingMessage): boolean {
@@ -228,27 +149,23 @@ export class RelaySession implements LiveCallControl {
     return true;
   }
 
-  // LiveCallControl: what supervisors do.
+  // SpeechEdge: what the conversation asks of Twilio.
 
-  async speak(text: string): Promise<void> {
-    if (this.turn) this.cutTurn(this.turn.spoken, true);
+  async sayNow(text: string): Promise<void> {
     this.send(outgoing.text(text, true));
-    this.remember({ role: 'supervisor', text });
-    await this.writes;
   }
 
   async sendDigits(digits: string): Promise<void> {
     this.send(outgoing.sendDigits(digits));
-    this.remember({ role: 'system', text: `sent digits ${digits}` });
-    await this.writes;
   }
 
   async transfer(target: string): Promise<void> {
-    await this.finish(`transferred to ${target}`, { reason: 'transfer', target });
+    this.conversation?.ending(`transferred to ${target}`);
+    await this.sendEnd({ reason: 'transfer', target });
   }
 
-  async end(reason = 'ended by supervisor'): Promise<void> {
-    await this.finish(reason);
+  async hangUp(): Promise<void> {
+    await this.sendEnd();
   }
 
   /**
@@ -256,34 +173,37 @@ export class RelaySession implements LiveCallControl {
    * reason (and a transfer's handoff) is on the call record before `end` goes out, so it is there
    * whichever comes first afterwards: our socket close or Twilio's status callback.
    */
-  private async finish(reason: string, handoff?: Record<string, unknown>): Promise<void> {
-    if (this.endedBecause) return;
-    this.endedBecause = reason;
-    if (this.turn) this.cutTurn(this.turn.spoken, true);
+  private async sendEnd(handoff?: Record<string, unknown>): Promise<void> {
+    const conv = this.conversation;
+    if (this.endSent || !conv) return;
+    this.endSent = true;
     try {
-      await this.deps.services.calls.updateStatus(this.call!.callSid, { status: 'in-progress', endReason: reason, ...(handoff ? { handoff } : {}) });
+      await this.deps.services.calls.updateStatus(conv.callSid, { status: 'in-progress', endReason: conv.endReason ?? 'ended', ...(handoff ? { handoff } : {}) });
     } catch (err) {
       this.deps.logger.error({ err, callSid: this.callSid }, 'relay: could not record why the call ends');
     }
     this.send(outgoing.end(handoff ?? { reason: 'end' }));
-    await this.writes;
+    await conv.settled();
   }
 
   /** The socket closed, by Twilio or the network: the session is over and the call record says why. */
   async onClose(code: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.turn) this.cutTurn(this.turn.spoken, true);
     this.unregister?.();
-    this.unwatch?.();
-    if (!this.call) return;
+    const conv = this.conversation;
+    if (!conv) {
+      this.stopEarlyWatch?.();
+      return;
+    }
+    conv.cutReply();
     await this.inbox;
-    await this.writes;
-    const endReason = this.endedBecause ?? `relay socket closed: ${code}`;
+    await conv.close();
+    const endReason = conv.endReason ?? `relay socket closed: ${code}`;
     try {
-      await this.deps.services.calls.updateStatus(this.call.callSid, { status: 'completed', endReason });
+      await this.deps.services.calls.updateStatus(conv.callSid, { status: 'completed', endReason });
     } catch (err) {
-      this.deps.logger.error({ err, callSid: this.call.callSid }, 'relay: could not record the end of the call');
+      this.deps.logger.error({ err, callSid: conv.callSid }, 'relay: could not record the end of the call');
     }
   }
 }

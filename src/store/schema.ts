@@ -51,6 +51,7 @@ export interface AgentTable {
   permission: number;
   direct_hash: string | null;
   handler: string | null;
+  voice_engine: string | null; // realtime | pipeline | offline; null follows VOICE_ENGINE
   total_calls: number;
   total_minutes: number;
   created_at: string;

@@ -43,6 +43,27 @@ for (const db of testDbs()) {
       assert.equal(got.body.total_minutes, 0);
     });
 
+    test('voice_engine: an agent picks the speech engine of the SIP calls Dialtone answers for it; null follows VOICE_ENGINE', async () => {
+      const r = await create(a.key, { name: 'Voice', voice_engine: 'realtime' });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.body.voice_engine, 'realtime');
+      const listed = await s.request('GET', '/api/agents', { key: a.key });
+      assert.equal(listed.body.find((x: { id: string }) => x.id === r.body.id).voice_engine, 'realtime');
+      const off = await s.request('PUT', `/api/agents/${r.body.id}`, { key: a.key, body: { voice_engine: 'offline' } });
+      assert.equal(off.body.voice_engine, 'offline');
+      const unchanged = await s.request('PUT', `/api/agents/${r.body.id}`, { key: a.key, body: { name: 'Voice 2' } });
+      assert.equal(unchanged.body.voice_engine, 'offline');
+      const cleared = await s.request('PUT', `/api/agents/${r.body.id}`, { key: a.key, body: { voice_engine: null } });
+      assert.equal(cleared.body.voice_engine, null);
+      for (const bad of ['whisper', '', 7]) {
+        const res = await s.request('PUT', `/api/agents/${r.body.id}`, { key: a.key, body: { voice_engine: bad } });
+        assert.equal(res.status, 400, `voice_engine ${JSON.stringify(bad)}: ${res.text}`);
+        assert.match(res.text, /voice_engine/);
+      }
+      const plain = await create(a.key, { name: 'Plain' });
+      assert.equal(plain.body.voice_engine, null);
+    });
+
     test('POST rejects bad input with 400 naming the field', async () => {
       const cases: Array<[Record<string, unknown>, string]> = [
         [{ name: 'x', type: 'sideways' }, 'type'],

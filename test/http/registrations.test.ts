@@ -148,6 +148,26 @@ for (const db of testDbs()) {
       assert.equal((await regs.get({ tenantId: a.id }, id)).generation, gen + 1);
     });
 
+    test('state reports arriving together share a transaction but each is judged on its own (stale ones refused)', async () => {
+      const regs = s.server.services.registrations;
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const id = await newReg(a);
+        await s.request('POST', `/phone-endpoints/${id}/activate`, { key: a.key });
+        ids.push(id);
+      }
+      const gens = await Promise.all(ids.map(async (id) => (await regs.get({ tenantId: a.id }, id)).generation));
+      // Every third report names an old generation, as a late report after a re-activation would.
+      const results = await Promise.all(ids.map((id, i) => regs.reportState(id, i % 3 === 0 ? gens[i]! - 1 : gens[i]!, { state: 'failed', error: `timeout ${i}` })));
+      assert.deepEqual(results, ids.map((_, i) => i % 3 !== 0));
+      for (const [i, id] of ids.entries()) {
+        const shown = (await s.request('GET', `/phone-endpoints/${id}`, { key: a.key })).body;
+        assert.equal(shown.state, i % 3 === 0 ? 'initial' : 'failed', id);
+        if (i % 3 !== 0) assert.match(shown.error, new RegExp(`timeout ${i}$`));
+      }
+      await assert.rejects(regs.reportState(ids[1]!, gens[1]!, { state: 'sideways' as never }), /state/);
+    });
+
     test('PUT that changes what is sent to the registrar starts over with a new generation', async () => {
       const regs = s.server.services.registrations;
       const id = await newReg(a, { handler: 'sip' });

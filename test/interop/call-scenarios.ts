@@ -223,10 +223,17 @@ export interface CallerOptions {
   expectReinvite?: boolean;
   /** A REFER must arrive first (a supervisor's transfer); it is refused with 603. */
   refuseRefer?: boolean;
-  /** The RTP port our offer names (a test's own socket) instead of SIPp's media port. */
-  sdpMediaPort?: number;
-  /** Play g711a.pcap once answered (default); off when the test's own socket is the media. */
+  /**
+   * The RTP port our offer names (a test's own socket) instead of SIPp's media port; or SIPp's
+   * `[media_port+N]`, which also becomes the source port of the pcap SIPp plays (SIPp does not
+   * bind it, so a test's socket there hears what is sent back).
+   */
+  sdpMediaPort?: number | string;
+  /** Play g711a.pcap (or this pcap) once answered (default); off when the test's own socket is the media. */
   playAudio?: boolean;
+  pcap?: string;
+  /** Wait this long after the answer before playing. */
+  playAfterMs?: number;
 }
 
 const inviteHeaders = `
@@ -356,10 +363,11 @@ ${callerSdp(2, 'sendonly')}
       Content-Length: 0
     ]]>
   </send>
-${o.playAudio === false ? '' : `
+${o.playAudio === false ? '' : `${o.playAfterMs ? `
+  <pause milliseconds="${o.playAfterMs}"/>` : ''}
   <nop>
     <action>
-      <exec play_pcap_audio="${PCAP}"/>
+      <exec play_pcap_audio="${o.pcap ?? PCAP}"/>
     </action>
   </nop>`}${hold}${moved}${dtmf}${ending}`);
 }

@@ -235,3 +235,25 @@ export async function rtpSink(port: number): Promise<{ socket: Socket; packets: 
   await new Promise<void>((r) => socket.bind(port, '127.0.0.1', r));
   return { socket, packets: () => n, payloadTypes };
 }
+
+export interface CapturedRtp {
+  /** hrtime ms of arrival. */
+  at: number;
+  payloadType: number;
+  sequence: number;
+  timestamp: number;
+  payload: Buffer;
+}
+
+/** A UDP socket standing in for a phone's RTP port that keeps every RTP packet it gets, with its arrival time. */
+export async function rtpCapture(port: number): Promise<{ socket: Socket; packets: CapturedRtp[]; close(): void }> {
+  const socket = createSocket('udp4');
+  const packets: CapturedRtp[] = [];
+  socket.on('message', (m) => {
+    if (m.length < 12 || (m[0]! >> 6) !== 2) return;
+    const cc = m[0]! & 0x0f;
+    packets.push({ at: Number(process.hrtime.bigint()) / 1e6, payloadType: m[1]! & 0x7f, sequence: m.readUInt16BE(2), timestamp: m.readUInt32BE(4), payload: m.subarray(12 + cc * 4) });
+  });
+  await new Promise<void>((r) => socket.bind(port, '127.0.0.1', r));
+  return { socket, packets, close: () => socket.close() };
+}

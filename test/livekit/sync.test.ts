@@ -153,7 +153,7 @@ describe('LiveKit sync when LiveKit is down or out of step', () => {
     await store.db.insertInto('agents').values({
       id, tenant_id: 't1', name, detail: '', kind: 'inbound', system_prompt: '', voice: 'alloy', language: 'en-US', greeting: '', personality: '',
       llm_model: null, context_data: '{}', deploy_status: 'active', username: null, password_hash: null, presence: 'offline',
-      ring_method: 'ringall', permission: 0, direct_hash: null, handler: null, total_calls: 0, total_minutes: 0, created_at: now, updated_at: now,
+      ring_method: 'ringall', permission: 0, direct_hash: null, handler: null, voice_engine: null, total_calls: 0, total_minutes: 0, created_at: now, updated_at: now,
     }).execute();
   };
 

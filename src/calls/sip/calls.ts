@@ -81,7 +81,7 @@ export class SipCalls implements InviteSink {
 
   async closeAll(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([...this.live.values(), ...this.voice.values()].map((c) => c.end('instance shutting down')));
+    await Promise.allSettled([...this.live.values(), ...[...this.voice.values()].map((v) => v.conversation)].map((c) => c.end('instance shutting down')));
     await Promise.allSettled([...this.pending, this.outbound.closeAll()]);
   }
 
@@ -201,7 +201,7 @@ export class SipCalls implements InviteSink {
       this.deps.services.calls.updateStatus(callSid, { status, endReason: reason, sipStatus });
     if (invite.cancelled) return void (await finish('canceled', 'caller cancelled', 487));
     const answered = await answerWithVoice(invite, { callSid, scope: routed.scope, agent: routed.agent }, {
-      services: this.deps.services, config: this.deps.config, pacer: this.pacer, publicHost: this.sip.publicHost, logger: this.deps.logger,
+      services: this.deps.services, config: this.deps.config, runtime: this.deps.runtime, pacer: this.pacer, publicHost: this.sip.publicHost, logger: this.deps.logger,
     });
     if (!answered.ok) {
       await finish(answered.status === 487 ? 'canceled' : 'failed', answered.reason, answered.status);
@@ -210,13 +210,13 @@ export class SipCalls implements InviteSink {
     }
     const call = answered.call;
     await this.deps.services.calls.updateStatus(callSid, { status: 'in-progress' });
-    const unregister = this.deps.runtime.sessions.register(callSid, call);
+    const unregister = this.deps.runtime.sessions.register(callSid, call.conversation);
     this.voice.set(callSid, call);
     void call.recorded.finally(() => {
       unregister();
       this.voice.delete(callSid);
     });
-    void call.greet().catch((err: Error) => this.deps.logger.warn({ callSid, err: err.message }, 'could not speak the greeting'));
+    void call.start();
   }
 
   /** The legs of the call's handler, or why there are none. */

@@ -1,30 +1,36 @@
 /**
  * A SIP call answered by Dialtone itself (handlers `dialtone` and `relay`): our own SDP answer,
- * one RTP session from the port range, the agent's greeting spoken by the offline synthesiser,
- * RFC 4733 digits in (recorded as caller turns) and out (supervisor `dtmf`), supervisor `text`
- * spoken at once, a media timeout that hangs up. Speech recognition and the agent's replies are
- * the next step of the voice runtime; until a speech-to-text service exists the agent says so.
+ * one RTP session from the port range, and the call's conversation with our speech edge — the
+ * agent's speech engine (see src/voice/engine.ts) hears the caller's RTP and speaks into the
+ * paced queue. RFC 4733 digits in (caller turns) and out (supervisor `dtmf`), supervisor `text`
+ * spoken at once, REFER for transfers, a media timeout that hangs up.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { BrainEvent, BrainInput, TranscriptLine } from '../../brain/index.js';
 import type { Config } from '../../config.js';
+import { AGENT_ENDED, APOLOGY, Conversation, type SpeechEdge } from '../../conversation/conversation.js';
 import type { Agent } from '../../domain/agents.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Services } from '../../domain/services.js';
-import { encodeG711 } from '../../media/g711.js';
+import type { G711Law } from '../../media/g711.js';
 import type { Pacer } from '../../media/pacer.js';
-import { bindInRange, RtpSession } from '../../media/rtp-session.js';
+import { bindPairInRange, RtpSession } from '../../media/rtp-session.js';
 import { answerOffer, readRemoteMedia } from '../../media/sdp.js';
 import type { Dialog, IncomingInvite } from '../../sip/index.js';
-import { synthesize } from '../../voice/offline-tts.js';
-import type { LiveCallControl } from '../sessions.js';
+import type { VoiceEngine, VoiceHost, VoiceProfile } from '../../voice/engine.js';
+import { createEngine, engineKindFor } from '../../voice/engines.js';
+import { playOffline } from '../../voice/offline-engine.js';
+import type { CallRuntime } from '../runtime.js';
 import { trunkLeg } from './trunk-legs.js';
 
-export const NO_STT_NOTICE = 'I cannot understand speech on this line yet, because no speech-to-text service is configured. You can press keys, or call back later.';
+export { NO_STT_NOTICE } from '../../voice/offline-engine.js';
 
 export interface VoiceCallDeps {
   services: Services;
   config: Config;
+  runtime: CallRuntime;
   pacer: Pacer;
   publicHost: string;
   logger: Logger;
@@ -34,18 +40,27 @@ export type VoiceAnswer =
   | { ok: true; call: VoiceCall }
   | { ok: false; status: number; reason: string };
 
+export interface VoiceCallInfo {
+  callSid: string;
+  scope: Scope;
+  agent: Agent;
+  context?: Record<string, unknown>;
+}
+
 /** Negotiates media and answers the INVITE; the call then runs until either side ends it. */
-export async function answerWithVoice(invite: IncomingInvite, info: { callSid: string; scope: Scope; agent: Agent }, deps: VoiceCallDeps): Promise<VoiceAnswer> {
+export async function answerWithVoice(invite: IncomingInvite, info: VoiceCallInfo, deps: VoiceCallDeps): Promise<VoiceAnswer> {
   const m = deps.config.media;
-  const socket = await bindInRange(m.rtpPortMin, m.rtpPortMax, deps.config.sip.host === '::' ? '0.0.0.0' : deps.config.sip.host);
+  const { rtp: socket, rtcp } = await bindPairInRange(m.rtpPortMin, m.rtpPortMax, deps.config.sip.host === '::' ? '0.0.0.0' : deps.config.sip.host);
   const negotiated = answerOffer(invite.request.body.toString('utf8'), { address: deps.publicHost, port: socket.address().port });
   if (!negotiated.ok) {
     socket.close();
+    rtcp.close();
     return { ok: false, status: negotiated.status, reason: negotiated.reason };
   }
   const rtp = new RtpSession(socket, {
     pacer: deps.pacer, law: negotiated.codec.law, payloadType: negotiated.codec.pt, telephoneEvent: negotiated.telephoneEvent,
     remote: { address: negotiated.remote.address, port: negotiated.remote.port }, mediaTimeoutMs: m.timeoutMs,
+    rtcp: { socket: rtcp, cname: `dialtone-${randomBytes(4).toString('hex')}@${deps.publicHost}` },
   });
   let dialog: Dialog;
   try {
@@ -57,21 +72,34 @@ export async function answerWithVoice(invite: IncomingInvite, info: { callSid: s
   return { ok: true, call: new VoiceCall(info, dialog, rtp, negotiated.codec.law, negotiated.answer, deps) };
 }
 
-export class VoiceCall implements LiveCallControl {
-  private endReason: string | undefined;
+export class VoiceCall implements SpeechEdge, VoiceHost {
+  readonly conversation: Conversation;
+  readonly engine: VoiceEngine;
+  readonly profile: VoiceProfile;
   readonly recorded: Promise<void>;
 
   constructor(
-    readonly info: { callSid: string; scope: Scope; agent: Agent },
+    readonly info: VoiceCallInfo,
     readonly dialog: Dialog,
     readonly rtp: RtpSession,
-    private readonly law: 'PCMU' | 'PCMA',
+    readonly law: G711Law,
     private answer: string,
     private readonly deps: VoiceCallDeps,
   ) {
-    rtp.on('digit', ({ digit }) => void this.turn('caller', `pressed ${digit}`));
+    const agent = info.agent;
+    this.conversation = new Conversation(info.callSid, agent, info.context ?? {}, deps);
+    this.conversation.attach(this);
+    this.profile = { voice: agent.voice, language: agent.language, greeting: agent.greeting };
+    this.engine = createEngine(engineKindFor(agent, deps.config), this, { config: deps.config, agentName: agent.name, logger: deps.logger.child({ callSid: info.callSid }) });
+    this.conversation.onContextChange = () => this.engine.contextChanged();
+
+    rtp.on('audio', (frame) => this.engine.hear(frame));
+    rtp.on('digit', ({ digit }) => {
+      this.conversation.callerPressed(digit);
+      this.engine.digit(digit);
+    });
     rtp.on('timeout', () => {
-      this.endReason ??= `no media from the caller for ${Math.round(deps.config.media.timeoutMs / 1000)} s`;
+      this.conversation.ending(`no media from the caller for ${Math.round(deps.config.media.timeoutMs / 1000)} s`);
       void dialog.bye();
     });
     // A re-INVITE (hold, a moved address): keep our answer, follow their media.
@@ -82,23 +110,85 @@ export class VoiceCall implements LiveCallControl {
     });
     this.recorded = new Promise<void>((resolve) => {
       dialog.on('terminated', (why) => {
+        this.engine.close();
         rtp.close();
-        const reason = this.endReason ?? (why === 'remote-bye' ? 'caller hung up' : why === 'session-expired' ? 'session timer expired' : 'ended');
-        void deps.services.calls.updateStatus(info.callSid, { status: 'completed', endReason: reason, sipStatus: 200 })
+        const reason = this.conversation.endReason ?? (why === 'remote-bye' ? 'caller hung up' : why === 'session-expired' ? 'session timer expired' : 'ended');
+        void this.conversation.close()
+          .then(() => deps.services.calls.updateStatus(info.callSid, { status: 'completed', endReason: reason, sipStatus: 200 }))
           .catch((err: Error) => deps.logger.warn({ callSid: info.callSid, err: err.message }, 'could not record the end of a voice call'))
           .finally(resolve);
       });
     });
   }
 
-  /** Speaks the greeting (and, with no speech-to-text, why the agent will not understand the caller). */
-  async greet(): Promise<void> {
-    const greeting = this.info.agent.greeting.trim() || `Hello, you have reached ${this.info.agent.name}.`;
-    await this.say(`${greeting} ${NO_STT_NOTICE}`, 'agent');
+  /** Starts the agent's engine (its greeting); an engine that cannot start ends the call. */
+  async start(): Promise<void> {
+    try {
+      await this.engine.start();
+    } catch (err) {
+      this.dead(`speech service unreachable: ${(err as Error).message}`);
+    }
   }
 
-  async speak(text: string): Promise<void> {
-    await this.say(text, 'supervisor');
+  // VoiceHost: what the engine may do.
+
+  play(audio: Buffer): void {
+    if (!this.dialog.isTerminated) this.rtp.play(audio);
+  }
+
+  flush(): void {
+    this.rtp.flush();
+  }
+
+  get playedMs(): number {
+    return this.rtp.framesSent * 20;
+  }
+
+  get queuedToMs(): number {
+    return this.rtp.framesSent * 20 + this.rtp.queuedMs;
+  }
+
+  brainInput(): BrainInput {
+    return this.conversation.brainInput(new AbortController().signal);
+  }
+
+  partial(text: string): void {
+    this.conversation.partial(text);
+  }
+
+  final(line: TranscriptLine, interrupted = false): void {
+    this.conversation.remember(line, interrupted);
+  }
+
+  async act(action: BrainEvent): Promise<void> {
+    try {
+      await this.conversation.act(action);
+    } catch (err) {
+      this.trouble(`the agent's ${action.type} failed: ${(err as Error).message}`);
+    }
+  }
+
+  trouble(message: string): void {
+    this.deps.logger.warn({ callSid: this.info.callSid, message }, 'voice call: speech or language model failed');
+    this.conversation.error(message);
+    if (this.dialog.isTerminated) return;
+    this.rtp.flush();
+    void playOffline(this, APOLOGY)
+      .then(() => this.conversation.remember({ role: 'agent', text: APOLOGY }))
+      .catch((err: Error) => this.deps.logger.warn({ callSid: this.info.callSid, err: err.message }, 'could not speak the apology'));
+  }
+
+  dead(reason: string): void {
+    this.conversation.ending(reason);
+    this.conversation.error(reason);
+    if (!this.dialog.isTerminated) void this.dialog.bye().catch(() => undefined);
+  }
+
+  // SpeechEdge: what the conversation (and supervisors) ask of this call.
+
+  async sayNow(text: string): Promise<void> {
+    if (this.dialog.isTerminated) return;
+    await this.engine.say(text);
   }
 
   async sendDigits(digits: string): Promise<void> {
@@ -111,24 +201,14 @@ export class VoiceCall implements LiveCallControl {
     const leg = await trunkLeg(this.deps.services, this.info.scope, null, target, {});
     const referral = await this.dialog.refer(`<${leg ? leg.leg.uri : `tel:${target}`}>`);
     if (!referral.response || referral.response.status >= 300) throw new DomainError('upstream', `the caller's side refused the transfer (${referral.response?.status ?? 'no answer'})`);
-    this.endReason = `transferred to ${target}`;
+    this.conversation.ending(`transferred to ${target}`);
   }
 
-  async end(reason = 'ended by supervisor'): Promise<void> {
-    this.endReason ??= reason;
+  async hangUp(reason: string): Promise<void> {
+    // The agent's goodbye is heard before the BYE (a few seconds at most); anyone else's end is at once.
+    const deadline = Date.now() + (reason === AGENT_ENDED ? 5000 : 0);
+    while (this.rtp.queuedMs > 0 && Date.now() < deadline && !this.dialog.isTerminated) await new Promise((r) => setTimeout(r, 20));
     if (!this.dialog.isTerminated) await this.dialog.bye().catch(() => undefined);
     await this.recorded;
-  }
-
-  private async say(text: string, role: 'agent' | 'supervisor'): Promise<void> {
-    const audio = await synthesize(text, this.info.agent.language);
-    if (this.dialog.isTerminated) return;
-    this.rtp.play(encodeG711(this.law, audio.pcm));
-    await this.turn(role, text);
-  }
-
-  private async turn(role: 'caller' | 'agent' | 'supervisor', text: string): Promise<void> {
-    await this.deps.services.calls.addTurn(this.info.callSid, { role, text })
-      .catch((err: Error) => this.deps.logger.warn({ callSid: this.info.callSid, err: err.message }, 'could not record a turn'));
   }
 }

@@ -6,6 +6,7 @@ import type {
 import type { Keyset } from '../../domain/paging.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Tx } from '../../domain/unit-of-work.js';
+import type { VoiceEngineKind } from '../../domain/voice-engine.js';
 import type { AgentTable } from '../schema.js';
 import { on, type StoreHandle } from '../transactions.js';
 import { storedHandler } from './call-handler-column.js';
@@ -32,6 +33,7 @@ function toAgent(r: AgentTable): Agent {
     permission: r.permission,
     directHash: r.direct_hash,
     handler: storedHandler(r.handler),
+    voiceEngine: r.voice_engine as VoiceEngineKind | null,
     totalCalls: r.total_calls,
     totalMinutes: r.total_minutes,
     createdAt: r.created_at,
@@ -62,6 +64,7 @@ function toColumns(c: AgentChanges): Partial<AgentTable> {
   if (c.permission !== undefined) set.permission = c.permission;
   if (c.directHash !== undefined) set.direct_hash = c.directHash;
   if (c.handler !== undefined) set.handler = c.handler;
+  if (c.voiceEngine !== undefined) set.voice_engine = c.voiceEngine;
   return set;
 }
 
@@ -76,7 +79,7 @@ export class SqlAgentRepository implements AgentRepository, AgentDirectoryReposi
         voice: a.voice, language: a.language, greeting: a.greeting, personality: a.personality, llm_model: a.llmModel,
         context_data: JSON.stringify(a.contextData), deploy_status: a.deployStatus, username: a.username,
         password_hash: a.passwordHash, presence: a.presence, ring_method: a.ringMethod, permission: a.permission,
-        direct_hash: a.directHash, handler: a.handler, total_calls: a.totalCalls, total_minutes: a.totalMinutes,
+        direct_hash: a.directHash, handler: a.handler, voice_engine: a.voiceEngine, total_calls: a.totalCalls, total_minutes: a.totalMinutes,
         created_at: a.createdAt, updated_at: a.updatedAt,
       }).execute();
       return 'inserted';

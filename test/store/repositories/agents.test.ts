@@ -15,7 +15,7 @@ import { insertTenant, openTestStore, type TestStore } from '../../helpers/store
 const agent = (id: string, tenantId: string, createdAt: string, over: Partial<AgentWithPassword> = {}): AgentWithPassword => ({
   id, tenantId, name: `agent ${id}`, detail: '', kind: 'inbound', systemPrompt: '', voice: 'alloy', language: 'en-US',
   greeting: '', personality: '', llmModel: null, contextData: { n: 1 }, deployStatus: 'active', username: null, passwordHash: null,
-  presence: 'offline', ringMethod: 'ringall', permission: 0, directHash: `h-${id}`, handler: null,
+  presence: 'offline', ringMethod: 'ringall', permission: 0, directHash: `h-${id}`, handler: null, voiceEngine: null,
   totalCalls: 0, totalMinutes: 0, createdAt, updatedAt: createdAt, ...over,
 });
 const t1 = { tenantId: 't1' };

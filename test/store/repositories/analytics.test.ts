@@ -13,7 +13,7 @@ async function insertAgent(store: TestStore, id: string, tenantId: string): Prom
   await store.db.insertInto('agents').values({
     id, tenant_id: tenantId, name: `agent ${id}`, detail: '', kind: 'inbound', system_prompt: '', voice: 'alloy', language: 'en',
     greeting: '', personality: '', llm_model: null, context_data: '{}', deploy_status: 'active', username: null, password_hash: null,
-    presence: 'available', ring_method: 'ringall', permission: 0, direct_hash: null, handler: null,
+    presence: 'available', ring_method: 'ringall', permission: 0, direct_hash: null, handler: null, voice_engine: null,
     total_calls: 0, total_minutes: 0, created_at: now, updated_at: now,
   }).execute();
 }

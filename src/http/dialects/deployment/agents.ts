@@ -3,12 +3,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { PLAIN_AGENT_ROUTE, type AppOptions } from '../../context.js';
 import { errors } from './schemas.js';
+import { VOICE_ENGINES } from '../../../domain/voice-engine.js';
 import { AGENT_KINDS, DEPLOY_STATUSES, type Agent, type AgentPatch } from '../../../domain/agents.js';
 import { invalid } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { Tx } from '../../../domain/unit-of-work.js';
 import { offsetPage } from '../../../domain/paging.js';
-import { linkNextPage, ListWindowQuery } from '../../list-window.js';
+import { linkNextPage, ListWindowQuery, windowOf } from '../../list-window.js';
 
 /** A plain JSON-schema enum (not anyOf of constants), so a bad value is reported as "must be one of …". */
 const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
@@ -31,6 +32,8 @@ const editable = {
   personality: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 2_000, description: 'how the agent comes across; added to its prompt (null changes nothing, "" clears)' }),
   greeting_message: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 2_000, description: 'Phony\'s name for greeting (null leaves it as it is)' }),
   phone_number: Type.String({ minLength: 1, maxLength: 32, description: 'one of the tenant\'s numbers, assigned to the agent (as POST /api/phone-numbers/{n}/assign)' }),
+  // Dialtone's own: the speech engine of SIP calls Dialtone answers for this agent.
+  voice_engine: Type.Unsafe<(typeof VOICE_ENGINES)[number] | null>({ type: ['string', 'null'], enum: [...VOICE_ENGINES, null], description: 'speech engine of SIP calls Dialtone answers for the agent: realtime, pipeline or offline; null follows the server\'s VOICE_ENGINE' }),
 };
 
 const CreateBody = Type.Object({
@@ -46,6 +49,7 @@ const CreateBody = Type.Object({
   personality: Type.Optional(editable.personality),
   greeting_message: Type.Optional(editable.greeting_message),
   phone_number: Type.Optional(editable.phone_number),
+  voice_engine: Type.Optional(editable.voice_engine),
   tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'platform admin only: the tenant to create the agent in' })),
 }, {
   additionalProperties: false,
@@ -84,6 +88,7 @@ const AgentView = Type.Object({
   context_data: ContextData,
   personality: Type.Union([Type.String(), Type.Null()]),
   greeting_message: Type.Union([Type.String(), Type.Null()]),
+  voice_engine: Type.Union([oneOf(VOICE_ENGINES), Type.Null()]),
 });
 
 const Deleted = Type.Object({ message: Type.String() });
@@ -110,6 +115,7 @@ function view(a: Agent, phoneNumber: string | null): Static<typeof AgentView> {
     // Phony answers null for a field never set.
     personality: a.personality === '' ? null : a.personality,
     greeting_message: a.greeting === '' ? null : a.greeting,
+    voice_engine: a.voiceEngine,
   };
 }
 
@@ -129,6 +135,7 @@ function toPatch(b: UpdateBody): AgentPatch {
   return {
     name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
     personality: b.personality ?? undefined, greeting: greetingOf(b), language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+    voiceEngine: b.voice_engine,
   };
 }
 
@@ -143,8 +150,8 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     schema: { tags, summary: 'List agents', querystring: ListQuery, response: { 200: Type.Array(AgentView), ...errors } },
   }, async (req, reply) => {
     const q = req.query;
-    const window = { limit: q.limit, offset: q.offset };
-    const rows = await services.agents.listFor(req.principal!, q.tenant_id, { deployStatus: q.status, kind: q.type, pageSize: q.limit + 1, offset: q.offset });
+    const window = windowOf(q);
+    const rows = await services.agents.listFor(req.principal!, q.tenant_id, { deployStatus: q.status, kind: q.type, pageSize: window.limit + 1, offset: window.offset });
     const page = offsetPage(rows, window);
     linkNextPage(req, reply, page.nextOffset);
     const numbers = await services.agents.primaryNumbers(page.items);
@@ -162,6 +169,7 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     const agent = await services.agents.create(scope, {
       name: b.name, kind: b.type, systemPrompt: b.system_prompt, voice: b.voice, contextData: b.context_data,
       personality: b.personality ?? undefined, greeting: greetingOf(b), language: b.language, llmModel: b.llm_model, deployStatus: b.status,
+      voiceEngine: b.voice_engine,
     }, within);
     return reply.status(201).send(view(agent, number?.e164 ?? null));
   });
