@@ -18,10 +18,11 @@ const PLAIN_AGENT_OPERATIONS = new Set([
   'GET /v1.0/tags',
   'GET /v1.0/tags/{id}',
   'GET /api/agents/{agent_id}',
+  'GET /auth/me',
 ]);
 
-/** Unauthenticated routes (they authenticate otherwise, or not at all). */
-const PUBLIC = [/^\/auth\/login$/, /^\/healthz$/, /^\/twilio\//, /^\/relay\//];
+/** Unauthenticated routes (they authenticate otherwise, or not at all: /metrics takes its own token). */
+const PUBLIC = [/^\/auth\/login$/, /^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/twilio\//, /^\/relay\//];
 
 /** Routes a manager is refused by rules of their own: minting keys needs admin, tenants are the platform admin's. */
 const NOT_FOR_MANAGERS = new Set([
