@@ -123,7 +123,7 @@ describe(`dashboard in Chromium (${db})`, () => {
     await waitFor('desk unbound', async () => (await kamailio.lookup('desk')).length === 0, 5_000);
   });
 
-  test('a relay call streams its transcript to the page; Say reaches the caller; End ends it', async () => {
+  test('a relay call streams its transcript to the page; Say reaches the caller, context is added, End ends it', async () => {
     // Finished calls first, for the history test below.
     for (let i = 0; i < FINISHED_CALLS; i++) {
       const sid = newCallSid();
@@ -153,6 +153,13 @@ describe(`dashboard in Chromium (${db})`, () => {
     await page.getByRole('button', { name: 'Say' }).click();
     await client.waitFor((f) => f.type === 'text' && f.token === 'A supervisor is on the line.');
     await transcript.locator('[data-role="supervisor"]', { hasText: 'A supervisor is on the line.' }).waitFor();
+
+    // A key added to the context comes back as context.updated and shows in the panel.
+    await page.getByLabel('context key').fill('plan');
+    await page.getByLabel('context value').fill('gold');
+    await page.getByRole('button', { name: 'Add to context' }).click();
+    await page.getByTestId('context').filter({ hasText: '"plan": "gold"' }).waitFor();
+    assert.equal((await s.server.services.calls.findBySid(callSid))?.context.plan, 'gold');
 
     // A bad digit string is refused with the API's reason, shown beside the button.
     await page.getByLabel('digits').fill('12x');

@@ -42,6 +42,23 @@ function Supervise({ sid }: { sid: string }) {
   );
 }
 
+/** Adds one key to the call's context; the agent sees it from its next turn. The panel follows context.updated. */
+function AddContext({ sid }: { sid: string }) {
+  const [key, setKey] = useState('');
+  const [value, setValue] = useState('');
+  return (
+    <div className="supervise">
+      <div><input aria-label="context key" value={key} placeholder="key" onChange={(e) => setKey(e.target.value)} />
+        <input aria-label="context value" value={value} placeholder="value" onChange={(e) => setValue(e.target.value)} />
+        <Action label="Add to context" run={async () => {
+          await data(api().PUT('/api/calls/{call_sid}/context', { params: { path: { call_sid: sid } }, body: { context: { [key]: value } } }));
+          setKey('');
+          setValue('');
+        }} /></div>
+    </div>
+  );
+}
+
 function CallPanel({ sid }: { sid: string }) {
   const detail = useLoad<Detail>(() => data(api().GET('/api/calls/{call_sid}', { params: { path: { call_sid: sid } } })), [sid]);
   const [partial, setPartial] = useState<string | null>(null);
@@ -75,6 +92,7 @@ function CallPanel({ sid }: { sid: string }) {
         <Transcript turns={d.transcript} partial={partial} />
         <h4>Context</h4>
         <pre className="context" data-testid="context">{JSON.stringify(d.context, null, 2)}</pre>
+        {!over && <AddContext sid={sid} />}
       </>}
     </div>
   );
