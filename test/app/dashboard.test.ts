@@ -221,6 +221,33 @@ describe(`dashboard in Chromium (${db})`, () => {
     await admin.close();
   });
 
+  test("an agent's login signs in: a manager sees the tenant, a plain agent is told there is nothing to manage", async () => {
+    const person = async (username: string, permission: number) => {
+      const r = await s.request('POST', '/v1.0/agents', { key: a.key, body: { name: username, username, password: 'pw-123456', permission } });
+      assert.equal(r.status, 200, r.text);
+    };
+    await person('mona-manager', 64);
+    await person('pat-plain', 16);
+    for (const [username, sees] of [['mona-manager', 'manager'], ['pat-plain', 'plain']] as const) {
+      const p = await browser.newPage();
+      p.setDefaultTimeout(UI_TIMEOUT);
+      await p.goto(`${s.url}/app/`);
+      await p.getByRole('tab', { name: 'Agent login' }).click();
+      await p.getByLabel('Username').fill(username);
+      await p.getByLabel('Password').fill('pw-123456');
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByTestId('who').filter({ hasText: username }).waitFor();
+      if (sees === 'manager') {
+        await row(p, 'lines', 'Front desk').waitFor();
+      } else {
+        await p.getByText('nothing here for it to manage').waitFor();
+        assert.equal(await p.getByRole('link', { name: 'Lines' }).count(), 0);
+        await browser.screenshot(p, '08-plain-agent');
+      }
+      await p.close();
+    }
+  });
+
   test('no page logged any other console error or threw', () => {
     assert.deepEqual(browser.errors, []);
   });
