@@ -9,7 +9,7 @@ import { invalid } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { Tx } from '../../../domain/unit-of-work.js';
 import { offsetPage } from '../../../domain/paging.js';
-import { linkNextPage, ListWindowQuery } from '../../list-window.js';
+import { linkNextPage, ListWindowQuery, windowOf } from '../../list-window.js';
 
 /** A plain JSON-schema enum (not anyOf of constants), so a bad value is reported as "must be one of …". */
 const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
@@ -150,8 +150,8 @@ export async function agentRoutes(plain: FastifyInstance, opts: AppOptions): Pro
     schema: { tags, summary: 'List agents', querystring: ListQuery, response: { 200: Type.Array(AgentView), ...errors } },
   }, async (req, reply) => {
     const q = req.query;
-    const window = { limit: q.limit, offset: q.offset };
-    const rows = await services.agents.listFor(req.principal!, q.tenant_id, { deployStatus: q.status, kind: q.type, pageSize: q.limit + 1, offset: q.offset });
+    const window = windowOf(q);
+    const rows = await services.agents.listFor(req.principal!, q.tenant_id, { deployStatus: q.status, kind: q.type, pageSize: window.limit + 1, offset: window.offset });
     const page = offsetPage(rows, window);
     linkNextPage(req, reply, page.nextOffset);
     const numbers = await services.agents.primaryNumbers(page.items);

@@ -6,7 +6,7 @@ import { DomainError } from '../../../domain/errors.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { PhoneNumber } from '../../../domain/numbers.js';
 import type { ProviderCredential } from '../../../domain/credentials.js';
-import { linkNextPage } from '../../list-window.js';
+import { linkNextPage, windowOf } from '../../list-window.js';
 import {
   CreateNumberBody, CreateProviderBody, IdParams, NumbersQuery, NumbersReply, PhoneNumberReply, ProviderReply,
   ProvidersReply, TextError, UpdateNumberBody, numberTags, providerTags,
@@ -52,7 +52,7 @@ async function telephonyRoutes(root: FastifyInstance, opts: AppOptions): Promise
     schema: { tags: numberTags, summary: 'List phone numbers', querystring: NumbersQuery, response: { 200: NumbersReply, ...errors } },
   }, async (req, reply) => {
     const q = req.query;
-    const page = await numbers.page(scopeOf(req.principal!), { agentId: q.agent_id }, { limit: q.limit, offset: q.offset });
+    const page = await numbers.page(scopeOf(req.principal!), { agentId: q.agent_id }, windowOf(q));
     linkNextPage(req, reply, page.nextOffset);
     return { numbers: page.items.map(renderNumber) };
   });

@@ -7,7 +7,7 @@ import type { Trunk } from '../../../domain/trunks.js';
 import { DomainError, invalid } from '../../../domain/errors.js';
 import { CreateTrunkBody, CreatedReply, DeletedReply, DetailReply, ErrorReply, ListReply, OutboundCallBody, OutboundCallReply, TrunkParams, tags } from './schemas.js';
 import { Type } from '@sinclair/typebox';
-import { linkNextPage, ListWindowQuery } from '../../list-window.js';
+import { linkNextPage, ListWindowQuery, windowOf } from '../../list-window.js';
 
 /** `2024-01-15T10:00:00.000000`: the document's timestamps carry microseconds and no zone (UTC). */
 export function microsecondTimestamp(iso: string): string {
@@ -64,7 +64,7 @@ export async function trunksDialect(root: FastifyInstance, opts: AppOptions): Pr
   app.get('/sip/list', {
     schema: { tags, summary: 'List SIP trunks (no credentials)', querystring: Type.Object(ListWindowQuery), response: { 200: ListReply, ...errorResponses } },
   }, async (req, reply) => {
-    const page = await trunks.page(scopeOf(req.principal!), { limit: req.query.limit, offset: req.query.offset });
+    const page = await trunks.page(scopeOf(req.principal!), windowOf(req.query));
     linkNextPage(req, reply, page.nextOffset);
     return { success: true, message: 'SIP trunks retrieved', data: page.items.map(summary) };
   });
