@@ -63,7 +63,6 @@ export function useLiveEvents(fn: Listener, deps: unknown[]): void {
   useEffect(() => {
     listeners.add(fn);
     return () => { listeners.delete(fn); };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 }
 

@@ -23,7 +23,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
       (d) => { if (mine === seq.current) { setData(d); setError(null); setLoading(false); } },
       (e: Error) => { if (mine === seq.current) { setError(e.message); setLoading(false); } },
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload, set: setData };
