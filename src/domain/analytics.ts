@@ -28,6 +28,8 @@ export interface Summary {
   successRate: number;
   /** Hour of day (UTC, 0-23) with the most calls; null when there were none. */
   busiestHour: number | null;
+  /** Calls per UTC hour of day over the period, only hours that had calls (what busiestHour is the top of). */
+  hourlyDistribution: Record<string, number>;
   topAgents: AgentCallCount[];
 }
 
@@ -114,6 +116,9 @@ function fold(buckets: CallBucket[]) {
   };
 }
 
+const byHourRecord = (byHour: Map<number, number>): Record<string, number> =>
+  Object.fromEntries([...byHour].sort(([a], [b]) => a - b).map(([h, n]) => [String(h), n]));
+
 function addAgents(into: Map<string, { calls: number; seconds: number }>, rows: Array<{ agentId: string | null; calls: number; seconds: number }>): void {
   for (const r of rows) {
     if (!r.agentId || r.calls === 0) continue;
@@ -169,6 +174,7 @@ export class AnalyticsService {
       totalAgents: agentCount,
       ...totals,
       busiestHour,
+      hourlyDistribution: byHourRecord(byHour),
       topAgents: top.map(([agentId, a]) => ({ agentId, name: nameOf.get(agentId) ?? DELETED_AGENT_NAME, calls: a.calls, minutes: minutes(a.seconds) })),
     };
   }
@@ -191,7 +197,7 @@ export class AnalyticsService {
       agentId: agent.id,
       name: agent.name,
       ...totals,
-      hourlyDistribution: Object.fromEntries([...byHour].sort(([a], [b]) => a - b).map(([h, n]) => [String(h), n])),
+      hourlyDistribution: byHourRecord(byHour),
       dailyTrend,
     };
   }

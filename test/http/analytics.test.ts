@@ -55,6 +55,7 @@ for (const db of testDbs()) {
       assert.equal(r.status, 200);
       assert.deepEqual(r.body, {
         total_agents: 3, total_calls: 5, total_minutes: 8, average_call_duration: 160, success_rate: 0.75, busiest_hour: 9,
+        hourly_distribution: { 9: 2, 11: 1, 12: 2 },
         top_agents: [{ agent_id: bob, name: 'Bob', calls: 3, minutes: 6 }, { agent_id: alice, name: 'Alice', calls: 1, minutes: 2 }],
       });
     });
@@ -64,6 +65,7 @@ for (const db of testDbs()) {
       assert.equal(r.status, 200);
       assert.deepEqual(r.body, {
         total_agents: 3, total_calls: 8, total_minutes: 11, average_call_duration: 165, success_rate: 0.5714, busiest_hour: 9,
+        hourly_distribution: { 9: 3, 11: 1, 12: 2, 14: 2 },
         top_agents: [{ agent_id: bob, name: 'Bob', calls: 4, minutes: 6 }, { agent_id: alice, name: 'Alice', calls: 3, minutes: 5 }],
       });
       assert.deepEqual((await s.request('GET', '/api/analytics/summary?period=month', { key: a.key })).body, r.body);
@@ -75,6 +77,7 @@ for (const db of testDbs()) {
         .sort((x, y) => (x.agent_id < y.agent_id ? -1 : 1));
       assert.deepEqual(r.body, {
         total_agents: 3, total_calls: 9, total_minutes: 21, average_call_duration: 252, success_rate: 0.625, busiest_hour: 9, top_agents: tied,
+        hourly_distribution: { 9: 3, 10: 1, 11: 1, 12: 2, 14: 2 },
       });
     });
 
@@ -93,6 +96,7 @@ for (const db of testDbs()) {
       const day = await s.request('GET', '/api/analytics/summary?period=day', { key: c.key });
       assert.deepEqual(day.body, {
         total_agents: 1, total_calls: 4, total_minutes: 4.25, average_call_duration: 64, success_rate: 1, busiest_hour: 0,
+        hourly_distribution: { 0: 1, 6: 1, 12: 1, 23: 1 },
         top_agents: [{ agent_id: eve, name: 'Eve', calls: 2, minutes: 2.5 }],
       });
       const week = await s.request('GET', '/api/analytics/summary?period=week', { key: c.key });
@@ -136,7 +140,7 @@ for (const db of testDbs()) {
     test('a tenant with no calls gets zeros and no busiest hour', async () => {
       const empty = await s.newTenant();
       const r = await s.request('GET', '/api/analytics/summary?period=week', { key: empty.key });
-      assert.deepEqual(r.body, { total_agents: 0, total_calls: 0, total_minutes: 0, average_call_duration: 0, success_rate: 0, busiest_hour: null, top_agents: [] });
+      assert.deepEqual(r.body, { total_agents: 0, total_calls: 0, total_minutes: 0, average_call_duration: 0, success_rate: 0, busiest_hour: null, hourly_distribution: {}, top_agents: [] });
     });
 
     test('tenant_id: the admin picks a tenant or sees the platform; a tenant key may only name itself', async () => {

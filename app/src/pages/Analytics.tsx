@@ -1,13 +1,13 @@
 /**
- * Analytics: the tenant's totals and top agents (summary), and for one agent its calls and
- * minutes per day and its busiest hours (the per-agent report holds the daily and hourly series).
+ * Analytics: the tenant's totals, busiest hours and top agents (summary), and for one agent its
+ * calls and minutes per day and its busiest hours (only the per-agent report has a daily series).
  */
 import { useEffect, useState, type ReactElement } from 'react';
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api, data } from '../api';
 import { ErrorLine, Section, useLoad } from '../ui';
 
-interface Summary { total_agents: number; total_calls: number; total_minutes: number; average_call_duration: number; success_rate: number; busiest_hour: number | null; top_agents: Array<{ agent_id: string; name: string; calls: number; minutes: number }> }
+interface Summary { total_agents: number; total_calls: number; total_minutes: number; average_call_duration: number; success_rate: number; busiest_hour: number | null; hourly_distribution: Record<string, number>; top_agents: Array<{ agent_id: string; name: string; calls: number; minutes: number }> }
 interface AgentStats { name: string; hourly_distribution: Record<string, number>; daily_trend: Array<{ date: string; calls: number; minutes: number }> }
 
 const PERIODS = ['day', 'week', 'month', 'year'] as const;
@@ -25,11 +25,21 @@ function Chart({ title, children }: { title: string; children: ReactElement }) {
   );
 }
 
+/** All 24 hours, so a quiet hour shows as a gap rather than disappearing from the axis. */
+const allHours = (byHour: Record<string, number>) => Array.from({ length: 24 }, (_, h) => ({ hour: `${h}h`, calls: byHour[String(h)] ?? 0 }));
+
+function HoursChart({ title, byHour }: { title: string; byHour: Record<string, number> }) {
+  return (
+    <Chart title={title}>
+      <BarChart data={allHours(byHour)}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="hour" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="calls" fill="#b7791f" isAnimationActive={false} /></BarChart>
+    </Chart>
+  );
+}
+
 function AgentCharts({ agentId }: { agentId: string }) {
   const stats = useLoad<AgentStats>(() => data(api().GET('/api/analytics/agents/{agent_id}', { params: { path: { agent_id: agentId } } })), [agentId]);
   if (stats.error) return <ErrorLine error={stats.error} />;
   if (!stats.data) return null;
-  const hours = Array.from({ length: 24 }, (_, h) => ({ hour: `${h}h`, calls: stats.data!.hourly_distribution[String(h)] ?? 0 }));
   const days = stats.data.daily_trend.map((d) => ({ ...d, day: d.date.slice(5) }));
   return (
     <div className="charts">
@@ -39,9 +49,7 @@ function AgentCharts({ agentId }: { agentId: string }) {
       <Chart title="Minutes per day">
         <LineChart data={days}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="day" /><YAxis /><Tooltip /><Line dataKey="minutes" stroke="#2f855a" dot={false} isAnimationActive={false} /></LineChart>
       </Chart>
-      <Chart title="Busiest hours (UTC)">
-        <BarChart data={hours}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="hour" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="calls" fill="#b7791f" isAnimationActive={false} /></BarChart>
-      </Chart>
+      <HoursChart title={`${stats.data.name}: busiest hours (UTC)`} byHour={stats.data.hourly_distribution} />
     </div>
   );
 }
@@ -71,10 +79,13 @@ export function Analytics() {
             <Card label="busiest hour (UTC)" value={s.busiest_hour === null ? '—' : `${s.busiest_hour}:00`} />
             <Card label="agents" value={s.total_agents} />
           </div>
+          <div className="charts">
+          <HoursChart title="Busiest hours (UTC)" byHour={s.hourly_distribution} />
           <Chart title="Top agents">
             <BarChart data={s.top_agents}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="name" /><YAxis allowDecimals={false} /><Tooltip />
               <Bar dataKey="calls" fill="#3b6ea5" isAnimationActive={false} /><Bar dataKey="minutes" fill="#2f855a" isAnimationActive={false} /></BarChart>
           </Chart>
+          </div>
         </>}
       </Section>
       <Section title="One agent" actions={

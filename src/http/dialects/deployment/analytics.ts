@@ -19,6 +19,7 @@ const SummaryView = Type.Object({
   average_call_duration: Type.Integer({ description: 'seconds, over completed calls' }),
   success_rate: Type.Number({ description: 'completed / finished calls' }),
   busiest_hour: Type.Union([Type.Integer({ minimum: 0, maximum: 23 }), Type.Null()], { description: 'UTC hour of day' }),
+  hourly_distribution: Type.Record(Type.String(), Type.Integer(), { description: 'calls per UTC hour of day over the period; hours without calls left out' }),
   top_agents: Type.Array(Type.Object({ agent_id: Type.String(), name: Type.String(), calls: Type.Integer(), minutes: Type.Number() })),
 });
 
@@ -39,6 +40,7 @@ function summaryView(s: Summary): Static<typeof SummaryView> {
   return {
     total_agents: s.totalAgents, total_calls: s.totalCalls, total_minutes: s.totalMinutes,
     average_call_duration: s.averageCallDuration, success_rate: s.successRate, busiest_hour: s.busiestHour,
+    hourly_distribution: s.hourlyDistribution,
     top_agents: s.topAgents.map((a) => ({ agent_id: a.agentId, name: a.name, calls: a.calls, minutes: a.minutes })),
   };
 }
