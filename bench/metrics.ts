@@ -24,7 +24,7 @@ async function start(metrics: boolean): Promise<{ server: Server; url: string; d
   const dir = mkdtempSync(join(tmpdir(), 'dialtone-bench-metrics-'));
   const config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent', ADMIN_API_KEY: `bench-${randomBytes(12).toString('hex')}`,
-    MASTER_KEY: randomBytes(32).toString('base64'), RATE_LIMIT_PER_HOUR: '100000000', RATE_LIMIT_PER_MINUTE: '100000000',
+    MASTER_KEY: randomBytes(32).toString('base64'), RATE_LIMIT_PER_HOUR: '100000000', RATE_LIMIT_PER_MINUTE: '100000000', ALLOW_PRIVATE_SIP_TARGETS: '1',
     ...(metrics ? { METRICS_TOKEN: TOKEN } : {}),
   });
   const server = await createServer(config);
@@ -51,7 +51,7 @@ async function scrape(): Promise<{ ms: number; bytes: number }> {
   const d = await start(true);
   try {
     const scope = { tenantId: (await d.server.services.tenants.create({ name: 'many lines' } as never)).id };
-    for (let i = 0; i < LINES; i++) await d.server.services.registrations.create(scope, { registrar: `sip:pbx${i}.example.com`, username: `u${i}`, password: 'p' });
+    for (let i = 0; i < LINES; i++) await d.server.services.registrations.create(scope, { registrar: `sip:10.0.${i >> 8}.${i & 255}`, username: `u${i}`, password: 'p' });
     const times: number[] = [];
     let bytes = 0;
     for (let i = 0; i < 20; i++) {
@@ -68,8 +68,14 @@ async function scrape(): Promise<{ ms: number; bytes: number }> {
   }
 }
 
-const off = await measure(false);
-const on = await measure(true);
+// Alternated, best of two each: the machine is shared, and a single pair is mostly noise.
+const best = (a: CannonResult, b: CannonResult) => (a.requests.average >= b.requests.average ? a : b);
+const off1 = await measure(false);
+const on1 = await measure(true);
+const on2 = await measure(true);
+const off2 = await measure(false);
+const off = best(off1, off2);
+const on = best(on1, on2);
 const s = await scrape();
 const row = (name: string, r: CannonResult) => `${name.padEnd(14)} ${r.requests.average.toFixed(0).padStart(7)} req/s  p99 ${String(r.latency.p99).padStart(4)} ms  non-2xx ${r.non2xx}`;
 console.log(`\n${row('metrics off', off)}\n${row('metrics on', on)}`);
