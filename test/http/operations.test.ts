@@ -162,3 +162,20 @@ describe('operations with SIP running (sqlite)', () => {
     assert.equal(JSON.stringify(log.lines).includes('pw-secret-u1'), false, 'the line password is never logged');
   });
 });
+
+describe('readiness when the database is gone (sqlite)', () => {
+  let s: TestServer;
+  before(async () => { s = await startTestServer('sqlite', { sip: true, config: (c) => { c.sip.port = 19062; } }); });
+  after(async () => { await s.close().catch(() => undefined); });
+
+  test('/readyz is 503 naming the database; /healthz still answers', async () => {
+    assert.equal((await s.request('GET', '/readyz', { key: null })).status, 200);
+    await s.server.store.db.destroy();
+    const r = await s.request('GET', '/readyz', { key: null });
+    assert.equal(r.status, 503);
+    assert.equal(r.body.status, 'not_ready');
+    assert.match(r.body.checks.database, /^unreachable/);
+    assert.equal(r.body.checks.sip, 'ok');
+    assert.equal((await s.request('GET', '/healthz', { key: null })).status, 200, 'liveness is not readiness');
+  });
+});
