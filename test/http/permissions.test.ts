@@ -20,8 +20,8 @@ const PLAIN_AGENT_OPERATIONS = new Set([
   'GET /api/agents/{agent_id}',
 ]);
 
-/** Unauthenticated routes (they authenticate otherwise, or not at all). */
-const PUBLIC = [/^\/auth\/login$/, /^\/healthz$/, /^\/twilio\//, /^\/relay\//];
+/** Routes without an API key (they authenticate otherwise, like /metrics with its token, or not at all). */
+const PUBLIC = [/^\/auth\/login$/, /^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/twilio\//, /^\/relay\//];
 
 /** Routes a manager is refused by rules of their own: minting keys needs admin, tenants are the platform admin's. */
 const NOT_FOR_MANAGERS = new Set([
