@@ -2,7 +2,7 @@
  * Operations: `/readyz`, `/metrics`, and the one log line per request (with its latency
  * recorded for /metrics). `/healthz` (liveness) stays in app.ts as it was.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { PUBLIC_ROUTE, type AppOptions } from './context.js';
 import { metricsTokenMatches } from '../ops/metrics.js';
@@ -10,16 +10,30 @@ import { metricsTokenMatches } from '../ops/metrics.js';
 /** Probes and scrapes come every few seconds: their lines are debug, not info. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
-export function installRequestLog(app: FastifyInstance, opts: Pick<AppOptions, 'metrics'>): void {
-  app.addHook('onResponse', async (req, reply) => {
-    // The route pattern, never the path: ids stay out of metric labels.
-    const route = req.routeOptions.url ?? null;
-    const line = { req, res: { statusCode: reply.statusCode }, route, responseTime: Math.round(reply.elapsedTime * 10) / 10 };
-    if (route && QUIET_ROUTES.has(route)) req.log.debug(line, 'request');
-    else req.log.info(line, 'request');
-    opts.metrics?.observeRequest(req.method, route ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-  });
+function logRequest(req: FastifyRequest, status: number, elapsedMs: number, metrics: AppOptions['metrics']): void {
+  // The route pattern, never the path: ids stay out of metric labels.
+  const route = req.routeOptions.url ?? null;
+  const line = { req, res: { statusCode: status }, route, responseTime: Math.round(elapsedMs * 10) / 10 };
+  if (route && QUIET_ROUTES.has(route)) req.log.debug(line, 'request');
+  else req.log.info(line, 'request');
+  metrics?.observeRequest(req.method, route ?? 'unmatched', status, elapsedMs / 1000);
 }
+
+export function installRequestLog(app: FastifyInstance, opts: Pick<AppOptions, 'metrics'>): void {
+  app.addHook('onRequest', async (req) => { upgradeStarts.set(req, performance.now()); });
+  app.addHook('onResponse', async (req, reply) => logRequest(req, reply.statusCode, reply.elapsedTime, opts.metrics));
+}
+
+/**
+ * The request line of a WebSocket upgrade: the reply is hijacked, so no onResponse runs for it.
+ * Called by each socket route when its socket opens (refused upgrades are ordinary answers).
+ */
+export function logUpgrade(req: FastifyRequest, metrics: AppOptions['metrics']): void {
+  const started = upgradeStarts.get(req) ?? performance.now();
+  logRequest(req, 101, performance.now() - started, metrics);
+}
+
+const upgradeStarts = new WeakMap<FastifyRequest, number>();
 
 const Problem = Type.Object({ error: Type.String(), message: Type.String() });
 const Readiness = Type.Object({

@@ -6,6 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import WebSocket from 'ws';
 import { createLogger } from '../../src/log.js';
 import { freePort } from '../helpers/dialtone-process.js';
 import { waitFor } from '../interop/peers.js';
@@ -111,6 +112,20 @@ testDbs().forEach((db, i) => {
       assert.equal(JSON.stringify(log.lines.slice(from)).includes(t.key), false);
       assert.equal(log.lines.slice(from).some((l) => l.msg === 'incoming request' || l.msg === 'request completed'), false, "Fastify's own two lines are gone");
     });
+
+    test('a WebSocket upgrade is one request line too (101), its ?token= redacted', async () => {
+      const t = await s.newTenant();
+      const from = log.lines.length;
+      const ws = new WebSocket(`${s.url.replace(/^http/, 'ws')}/events/ws?token=${t.key}`);
+      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+      ws.close();
+      await new Promise((r) => setTimeout(r, 100));
+      const lines = log.lines.slice(from).filter((l) => l.msg === 'request' && l.route === '/events/ws');
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.equal(lines[0].res.statusCode, 101);
+      assert.match(lines[0].req.url, /token=\[redacted\]/);
+      assert.equal(JSON.stringify(log.lines.slice(from)).includes(t.key), false);
+    });
   });
 });
 
@@ -160,5 +175,22 @@ describe('operations with SIP running (sqlite)', () => {
     assert.ok(changes.some((l) => l.state === 'registering'), JSON.stringify(changes));
     assert.equal(new Set(changes.map((l) => `${l.state}|${l.error}`)).size, changes.length, 'one line per change');
     assert.equal(JSON.stringify(log.lines).includes('pw-secret-u1'), false, 'the line password is never logged');
+  });
+});
+
+describe('readiness when the database is gone (sqlite)', () => {
+  let s: TestServer;
+  before(async () => { s = await startTestServer('sqlite', { sip: true, config: (c) => { c.sip.port = 19062; } }); });
+  after(async () => { await s.close().catch(() => undefined); });
+
+  test('/readyz is 503 naming the database; /healthz still answers', async () => {
+    assert.equal((await s.request('GET', '/readyz', { key: null })).status, 200);
+    await s.server.store.db.destroy();
+    const r = await s.request('GET', '/readyz', { key: null });
+    assert.equal(r.status, 503);
+    assert.equal(r.body.status, 'not_ready');
+    assert.match(r.body.checks.database, /^unreachable/);
+    assert.equal(r.body.checks.sip, 'ok');
+    assert.equal((await s.request('GET', '/healthz', { key: null })).status, 200, 'liveness is not readiness');
   });
 });

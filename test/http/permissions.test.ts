@@ -21,7 +21,7 @@ const PLAIN_AGENT_OPERATIONS = new Set([
   'GET /auth/me',
 ]);
 
-/** Unauthenticated routes (they authenticate otherwise, or not at all: /metrics takes its own token). */
+/** Routes without an API key (they authenticate otherwise, like /metrics with its token, or not at all). */
 const PUBLIC = [/^\/auth\/login$/, /^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/twilio\//, /^\/relay\//];
 
 /** Routes a manager is refused by rules of their own: minting keys needs admin, tenants are the platform admin's. */

@@ -24,9 +24,10 @@ function CallTranscript({ sid }: { sid: string }) {
 export function History() {
   const [page, setPage] = useState(0);
   const [open, setOpen] = useState<string | null>(null);
-  const list = useLoad<{ calls: HistoryCall[]; total: number }>(() => data(api().GET('/api/calls/history', { params: { query: { limit: HISTORY_PAGE, offset: page * HISTORY_PAGE } } })), [page]);
+  const list = useLoad<{ calls: HistoryCall[]; total: number; offset: number }>(() => data(api().GET('/api/calls/history', { params: { query: { limit: HISTORY_PAGE, offset: page * HISTORY_PAGE } } })), [page]);
   const total = list.data?.total ?? 0;
-  const first = page * HISTORY_PAGE;
+  // From the answer, not the page asked for: until the next page arrives, the rows shown are the last one's.
+  const first = list.data?.offset ?? 0;
   return (
     <Section title="Call history">
       <ErrorLine error={list.error} />

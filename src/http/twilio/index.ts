@@ -10,6 +10,7 @@ import { RelaySession } from '../../relay/session.js';
 import { verifyTwilio, type TwilioOrigin } from './signature.js';
 import { ErrorReply, RelayQuery, TwilioForm, TwimlReply, errors } from './schemas.js';
 import { SwitchingProtocols, UPGRADE_REQUIRED } from '../websocket-docs.js';
+import { logUpgrade } from '../ops.js';
 
 type Form = Record<string, unknown>;
 
@@ -109,6 +110,7 @@ export async function twilioEdge(app: FastifyInstance, opts: AppOptions): Promis
       origins.set(req, await verifyTwilio(services, req, wsUrl(req), q.account_sid, {}));
     },
     wsHandler: (socket, req) => {
+      logUpgrade(req, opts.metrics);
       const origin = origins.get(req)!;
       const session = new RelaySession(socket, { services, runtime, logger: req.log as never, tenantIds: origin.tenantIds });
       let closing: Promise<void> | null = null;

@@ -6,6 +6,7 @@ import type { AppOptions } from '../../context.js';
 import { ErrorReply, errors } from './schemas.js';
 import { SwitchingProtocols, UPGRADE_REQUIRED } from '../../websocket-docs.js';
 import { isStreamed, renderEvent } from './event-messages.js';
+import { logUpgrade } from '../../ops.js';
 import { holderOf, type Scope } from '../../../domain/principal.js';
 
 /** Per agent across all its logins (a new login is not 10 more), else per API key. */
@@ -47,6 +48,7 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
       response: { 101: SwitchingProtocols, 426: ErrorReply, ...errors },
     },
     wsHandler: (socket: WebSocket, req) => {
+      logUpgrade(req, opts.metrics);
       const holder = holderOf(req.principal!);
       const scope = scopes.get(req)!;
       const callSid = req.query.call_sid;
