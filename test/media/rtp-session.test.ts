@@ -47,10 +47,12 @@ test('audio handed over in one burst leaves at real time, 20 ms apart, and arriv
   await new Promise((r) => setTimeout(r, 1300));
   assert.equal(frames.length, 50, 'one second of audio is 50 frames');
   assert.ok(arrivals.at(-1)! - t0 >= 900, 'not sent faster than real time');
+  // The spacing as a receiver sees it, judged by its median and the share near 20 ms rather than
+  // by the worst gap: one scheduling stall of the test process on a loaded machine is not pacing.
   const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!).sort((x, y) => x - y);
-  const p99 = gaps[Math.floor(gaps.length * 0.99)]!;
-  const p01 = gaps[Math.floor(gaps.length * 0.01)]!;
-  assert.ok(p99 <= 45 && p01 >= 0, `packet spacing p1 ${p01.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+  const median = gaps[Math.floor(gaps.length / 2)]!;
+  const near = gaps.filter((g) => g >= 15 && g <= 25).length / gaps.length;
+  assert.ok(median >= 17 && median <= 23 && near >= 0.8, `packet spacing median ${median.toFixed(1)} ms, ${(near * 100).toFixed(0)} % within 20 ± 5 ms`);
   assert.ok(frames.every((f) => f.length === FRAME_BYTES));
 });
 
