@@ -31,7 +31,11 @@ export interface Summary {
   /** Calls per UTC hour of day over the period, only hours that had calls (what busiestHour is the top of). */
   hourlyDistribution: Record<string, number>;
   topAgents: AgentCallCount[];
+  /** The last 30 UTC days, today included, whatever the period: calls and minutes per day. */
+  dailyTrend: DayTrend[];
 }
+
+export interface DayTrend { date: string; calls: number; minutes: number }
 
 export interface AgentStats {
   agentId: string;
@@ -72,6 +76,8 @@ export interface AnalyticsRepository {
   agent(scope: Scope, agentId: string): Promise<{ id: string; name: string } | null>;
   /** Rollup of whole days from `fromDay` (YYYY-MM-DD) on, by hour of day and status (agentId null). */
   hourlyTotals(scope: Scope | null, fromDay: string): Promise<CallBucket[]>;
+  /** Rollup per UTC day from `fromDay` on, every call counted (agent or not). */
+  dayTotals(scope: Scope | null, fromDay: string): Promise<DayTotal[]>;
   /** Rollup of whole days from `fromDay` on, per agent. */
   agentTotals(scope: Scope | null, fromDay: string): Promise<AgentTotal[]>;
   /** Buckets over the calls that started in [from, to). */
@@ -153,11 +159,13 @@ export class AnalyticsService {
     const wholeDaysFrom = new Date((Math.floor(sinceMs / DAY_MS) + 1) * DAY_MS).toISOString();
     const firstWholeDay = wholeDaysFrom.slice(0, 10);
     const repo = this.deps.analytics;
-    const [agentCount, hours, agentDays, edge] = await Promise.all([
+    const trendFrom = this.trendStart();
+    const [agentCount, hours, agentDays, edge, days] = await Promise.all([
       repo.agentCount(scope),
       repo.hourlyTotals(scope, firstWholeDay),
       repo.agentTotals(scope, firstWholeDay),
       repo.callBuckets(scope, { from: since, to: wholeDaysFrom }),
+      repo.dayTotals(scope, trendFrom.slice(0, 10)),
     ]);
     const { totals, byHour } = fold([...hours, ...edge]);
     let busiestHour: number | null = null;
@@ -176,22 +184,23 @@ export class AnalyticsService {
       busiestHour,
       hourlyDistribution: byHourRecord(byHour),
       topAgents: top.map(([agentId, a]) => ({ agentId, name: nameOf.get(agentId) ?? DELETED_AGENT_NAME, calls: a.calls, minutes: minutes(a.seconds) })),
+      dailyTrend: trendOf(days, trendFrom),
     };
+  }
+
+  /** Midnight UTC starting the 30-day trend that ends today, as an ISO time. */
+  private trendStart(): string {
+    const today = Math.floor(this.deps.clock.now().getTime() / DAY_MS) * DAY_MS;
+    return new Date(today - (TREND_DAYS - 1) * DAY_MS).toISOString();
   }
 
   async agent(scope: Scope, agentId: string): Promise<AgentStats> {
     const repo = this.deps.analytics;
     const agent = await repo.agent(scope, agentId);
     if (!agent) throw notFound('agent');
-    const today = new Date(Math.floor(this.deps.clock.now().getTime() / DAY_MS) * DAY_MS);
-    const firstDay = new Date(today.getTime() - (TREND_DAYS - 1) * DAY_MS).toISOString();
+    const firstDay = this.trendStart();
     const [buckets, days] = await Promise.all([repo.agentCallBuckets(scope, agentId), repo.agentDays(scope, agentId, firstDay)]);
-    const byDay = new Map(days.map((d) => [d.date, d]));
-    const dailyTrend = Array.from({ length: TREND_DAYS }, (_, i) => {
-      const date = new Date(Date.parse(firstDay) + i * DAY_MS).toISOString().slice(0, 10);
-      const d = byDay.get(date);
-      return { date, calls: d?.calls ?? 0, minutes: minutes(d?.seconds ?? 0) };
-    });
+    const dailyTrend = trendOf(days, firstDay);
     const { totals, byHour } = fold(buckets);
     return {
       agentId: agent.id,
@@ -201,4 +210,14 @@ export class AnalyticsService {
       dailyTrend,
     };
   }
+}
+
+/** Every day of the trend from `firstDay`, days without calls as zeros. */
+function trendOf(days: DayTotal[], firstDay: string): DayTrend[] {
+  const byDay = new Map(days.map((d) => [d.date, d]));
+  return Array.from({ length: TREND_DAYS }, (_, i) => {
+    const date = new Date(Date.parse(firstDay) + i * DAY_MS).toISOString().slice(0, 10);
+    const d = byDay.get(date);
+    return { date, calls: d?.calls ?? 0, minutes: minutes(d?.seconds ?? 0) };
+  });
 }

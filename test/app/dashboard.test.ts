@@ -199,7 +199,7 @@ describe(`dashboard in Chromium (${db})`, () => {
     await page.goto(`${s.url}/app/#/analytics`);
     const cards = page.getByTestId('summary');
     await cards.getByText(String(FINISHED_CALLS + 1), { exact: true }).waitFor();
-    for (const chart of ['busiest-hours-utc-', 'top-agents', 'calls-per-day', 'minutes-per-day', 'ava-busiest-hours-utc-']) {
+    for (const chart of ['calls-per-day', 'minutes-per-day', 'busiest-hours-utc-', 'top-agents', 'ava-calls-per-day', 'ava-minutes-per-day', 'ava-busiest-hours-utc-']) {
       await page.getByTestId(`chart-${chart}`).locator('.recharts-bar-rectangle, .recharts-line-curve').first().waitFor();
     }
     await browser.screenshot(page, '06-analytics');

@@ -6,6 +6,12 @@ import type { CallTable } from '../../src/store/schema.js';
 
 const NOW = new Date('2024-06-15T12:00:00.000Z');
 
+/** The summary's daily_trend is the same 30 days for every period; its own test checks it. */
+function withoutTrend(body: Record<string, unknown>): Record<string, unknown> {
+  const { daily_trend: _trend, ...rest } = body;
+  return rest;
+}
+
 for (const db of testDbs()) {
   describe(`deployment analytics API (${db})`, () => {
     let s: TestServer;
@@ -53,7 +59,7 @@ for (const db of testDbs()) {
     test('summary for the last day', async () => {
       const r = await s.request('GET', '/api/analytics/summary?period=day', { key: a.key });
       assert.equal(r.status, 200);
-      assert.deepEqual(r.body, {
+      assert.deepEqual(withoutTrend(r.body), {
         total_agents: 3, total_calls: 5, total_minutes: 8, average_call_duration: 160, success_rate: 0.75, busiest_hour: 9,
         hourly_distribution: { 9: 2, 11: 1, 12: 2 },
         top_agents: [{ agent_id: bob, name: 'Bob', calls: 3, minutes: 6 }, { agent_id: alice, name: 'Alice', calls: 1, minutes: 2 }],
@@ -63,7 +69,7 @@ for (const db of testDbs()) {
     test('summary defaults to the last 30 days', async () => {
       const r = await s.request('GET', '/api/analytics/summary', { key: a.key });
       assert.equal(r.status, 200);
-      assert.deepEqual(r.body, {
+      assert.deepEqual(withoutTrend(r.body), {
         total_agents: 3, total_calls: 8, total_minutes: 11, average_call_duration: 165, success_rate: 0.5714, busiest_hour: 9,
         hourly_distribution: { 9: 3, 11: 1, 12: 2, 14: 2 },
         top_agents: [{ agent_id: bob, name: 'Bob', calls: 4, minutes: 6 }, { agent_id: alice, name: 'Alice', calls: 3, minutes: 5 }],
@@ -75,7 +81,7 @@ for (const db of testDbs()) {
       const r = await s.request('GET', '/api/analytics/summary?period=year', { key: a.key });
       const tied = [{ agent_id: alice, name: 'Alice', calls: 4, minutes: 15 }, { agent_id: bob, name: 'Bob', calls: 4, minutes: 6 }]
         .sort((x, y) => (x.agent_id < y.agent_id ? -1 : 1));
-      assert.deepEqual(r.body, {
+      assert.deepEqual(withoutTrend(r.body), {
         total_agents: 3, total_calls: 9, total_minutes: 21, average_call_duration: 252, success_rate: 0.625, busiest_hour: 9, top_agents: tied,
         hourly_distribution: { 9: 3, 10: 1, 11: 1, 12: 2, 14: 2 },
       });
@@ -94,7 +100,10 @@ for (const db of testDbs()) {
       const moved = await insertCall(c.id, eve, '2024-06-15T05:00:00.000Z', 'completed', 45);
       await s.server.store.db.updateTable('calls').set({ agent_id: null, started_at: '2024-06-15T06:00:00.000Z' }).where('call_sid', '=', moved).execute();
       const day = await s.request('GET', '/api/analytics/summary?period=day', { key: c.key });
-      assert.deepEqual(day.body, {
+      assert.deepEqual(day.body.daily_trend.filter((d: any) => d.calls > 0), [
+        { date: '2024-06-14', calls: 3, minutes: 4.67 }, { date: '2024-06-15', calls: 2, minutes: 1.25 },
+      ], 'the trend follows the same updates and deletes');
+      assert.deepEqual(withoutTrend(day.body), {
         total_agents: 1, total_calls: 4, total_minutes: 4.25, average_call_duration: 64, success_rate: 1, busiest_hour: 0,
         hourly_distribution: { 0: 1, 6: 1, 12: 1, 23: 1 },
         top_agents: [{ agent_id: eve, name: 'Eve', calls: 2, minutes: 2.5 }],
@@ -137,10 +146,25 @@ for (const db of testDbs()) {
       assert.equal(stats.body.total_minutes, 0.32);
     });
 
+    test("summary's daily trend: the tenant's last 30 days, every call counted, whatever the period", async () => {
+      for (const period of ['day', 'year']) {
+        const trend = (await s.request('GET', `/api/analytics/summary?period=${period}`, { key: a.key })).body.daily_trend;
+        assert.equal(trend.length, 30);
+        assert.equal(trend[0].date, '2024-05-17');
+        assert.equal(trend[29].date, '2024-06-15');
+        assert.deepEqual(trend.filter((d: any) => d.calls > 0), [
+          { date: '2024-05-20', calls: 1, minutes: 0 }, { date: '2024-06-10', calls: 1, minutes: 0 },
+          { date: '2024-06-14', calls: 1, minutes: 3 }, { date: '2024-06-15', calls: 5, minutes: 8 },
+        ]);
+      }
+      const other = (await s.request('GET', '/api/analytics/summary', { key: b.key })).body.daily_trend;
+      assert.deepEqual(other.filter((d: any) => d.calls > 0), [{ date: '2024-06-15', calls: 1, minutes: 0.5 }]);
+    });
+
     test('a tenant with no calls gets zeros and no busiest hour', async () => {
       const empty = await s.newTenant();
       const r = await s.request('GET', '/api/analytics/summary?period=week', { key: empty.key });
-      assert.deepEqual(r.body, { total_agents: 0, total_calls: 0, total_minutes: 0, average_call_duration: 0, success_rate: 0, busiest_hour: null, hourly_distribution: {}, top_agents: [] });
+      assert.deepEqual(withoutTrend(r.body), { total_agents: 0, total_calls: 0, total_minutes: 0, average_call_duration: 0, success_rate: 0, busiest_hour: null, hourly_distribution: {}, top_agents: [] });
     });
 
     test('tenant_id: the admin picks a tenant or sees the platform; a tenant key may only name itself', async () => {

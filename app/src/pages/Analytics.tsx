@@ -1,14 +1,15 @@
 /**
- * Analytics: the tenant's totals, busiest hours and top agents (summary), and for one agent its
- * calls and minutes per day and its busiest hours (only the per-agent report has a daily series).
+ * Analytics: the tenant's totals, calls and minutes per day, busiest hours and top agents
+ * (summary), and the same series for one agent.
  */
 import { useEffect, useState, type ReactElement } from 'react';
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api, data } from '../api';
 import { ErrorLine, Section, useLoad } from '../ui';
 
-interface Summary { total_agents: number; total_calls: number; total_minutes: number; average_call_duration: number; success_rate: number; busiest_hour: number | null; hourly_distribution: Record<string, number>; top_agents: Array<{ agent_id: string; name: string; calls: number; minutes: number }> }
-interface AgentStats { name: string; hourly_distribution: Record<string, number>; daily_trend: Array<{ date: string; calls: number; minutes: number }> }
+interface Summary { total_agents: number; total_calls: number; total_minutes: number; average_call_duration: number; success_rate: number; busiest_hour: number | null; hourly_distribution: Record<string, number>; top_agents: Array<{ agent_id: string; name: string; calls: number; minutes: number }>; daily_trend: DayTrend[] }
+interface DayTrend { date: string; calls: number; minutes: number }
+interface AgentStats { name: string; hourly_distribution: Record<string, number>; daily_trend: DayTrend[] }
 
 const PERIODS = ['day', 'week', 'month', 'year'] as const;
 
@@ -36,19 +37,28 @@ function HoursChart({ title, byHour }: { title: string; byHour: Record<string, n
   );
 }
 
+/** Calls and minutes per day, labelled `prefix` (empty for the tenant). */
+function DayCharts({ prefix, trend }: { prefix: string; trend: DayTrend[] }) {
+  const days = trend.map((d) => ({ ...d, day: d.date.slice(5) }));
+  return (
+    <>
+      <Chart title={`${prefix}Calls per day`}>
+        <BarChart data={days}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="day" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="calls" fill="#3b6ea5" isAnimationActive={false} /></BarChart>
+      </Chart>
+      <Chart title={`${prefix}Minutes per day`}>
+        <LineChart data={days}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="day" /><YAxis /><Tooltip /><Line dataKey="minutes" stroke="#2f855a" dot={false} isAnimationActive={false} /></LineChart>
+      </Chart>
+    </>
+  );
+}
+
 function AgentCharts({ agentId }: { agentId: string }) {
   const stats = useLoad<AgentStats>(() => data(api().GET('/api/analytics/agents/{agent_id}', { params: { path: { agent_id: agentId } } })), [agentId]);
   if (stats.error) return <ErrorLine error={stats.error} />;
   if (!stats.data) return null;
-  const days = stats.data.daily_trend.map((d) => ({ ...d, day: d.date.slice(5) }));
   return (
     <div className="charts">
-      <Chart title="Calls per day">
-        <BarChart data={days}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="day" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="calls" fill="#3b6ea5" isAnimationActive={false} /></BarChart>
-      </Chart>
-      <Chart title="Minutes per day">
-        <LineChart data={days}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="day" /><YAxis /><Tooltip /><Line dataKey="minutes" stroke="#2f855a" dot={false} isAnimationActive={false} /></LineChart>
-      </Chart>
+      <DayCharts prefix={`${stats.data.name}: `} trend={stats.data.daily_trend} />
       <HoursChart title={`${stats.data.name}: busiest hours (UTC)`} byHour={stats.data.hourly_distribution} />
     </div>
   );
@@ -80,6 +90,7 @@ export function Analytics() {
             <Card label="agents" value={s.total_agents} />
           </div>
           <div className="charts">
+          <DayCharts prefix="" trend={s.daily_trend} />
           <HoursChart title="Busiest hours (UTC)" byHour={s.hourly_distribution} />
           <Chart title="Top agents">
             <BarChart data={s.top_agents}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="name" /><YAxis allowDecimals={false} /><Tooltip />

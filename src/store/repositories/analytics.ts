@@ -59,6 +59,14 @@ export class SqlAnalyticsRepository implements AnalyticsRepository {
     return rows.map((r) => ({ agentId: r.agent_id, calls: Number(r.n), seconds: Number(r.seconds ?? 0) }));
   }
 
+  async dayTotals(scope: Scope | null, fromDay: string): Promise<DayTotal[]> {
+    const day = sql<string>`substr(hour, 1, 10)`;
+    let q = this.store.db.selectFrom('call_hourly_totals').where('hour', '>=', fromDay);
+    if (scope) q = q.where('tenant_id', '=', scope.tenantId);
+    const rows = await q.select([day.as('day'), sql<number>`sum(calls)`.as('n'), sql<number>`sum(seconds)`.as('seconds')]).groupBy(day).execute();
+    return rows.map((r) => ({ date: r.day, calls: Number(r.n), seconds: Number(r.seconds ?? 0) }));
+  }
+
   async callBuckets(scope: Scope | null, range: { from: string; to: string }): Promise<CallBucket[]> {
     let q = this.store.db.selectFrom('calls').where('started_at', '>=', range.from).where('started_at', '<', range.to);
     if (scope) q = q.where('tenant_id', '=', scope.tenantId);

@@ -12,6 +12,8 @@ const SummaryQuery = Type.Object({
   tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'platform admin only' })),
 });
 
+const DayTrendView = Type.Object({ date: Type.String({ format: 'date' }), calls: Type.Integer(), minutes: Type.Number() });
+
 const SummaryView = Type.Object({
   total_agents: Type.Integer(),
   total_calls: Type.Integer(),
@@ -21,6 +23,7 @@ const SummaryView = Type.Object({
   busiest_hour: Type.Union([Type.Integer({ minimum: 0, maximum: 23 }), Type.Null()], { description: 'UTC hour of day' }),
   hourly_distribution: Type.Record(Type.String(), Type.Integer(), { description: 'calls per UTC hour of day over the period; hours without calls left out' }),
   top_agents: Type.Array(Type.Object({ agent_id: Type.String(), name: Type.String(), calls: Type.Integer(), minutes: Type.Number() })),
+  daily_trend: Type.Array(DayTrendView, { description: 'the last 30 UTC days (today included) whatever the period; days without calls as zeros' }),
 });
 
 const AgentView = Type.Object({
@@ -31,7 +34,7 @@ const AgentView = Type.Object({
   average_call_duration: Type.Integer(),
   success_rate: Type.Number(),
   hourly_distribution: Type.Record(Type.String(), Type.Integer(), { description: 'calls per UTC hour of day' }),
-  daily_trend: Type.Array(Type.Object({ date: Type.String({ format: 'date' }), calls: Type.Integer(), minutes: Type.Number() })),
+  daily_trend: Type.Array(DayTrendView),
 });
 
 const AgentParams = Type.Object({ agent_id: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -42,6 +45,7 @@ function summaryView(s: Summary): Static<typeof SummaryView> {
     average_call_duration: s.averageCallDuration, success_rate: s.successRate, busiest_hour: s.busiestHour,
     hourly_distribution: s.hourlyDistribution,
     top_agents: s.topAgents.map((a) => ({ agent_id: a.agentId, name: a.name, calls: a.calls, minutes: a.minutes })),
+    daily_trend: s.dailyTrend,
   };
 }
 
