@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import pino from 'pino';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
@@ -64,6 +65,23 @@ async function uac(target: string, service: string, rate: number, total: number,
   return { ok: num('Successful call'), failed: num('Failed call'), setupMs: setupMs.sort((a, b) => a - b), wallS };
 }
 
+/** Event-loop delay and GC pauses of this process (the server's) while a phase runs: where a setup tail comes from. */
+function watchLoop(): { stop(): string } {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const pauses: number[] = [];
+  const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) pauses.push(e.duration); });
+  delay.enable();
+  gc.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      delay.disable();
+      gc.disconnect();
+      const ms = (ns: number) => (ns / 1e6).toFixed(1);
+      return `delay p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms; GC ${pauses.length} pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms`;
+    },
+  };
+}
+
 function rssMb(): number {
   return process.memoryUsage().rss / 2 ** 20;
 }
@@ -94,8 +112,10 @@ async function main(): Promise<void> {
     };
     const total = RATE * SECONDS;
     const baseSustained = await uac(`127.0.0.1:${UAS_PORT}`, 'agent', RATE, total, 0);
+    const loop = watchLoop();
     const oursSustained = await uac(`127.0.0.1:${udpPort}`, service, RATE, total, 0);
     report(`sustained ${RATE} CPS × ${SECONDS} s`, baseSustained, oursSustained);
+    rows.push(`  Dialtone's event loop meanwhile: ${loop.stop()}`);
 
     // Concurrent dialogs: calls held HOLD_MS, started fast enough that CONCURRENT are up at once.
     const rate = Math.ceil(CONCURRENT / (HOLD_MS / 1000));

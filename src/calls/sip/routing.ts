@@ -54,10 +54,14 @@ export function calledNumber(user: string | undefined): string | null {
   return parsed?.isPossible() ? parsed.number : null;
 }
 
-type Target = { scope: Scope; agentId: string | null; lineId: string | null; lineHandler: CallHandler | null; phoneNumber: string | null; trusted: boolean };
+type Target = { scope: Scope; agentId: string | null; agent?: Agent; lineId: string | null; lineHandler: CallHandler | null; phoneNumber: string | null; trusted: boolean };
+
+const TENANT_STATUS_TTL_MS = 1000;
 
 export class InboundRouter {
-  constructor(private readonly services: Services, private readonly trust: TrustedSources) {}
+  private readonly tenantStatus = new Map<string, { at: number; suspended: boolean }>();
+
+  constructor(private readonly services: Services, private readonly trust: TrustedSources, private readonly now: () => number = Date.now) {}
 
   async route(facts: InviteFacts): Promise<RouteDecision> {
     const target = await this.identify(facts);
@@ -67,7 +71,7 @@ export class InboundRouter {
     }
     let agent: Agent;
     try {
-      agent = await this.services.agents.get(target.scope, target.agentId);
+      agent = target.agent ?? await this.services.agents.get(target.scope, target.agentId);
     } catch (err) {
       if (err instanceof DomainError && err.kind === 'not_found') return reject(404, 'the agent of this address no longer exists');
       throw err;
@@ -102,7 +106,7 @@ export class InboundRouter {
     if (direct) {
       const agent = await this.services.agents.findByDirectHash(direct[1]!.toLowerCase());
       if (!agent) return reject(404, 'no agent has this direct address');
-      return { scope: { tenantId: agent.tenantId }, agentId: agent.id, lineId: null, lineHandler: null, phoneNumber: null, trusted: false };
+      return { scope: { tenantId: agent.tenantId }, agentId: agent.id, agent, lineId: null, lineHandler: null, phoneNumber: null, trusted: false };
     }
     const e164 = calledNumber(facts.requestUser) ?? calledNumber(facts.toUser);
     const number = e164 ? await this.services.numbers.findByE164(e164) : null;
@@ -126,10 +130,23 @@ export class InboundRouter {
 
   /** Step 2: the agent may take calls now. */
   private async checkAgent(scope: Scope, agent: Agent): Promise<RouteDecision | null> {
-    const tenant = await this.services.tenants.get(scope.tenantId);
-    if (tenant.status === 'suspended') return reject(403, 'account suspended');
+    if (await this.suspended(scope.tenantId)) return reject(403, 'account suspended');
     if (agent.deployStatus !== 'active') return reject(480, `agent ${agent.id} is inactive`);
     return null;
+  }
+
+  /**
+   * A tenant's suspension, read at most once a second per tenant: every INVITE needs it and it
+   * rarely changes, so a suspension takes up to a second to stop new calls.
+   */
+  private async suspended(tenantId: string): Promise<boolean> {
+    const now = this.now();
+    const hit = this.tenantStatus.get(tenantId);
+    if (hit && now - hit.at < TENANT_STATUS_TTL_MS) return hit.suspended;
+    const suspended = (await this.services.tenants.get(tenantId)).status === 'suspended';
+    if (this.tenantStatus.size >= 10_000) this.tenantStatus.clear();
+    this.tenantStatus.set(tenantId, { at: now, suspended });
+    return suspended;
   }
 
   /** Step 3 (no line): the agent's own handler; a person with addresses otherwise rings them. */
