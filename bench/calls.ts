@@ -113,9 +113,12 @@ async function main(): Promise<void> {
     const total = RATE * SECONDS;
     const baseSustained = await uac(`127.0.0.1:${UAS_PORT}`, 'agent', RATE, total, 0);
     const loop = watchLoop();
+    const shedBefore = server.sipEdge!.overload.shed;
     const oursSustained = await uac(`127.0.0.1:${udpPort}`, service, RATE, total, 0);
     report(`sustained ${RATE} CPS × ${SECONDS} s`, baseSustained, oursSustained);
     rows.push(`  Dialtone's event loop meanwhile: ${loop.stop()}`);
+    // A failed call that was shed got its 503 at once; any other failure is a timeout or an error.
+    rows.push(`  shed with 503 + Retry-After: ${server.sipEdge!.overload.shed - shedBefore} of ${oursSustained.failed} failed calls`);
 
     // Concurrent dialogs: calls held HOLD_MS, started fast enough that CONCURRENT are up at once.
     const rate = Math.ceil(CONCURRENT / (HOLD_MS / 1000));

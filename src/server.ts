@@ -51,6 +51,8 @@ export interface ServerOverrides {
   brain?: Brain;
   /** Where `livekit` calls go (tests); by default the LiveKit settings decide. */
   livekit?: LiveKitPort;
+  /** The event-loop delay the SIP edge sheds INVITEs by (tests); by default measured. */
+  sipLag?: () => number;
 }
 
 /**
@@ -101,6 +103,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         bus.subscribe((e) => { if (e.type.startsWith('trunk.') || (e.type.startsWith('registration.') && e.type !== 'registration.state')) trust.invalidate(e.tenantId); });
         const edge = createSipEdge({
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
+          ...(overrides.sipLag ? { lag: overrides.sipLag } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
             ...(overrides.livekit ? { livekit: overrides.livekit } : livekit ? { livekit: liveKitPort(livekit) } : {}),

@@ -11,6 +11,7 @@ import { createSipStack, DialogLayer, type IncomingInvite, type ListeningPorts, 
 import { RegistrationEngine } from '../registration/engine.js';
 import type { LeaseFactory } from '../registration/lease.js';
 import type { RegistrationStore } from '../registration/store.js';
+import { eventLoopLag, OverloadGuard, type LagSource } from './overload.js';
 import { answerOutOfDialog } from './requests.js';
 
 export type { RegistrationStore } from '../registration/store.js';
@@ -27,6 +28,7 @@ export interface SipEdge {
   sip: SipStack & SipStackInternals;
   dialogs: DialogLayer;
   engine: RegistrationEngine;
+  overload: OverloadGuard;
   start(): Promise<ListeningPorts>;
   /** Ends the calls, de-registers (if configured, bounded in time) and closes the sockets. */
   stop(): Promise<void>;
@@ -41,6 +43,8 @@ export interface SipEdgeDeps {
   leases?: LeaseFactory;
   /** Builds the call layer on the edge's dialogs; without it INVITEs get 480. */
   calls?: (dialogs: DialogLayer, sip: SipStack) => InviteSink;
+  /** The event loop's delay for overload shedding (tests inject one); default: measured. */
+  lag?: LagSource;
 }
 
 export function createSipEdge(deps: SipEdgeDeps): SipEdge {
@@ -72,7 +76,21 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
   });
   const dialogs = new DialogLayer({ stack: sip, logger: log.child({ layer: 'dialog' }), sessionTimer: { expires: config.sip.sessionExpires, minSE: 90 } });
   const calls = deps.calls?.(dialogs, sip);
+  const measured = deps.lag ? undefined : eventLoopLag();
+  let lastShedLog = 0;
+  const overload = new OverloadGuard(config.sip.overload, deps.lag ?? measured!.lag);
   dialogs.onInvite((invite) => {
+    const admitted = overload.admit();
+    if (admitted.shed) {
+      const { status, reason, headers } = admitted.shed;
+      // One line per burst, not one per INVITE: logging each would add to the overload.
+      if (Date.now() - lastShedLog > 5000) {
+        lastShedLog = Date.now();
+        log.warn({ reason, shedSoFar: overload.shed }, 'shedding new INVITEs with 503');
+      }
+      return invite.reject(status, undefined, { headers });
+    }
+    invite.once('final', admitted.done);
     const lineId = engine.registrationForContact(invite.request.uri.user);
     if (calls) calls.onInvite(invite, lineId);
     else invite.reject(480, undefined, { headers: { Reason: 'SIP;cause=480;text="calls are not handled on this instance"' } });
@@ -84,6 +102,7 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
     sip,
     dialogs,
     engine,
+    overload,
     async start() {
       const ports = await sip.start();
       started = true;
@@ -96,6 +115,7 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
       await calls?.closeAll();
       await engine.close();
       await sip.stop();
+      measured?.stop();
     },
   };
 }

@@ -1,0 +1,91 @@
+/**
+ * Overload shedding for new INVITEs. Past its capacity the process falls behind, callers
+ * retransmit (T1), the retransmissions add work, and calls that were taken start failing by
+ * timeout. Refusing the excess at once with 503 and Retry-After keeps the calls it does take
+ * fast and tells well-behaved peers (and proxies that fail over) when to come back. It decides
+ * before any database work, and only for INVITEs that open a call: in-dialog requests (BYE,
+ * re-INVITE, ACK) of the calls already up are never shed.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export interface OverloadSettings {
+  /** Refuse while the event loop's recent delay is above this (ms); 0 = never for lag. */
+  lagMs: number;
+  /** Refuse while this many INVITE setups are in flight (received, no final answer yet); 0 = no bound. */
+  maxSetups: number;
+  /** Seconds named in Retry-After. */
+  retryAfterS: number;
+}
+
+export type Shed = { status: 503; reason: string; headers: Record<string, string> };
+
+/** The event loop's recent delay in ms. */
+export type LagSource = () => number;
+
+const WINDOW_MS = 250;
+
+/**
+ * The mean event-loop delay of the last quarter second. A mean and not a maximum: one GC pause
+ * or a moment off the CPU on a shared machine is not overload; a loop that stays late is.
+ */
+export function eventLoopLag(): { lag: LagSource; stop(): void } {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  let current = 0;
+  const timer = setInterval(() => {
+    // The histogram holds the delay beyond the sampling interval itself.
+    current = h.count ? Math.max(0, h.mean / 1e6) : 0;
+    h.reset();
+  }, WINDOW_MS);
+  timer.unref();
+  return {
+    lag: () => current,
+    stop() {
+      clearInterval(timer);
+      h.disable();
+    },
+  };
+}
+
+export class OverloadGuard {
+  private inFlight = 0;
+  private shedCount = 0;
+
+  constructor(private readonly settings: OverloadSettings, private readonly lag: LagSource) {}
+
+  /** Setups currently counted. */
+  get setups(): number {
+    return this.inFlight;
+  }
+
+  /** INVITEs refused so far. */
+  get shed(): number {
+    return this.shedCount;
+  }
+
+  /**
+   * Whether a new INVITE must be refused now, and how; if not, it is counted as in flight until
+   * the returned `done` is called (once, when its final answer has gone out).
+   */
+  admit(): { shed: Shed } | { shed: null; done: () => void } {
+    const { lagMs, maxSetups, retryAfterS } = this.settings;
+    const lag = lagMs > 0 ? this.lag() : 0;
+    let why: string | null = null;
+    if (lagMs > 0 && lag > lagMs) why = `overloaded (event loop ${Math.round(lag)} ms behind)`;
+    else if (maxSetups > 0 && this.inFlight >= maxSetups) why = `overloaded (${this.inFlight} call setups in progress)`;
+    if (why) {
+      this.shedCount++;
+      return { shed: { status: 503, reason: why, headers: { 'Retry-After': String(retryAfterS), Reason: `SIP;cause=503;text="${why}"` } } };
+    }
+    this.inFlight++;
+    let counted = true;
+    return {
+      shed: null,
+      done: () => {
+        if (!counted) return;
+        counted = false;
+        this.inFlight--;
+      },
+    };
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Overload shedding at the SIP edge: past the event-loop delay or the in-flight setup bound, a
+ * new INVITE gets 503 with Retry-After at once, before any routing or database work; the calls
+ * already up keep working (their BYE is never shed). The lag source is injected.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { OverloadGuard } from '../../src/edge/overload.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { caller, scenarioDir } from '../interop/call-scenarios.js';
+import { fastSip } from '../interop/helpers.js';
+import { sipp, waitFor } from '../interop/peers.js';
+import { sendUdpRequest } from '../interop/sip-client.js';
+
+const SIPP_PORT = 16710;
+const SIPP_MEDIA = 43210;
+
+describe('OverloadGuard', () => {
+  it('sheds while the loop lags past the bound, and admits again once it catches up', () => {
+    let lag = 10;
+    const guard = new OverloadGuard({ lagMs: 50, maxSetups: 0, retryAfterS: 7 }, () => lag);
+    const first = guard.admit();
+    assert.equal(first.shed, null);
+    lag = 51;
+    const refused = guard.admit();
+    assert.ok(refused.shed);
+    assert.equal(refused.shed.status, 503);
+    assert.equal(refused.shed.headers['Retry-After'], '7');
+    assert.match(refused.shed.headers.Reason!, /^SIP;cause=503;text="overloaded \(event loop 51 ms behind\)"$/);
+    lag = 50;
+    assert.equal(guard.admit().shed, null, 'at the bound is not over it');
+    assert.equal(guard.shed, 1);
+  });
+
+  it('bounds the setups in flight; a finished setup frees its slot once, however often it reports', () => {
+    const guard = new OverloadGuard({ lagMs: 0, maxSetups: 2, retryAfterS: 5 }, () => 1e9);
+    const a = guard.admit();
+    const b = guard.admit();
+    assert.ok(!a.shed && !b.shed);
+    const c = guard.admit();
+    assert.match(c.shed!.reason, /2 call setups in progress/);
+    a.done();
+    a.done();
+    assert.equal(guard.setups, 1);
+    const d = guard.admit();
+    assert.equal(d.shed, null);
+    assert.ok(guard.admit().shed, 'the slot a repeated done() would have freed is not there');
+  });
+
+  it('with both bounds at 0 it never sheds', () => {
+    const guard = new OverloadGuard({ lagMs: 0, maxSetups: 0, retryAfterS: 5 }, () => 1e9);
+    for (let i = 0; i < 1000; i++) assert.equal(guard.admit().shed, null);
+  });
+});
+
+describe('SIP edge under overload (injected lag)', () => {
+  let ts: TestServer;
+  let lag = 0;
+  let sipPort: number;
+  const files = scenarioDir();
+
+  before(async () => {
+    ts = await startTestServer('sqlite', {
+      sip: true,
+      overrides: { sipLag: () => lag },
+      config: (c) => { fastSip(c); c.media.rtpPortMin = 43300; c.media.rtpPortMax = 43320; c.media.timeoutMs = 10_000; },
+    });
+    sipPort = ts.server.sipEdge!.sip.listening().udpPort;
+  });
+  after(async () => {
+    await ts?.close();
+    files.remove();
+  });
+
+  it('answers a new INVITE 503 with Retry-After at once, records nothing, and still ends the calls already up', async () => {
+    const { key } = await ts.newTenant();
+    const made = await ts.request('POST', '/api/agents', { key, body: { name: 'Voice AI', type: 'inbound', system_prompt: 'Help.', greeting: 'Hi.' } });
+    const agentId = made.body.id ?? made.body.agent_id;
+    const agent = (await ts.server.services.agents.list(null)).find((a) => a.id === agentId)!;
+    await ts.server.services.agents.update({ tenantId: agent.tenantId }, agentId, { handler: 'dialtone' });
+    const uri = `sip:direct.${agent.directHash}@127.0.0.1:${sipPort}`;
+
+    // A call that is up before the overload: its BYE (in the dialog) must still be answered.
+    const up = sipp(files.write('caller.xml', caller({ hangUpAfterMs: 1500, playAudio: false })), {
+      port: SIPP_PORT, mediaPort: SIPP_MEDIA, remote: `127.0.0.1:${sipPort}`, service: `direct.${agent.directHash}`,
+    });
+    try {
+      await waitFor('the call to be up', () => (ts.server.sipCalls?.liveCount ?? 0) === 1, 10_000, 20);
+      lag = 500;
+      const t0 = performance.now();
+      const shed = await sendUdpRequest(sipPort, 'INVITE', uri, { sdp: true });
+      const took = performance.now() - t0;
+      const final = shed.at(-1)!;
+      assert.equal(final.status, 503);
+      assert.match(final.text, /^Retry-After: 5\r?$/m);
+      assert.match(final.text, /overloaded \(event loop 500 ms behind\)/);
+      assert.ok(took < 500, `503 after ${took.toFixed(0)} ms`);
+
+      const code = await up.done;
+      assert.equal(code, 0, `the call's own BYE was not answered under overload:\n${up.output().slice(-2000)}`);
+      const history = await waitFor('the call to be recorded as ended', async () => {
+        const r = await ts.request('GET', `/api/calls/history?agent_id=${agentId}`, { key });
+        return r.body?.calls?.every((c: { ended_at: string | null }) => c.ended_at) ? r.body.calls : null;
+      });
+      assert.equal(history.length, 1, 'the shed INVITE left no call record');
+      assert.equal(history[0].end_reason, 'caller hung up');
+
+      lag = 0;
+      const again = await sendUdpRequest(sipPort, 'INVITE', `sip:direct.000000000000@127.0.0.1:${sipPort}`, { sdp: true });
+      assert.equal(again.at(-1)!.status, 404, 'once the loop catches up, INVITEs are routed again');
+      assert.ok(ts.server.sipEdge!.overload.shed >= 1);
+      assert.equal(ts.server.sipEdge!.overload.setups, 0, 'every admitted setup was counted out');
+    } finally {
+      await up.stop();
+    }
+  });
+});
