@@ -31,6 +31,8 @@ export interface Config {
     maxConnections: number;
     /** Ms an accepted TCP/TLS connection has to complete each message (the first counted from accept); 0 = none. */
     messageDeadlineMs: number;
+    /** How long the nonce of a digest challenge to a number's caller can be answered, ms. */
+    digestNonceTtlMs: number;
     /** New INVITEs are refused with 503 + Retry-After past these (see src/edge/overload.ts). */
     overload: { lagMs: number; maxSetups: number; retryAfterS: number };
   };
@@ -185,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sessionExpires: Math.max(90, int(env.SIP_SESSION_EXPIRES, 1800, 'SIP_SESSION_EXPIRES')),
       maxConnections: int(env.SIP_MAX_CONNECTIONS, 1024, 'SIP_MAX_CONNECTIONS'),
       messageDeadlineMs: int(env.SIP_MESSAGE_DEADLINE_MS, 10_000, 'SIP_MESSAGE_DEADLINE_MS'),
+      digestNonceTtlMs: Math.max(1, int(env.SIP_DIGEST_NONCE_TTL_S, 60, 'SIP_DIGEST_NONCE_TTL_S')) * 1000,
       overload: {
         lagMs: int(env.SIP_OVERLOAD_LAG_MS, 40, 'SIP_OVERLOAD_LAG_MS'),
         maxSetups: int(env.SIP_OVERLOAD_MAX_SETUPS, 500, 'SIP_OVERLOAD_MAX_SETUPS'),

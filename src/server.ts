@@ -10,6 +10,7 @@ import { CallRuntime } from './calls/runtime.js';
 import { createSipEdge, type SipEdge } from './edge/index.js';
 import { SipCalls, type LiveKitPort } from './calls/sip/calls.js';
 import { TenantSources } from './calls/sip/trust.js';
+import { sharedNonces, TrunkDigestAuth } from './calls/sip/trunk-auth.js';
 import { liveKitPort } from './calls/sip/livekit-leg.js';
 import { startLiveKitSync, type LiveKit } from './livekit/index.js';
 import type { ListeningPorts } from './sip/index.js';
@@ -106,6 +107,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
           ...(overrides.sipLag ? { lag: overrides.sipLag } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
+            auth: new TrunkDigestAuth(services, sharedNonces(repos.platformSecrets, vault, config.sip.digestNonceTtlMs), config.sip.domain, config.sip.digestNonceTtlMs),
             ...(overrides.livekit ? { livekit: overrides.livekit } : livekit ? { livekit: liveKitPort(livekit) } : {}),
           })),
         });

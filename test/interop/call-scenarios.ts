@@ -227,6 +227,8 @@ export interface CallerOptions {
   sdpMediaPort?: number;
   /** Play g711a.pcap once answered (default); off when the test's own socket is the media. */
   playAudio?: boolean;
+  /** The first INVITE must be challenged with 407; it is sent again with these digest credentials (SIPp's [authentication]). */
+  auth?: { username: string; password: string };
 }
 
 const inviteHeaders = `
@@ -236,13 +238,13 @@ const inviteHeaders = `
 
 /** A caller with a PCMA offer that plays g711a.pcap once answered. */
 export function caller(o: CallerOptions = {}): string {
-  const invite = `
+  const inviteWith = (cseq: number, extra: string) => `
   <send retrans="500">
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]${inviteHeaders}
-      CSeq: 1 INVITE
-      Contact: <sip:caller@[local_ip]:[local_port]>
+      CSeq: ${cseq} INVITE
+      Contact: <sip:caller@[local_ip]:[local_port]>${extra}
       Max-Forwards: 70
       Content-Type: application/sdp
       Content-Length: [len]
@@ -250,6 +252,21 @@ ${callerSdp(1, 'sendrecv', o.sdpMediaPort === undefined ? undefined : String(o.s
     ]]>
   </send>
   <recv response="100" optional="true"/>`;
+  // With credentials: INVITE, 407, ACK, INVITE with Proxy-Authorization (CSeq 2).
+  const answered = o.auth ? 2 : 1;
+  const invite = o.auth ? `${inviteWith(1, '')}
+  <recv response="407" auth="true">${checksIn('msg', { challenged: 'Proxy-Authenticate: Digest realm=' })}</recv>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]${inviteHeaders}
+      [last_To:]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>${inviteWith(2, `
+      [authentication username=${o.auth.username} password=${o.auth.password}]`)}` : inviteWith(1, '');
   if (o.cancelAfterMs !== undefined) {
     return scenario('dialtone cancelling caller', `${invite}
   <recv response="180"/>
@@ -351,7 +368,7 @@ ${callerSdp(2, 'sendonly')}
       From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       [last_To:]
       Call-ID: [call_id]
-      CSeq: 1 ACK
+      CSeq: ${answered} ACK
       Max-Forwards: 70
       Content-Length: 0
     ]]>

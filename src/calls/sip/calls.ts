@@ -25,6 +25,7 @@ import type { LiveKitPort } from './livekit-leg.js';
 import { Ringing, type Leg, type RingOutcome } from './ringing.js';
 import { TrunkDialer } from './outbound.js';
 import { InboundRouter, type RoutedCall } from './routing.js';
+import type { NumberAuth } from './trunk-auth.js';
 import type { TrustedSources } from './trust.js';
 
 
@@ -35,6 +36,8 @@ export interface SipCallsDeps {
   config: Config;
   runtime: CallRuntime;
   trust: TrustedSources;
+  /** Digest authentication of calls to tenants' numbers from other addresses; without it they get 403. */
+  auth?: NumberAuth;
   logger: Logger;
   livekit?: LiveKitPort;
 }
@@ -60,7 +63,7 @@ export class SipCalls implements InviteSink {
   private readonly records: CallRecords;
 
   constructor(private readonly dialogs: DialogLayer, private readonly sip: SipStack, private readonly deps: SipCallsDeps) {
-    this.router = new InboundRouter(deps.services, deps.trust);
+    this.router = new InboundRouter(deps.services, deps.trust, deps.auth ?? null);
     this.records = new CallRecords(deps.services.calls);
     this.outbound = new TrunkDialer(dialogs, { ...deps, records: this.records });
   }
@@ -85,9 +88,9 @@ export class SipCalls implements InviteSink {
     await this.records.flush();
   }
 
-  private reject(invite: IncomingInvite, status: number, reason: string): void {
+  private reject(invite: IncomingInvite, status: number, reason: string, headers: Record<string, string> = {}): void {
     this.deps.logger.info({ callId: invite.request.callId, status, reason }, 'inbound SIP call refused');
-    invite.reject(status, undefined, { headers: reasonHeader(status, reason) });
+    invite.reject(status, undefined, { headers: { ...headers, ...reasonHeader(status, reason) } });
   }
 
   private async take(invite: IncomingInvite, lineId: string | null): Promise<void> {
@@ -99,8 +102,9 @@ export class SipCalls implements InviteSink {
     const decision = await this.router.route({
       requestUser: req.uri.user, requestHost: req.uri.host, toUser: req.to.uri.user, fromUser: req.from.uri.user,
       sourceAddress: invite.source.address, lineId,
+      ...(req.headers.get('Proxy-Authorization') !== undefined ? { credentials: req.headers.get('Proxy-Authorization')! } : {}),
     });
-    if (decision.kind === 'reject') return this.reject(invite, decision.status, decision.reason);
+    if (decision.kind === 'reject') return this.reject(invite, decision.status, decision.reason, decision.headers);
     const routed = decision.call;
     // Recorded before the answer goes out, so whoever sees the refusal finds it in the history.
     const refuse = async (status: number, reason: string, callStatus: 'busy' | 'failed'): Promise<void> => {
