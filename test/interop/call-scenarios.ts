@@ -93,6 +93,10 @@ export interface CalleeOptions {
   expectHold?: boolean;
   /** After the answer, ask for a transfer to this URI with REFER and expect 202, NOTIFY 100, NOTIFY 200, then BYE. */
   referTo?: string;
+  /** How long to wait for the other side's BYE, ms (default 30 s). */
+  byeTimeoutMs?: number;
+  /** Before the BYE, a session refresh carried through from the caller: UPDATE (no body), then a re-INVITE with an offer. */
+  expectRefreshes?: boolean;
 }
 
 /** A phone (or LiveKit's SIP side) that answers. */
@@ -122,8 +126,14 @@ export function answeringCallee(o: CalleeOptions): string {
     ]]>
   </send>
   <recv response="200"/>` : `
-  <recv request="BYE" timeout="30000"/>
+  <recv request="BYE" timeout="${o.byeTimeoutMs ?? 30000}"/>
   ${reply('200 OK', { tag: false })}`;
+  const refreshes = o.expectRefreshes ? `
+  <recv request="UPDATE" timeout="60000"/>
+  ${reply('200 OK', { tag: false })}
+  <recv request="INVITE" timeout="60000">${checksIn('body', { reoffer: 'm=audio [0-9]+' })}</recv>
+  ${reply('200 OK', { tag: false, headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort)) })}
+  <recv request="ACK"/>` : '';
   return scenario('dialtone test callee', `${challenge}
   ${reply('180 Ringing')}
   <pause milliseconds="${o.answerAfterMs ?? 0}"/>
@@ -136,7 +146,7 @@ export function answeringCallee(o: CalleeOptions): string {
   </nop>` : ''}${o.expectHold ? `
   <recv request="INVITE" timeout="30000">${checksIn('body', { held: 'a=sendonly' })}</recv>
   ${reply('200 OK', { tag: false, headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort), 'recvonly') })}
-  <recv request="ACK"/>` : ''}${o.referTo ? refer(o.referTo) : hangup}
+  <recv request="ACK"/>` : ''}${refreshes}${o.referTo ? refer(o.referTo) : hangup}
   <label id="end"/>`);
 }
 
