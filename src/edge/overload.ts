@@ -25,21 +25,24 @@ export type LagSource = () => number;
 const WINDOW_MS = 250;
 
 /**
- * The mean event-loop delay of the last quarter second. A mean and not a maximum: one GC pause
- * or a moment off the CPU on a shared machine is not overload; a loop that stays late is.
+ * The mean event-loop delay of each quarter second, the smaller of the last two. A mean and not
+ * a maximum, and two windows in a row: one GC pause, a moment off the CPU on a shared machine or
+ * the start-up's compiling is not overload; a loop that stays late is.
  */
 export function eventLoopLag(): { lag: LagSource; stop(): void } {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
+  let previous = 0;
   let current = 0;
   const timer = setInterval(() => {
+    previous = current;
     // The histogram holds the delay beyond the sampling interval itself.
     current = h.count ? Math.max(0, h.mean / 1e6) : 0;
     h.reset();
   }, WINDOW_MS);
   timer.unref();
   return {
-    lag: () => current,
+    lag: () => Math.min(previous, current),
     stop() {
       clearInterval(timer);
       h.disable();

@@ -63,7 +63,7 @@ describe('SIP edge under overload (injected lag)', () => {
     ts = await startTestServer('sqlite', {
       sip: true,
       overrides: { sipLag: () => lag },
-      config: (c) => { fastSip(c); c.media.rtpPortMin = 43300; c.media.rtpPortMax = 43320; c.media.timeoutMs = 10_000; },
+      config: (c) => { fastSip(c); c.sip.overload.lagMs = 40; c.media.rtpPortMin = 43300; c.media.rtpPortMax = 43320; c.media.timeoutMs = 10_000; },
     });
     sipPort = ts.server.sipEdge!.sip.listening().udpPort;
   });
