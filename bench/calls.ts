@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import pino from 'pino';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
@@ -66,8 +66,11 @@ async function uac(target: string, service: string, rate: number, total: number,
 }
 
 /** Event-loop delay and GC pauses of this process (the server's) while a phase runs: where a setup tail comes from. */
-function watchLoop(): { stop(): string } {
+function watchLoop(setups: () => number): { stop(): string } {
   const delay = monitorEventLoopDelay({ resolution: 1 });
+  const elu = performance.eventLoopUtilization();
+  let peakSetups = 0;
+  const sampler = setInterval(() => { peakSetups = Math.max(peakSetups, setups()); }, 20);
   const pauses: number[] = [];
   const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) pauses.push(e.duration); });
   delay.enable();
@@ -76,8 +79,10 @@ function watchLoop(): { stop(): string } {
     stop() {
       delay.disable();
       gc.disconnect();
+      clearInterval(sampler);
+      const busy = performance.eventLoopUtilization(elu).utilization;
       const ms = (ns: number) => (ns / 1e6).toFixed(1);
-      return `delay p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms; GC ${pauses.length} pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms`;
+      return `busy ${(busy * 100).toFixed(0)} %, delay p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms; peak setups in flight ${peakSetups}; GC ${pauses.length} pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms`;
     },
   };
 }
@@ -112,7 +117,7 @@ async function main(): Promise<void> {
     };
     const total = RATE * SECONDS;
     const baseSustained = await uac(`127.0.0.1:${UAS_PORT}`, 'agent', RATE, total, 0);
-    const loop = watchLoop();
+    const loop = watchLoop(() => server.sipEdge!.overload.setups);
     const shedBefore = server.sipEdge!.overload.shed;
     const oursSustained = await uac(`127.0.0.1:${udpPort}`, service, RATE, total, 0);
     report(`sustained ${RATE} CPS × ${SECONDS} s`, baseSustained, oursSustained);

@@ -34,7 +34,7 @@ export interface Config {
     /** How long the nonce of a digest challenge to a number's caller can be answered, ms. */
     digestNonceTtlMs: number;
     /** New INVITEs are refused with 503 + Retry-After past these (see src/edge/overload.ts). */
-    overload: { lagMs: number; maxSetups: number; retryAfterS: number };
+    overload: { lagMs: number; busyPercent: number; maxSetups: number; retryAfterS: number };
   };
   /** RTP for calls Dialtone answers itself (handlers dialtone and relay). */
   media: {
@@ -190,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       digestNonceTtlMs: Math.max(1, int(env.SIP_DIGEST_NONCE_TTL_S, 60, 'SIP_DIGEST_NONCE_TTL_S')) * 1000,
       overload: {
         lagMs: int(env.SIP_OVERLOAD_LAG_MS, 40, 'SIP_OVERLOAD_LAG_MS'),
+        busyPercent: Math.min(100, int(env.SIP_OVERLOAD_BUSY_PERCENT, 90, 'SIP_OVERLOAD_BUSY_PERCENT')),
         maxSetups: int(env.SIP_OVERLOAD_MAX_SETUPS, 500, 'SIP_OVERLOAD_MAX_SETUPS'),
         retryAfterS: Math.max(1, int(env.SIP_OVERLOAD_RETRY_AFTER_S, 5, 'SIP_OVERLOAD_RETRY_AFTER_S')),
       },

@@ -52,8 +52,8 @@ export interface ServerOverrides {
   brain?: Brain;
   /** Where `livekit` calls go (tests); by default the LiveKit settings decide. */
   livekit?: LiveKitPort;
-  /** The event-loop delay the SIP edge sheds INVITEs by (tests); by default measured. */
-  sipLag?: () => number;
+  /** The event loop's delay and utilisation the SIP edge sheds INVITEs by (tests); by default measured. */
+  sipLoad?: () => { lagMs: number; busy: number };
 }
 
 /**
@@ -104,7 +104,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         bus.subscribe((e) => { if (e.type.startsWith('trunk.') || (e.type.startsWith('registration.') && e.type !== 'registration.state')) trust.invalidate(e.tenantId); });
         const edge = createSipEdge({
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
-          ...(overrides.sipLag ? { lag: overrides.sipLag } : {}),
+          ...(overrides.sipLoad ? { load: overrides.sipLoad } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
             auth: new TrunkDigestAuth(services, sharedNonces(repos.platformSecrets, vault, config.sip.digestNonceTtlMs), config.sip.domain, config.sip.digestNonceTtlMs),

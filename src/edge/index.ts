@@ -11,7 +11,7 @@ import { createSipStack, DialogLayer, type IncomingInvite, type ListeningPorts, 
 import { RegistrationEngine } from '../registration/engine.js';
 import type { LeaseFactory } from '../registration/lease.js';
 import type { RegistrationStore } from '../registration/store.js';
-import { eventLoopLag, OverloadGuard, type LagSource } from './overload.js';
+import { loopLoad, OverloadGuard, type LoadSource } from './overload.js';
 import { answerOutOfDialog } from './requests.js';
 
 export type { RegistrationStore } from '../registration/store.js';
@@ -43,8 +43,8 @@ export interface SipEdgeDeps {
   leases?: LeaseFactory;
   /** Builds the call layer on the edge's dialogs; without it INVITEs get 480. */
   calls?: (dialogs: DialogLayer, sip: SipStack) => InviteSink;
-  /** The event loop's delay for overload shedding (tests inject one); default: measured. */
-  lag?: LagSource;
+  /** The event loop's delay and utilisation for overload shedding (tests inject them); default: measured. */
+  load?: LoadSource;
 }
 
 export function createSipEdge(deps: SipEdgeDeps): SipEdge {
@@ -76,9 +76,9 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
   });
   const dialogs = new DialogLayer({ stack: sip, logger: log.child({ layer: 'dialog' }), sessionTimer: { expires: config.sip.sessionExpires, minSE: 90 } });
   const calls = deps.calls?.(dialogs, sip);
-  const measured = deps.lag ? undefined : eventLoopLag();
+  const measured = deps.load ? undefined : loopLoad();
   let lastShedLog = 0;
-  const overload = new OverloadGuard(config.sip.overload, deps.lag ?? measured!.lag);
+  const overload = new OverloadGuard(config.sip.overload, deps.load ?? measured!.load);
   dialogs.onInvite((invite) => {
     const admitted = overload.admit();
     if (admitted.shed) {

@@ -6,11 +6,13 @@
  * before any database work, and only for INVITEs that open a call: in-dialog requests (BYE,
  * re-INVITE, ACK) of the calls already up are never shed.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 export interface OverloadSettings {
   /** Refuse while the event loop's recent delay is above this (ms); 0 = never for lag. */
   lagMs: number;
+  /** Refuse while the event loop has recently been busy more than this share of the time (percent); 0 = never for it. */
+  busyPercent: number;
   /** Refuse while this many INVITE setups are in flight (received, no final answer yet); 0 = no bound. */
   maxSetups: number;
   /** Seconds named in Retry-After. */
@@ -19,30 +21,40 @@ export interface OverloadSettings {
 
 export type Shed = { status: 503; reason: string; headers: Record<string, string> };
 
-/** The event loop's recent delay in ms. */
-export type LagSource = () => number;
+/** The event loop's recent delay (ms) and how busy it was (0..1). */
+export interface LoopLoad {
+  lagMs: number;
+  busy: number;
+}
+export type LoadSource = () => LoopLoad;
 
 const WINDOW_MS = 250;
 
 /**
- * The mean event-loop delay of each quarter second, the smaller of the last two. A mean and not
- * a maximum, and two windows in a row: one GC pause, a moment off the CPU on a shared machine or
- * the start-up's compiling is not overload; a loop that stays late is.
+ * The event loop's mean delay and its utilisation, per quarter second, each the smaller of the
+ * last two windows. A mean and not a maximum, and two windows in a row: one GC pause, a moment
+ * off the CPU on a shared machine or the start-up's compiling is not overload; a loop that stays
+ * late, or stays busy, is. Both are needed: a loop saturated by many small UDP callbacks still
+ * runs its timers nearly on time (libuv reads a few datagrams per turn), so its delay stays low
+ * while the kernel's socket buffer fills; only its utilisation shows it.
  */
-export function eventLoopLag(): { lag: LagSource; stop(): void } {
+export function loopLoad(): { load: LoadSource; stop(): void } {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
-  let previous = 0;
-  let current = 0;
+  let last = performance.eventLoopUtilization();
+  let previous: LoopLoad = { lagMs: 0, busy: 0 };
+  let current: LoopLoad = previous;
   const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
     previous = current;
     // The histogram holds the delay beyond the sampling interval itself.
-    current = h.count ? Math.max(0, h.mean / 1e6) : 0;
+    current = { lagMs: h.count ? Math.max(0, h.mean / 1e6) : 0, busy: performance.eventLoopUtilization(now, last).utilization };
+    last = now;
     h.reset();
   }, WINDOW_MS);
   timer.unref();
   return {
-    lag: () => Math.min(previous, current),
+    load: () => ({ lagMs: Math.min(previous.lagMs, current.lagMs), busy: Math.min(previous.busy, current.busy) }),
     stop() {
       clearInterval(timer);
       h.disable();
@@ -54,7 +66,7 @@ export class OverloadGuard {
   private inFlight = 0;
   private shedCount = 0;
 
-  constructor(private readonly settings: OverloadSettings, private readonly lag: LagSource) {}
+  constructor(private readonly settings: OverloadSettings, private readonly load: LoadSource) {}
 
   /** Setups currently counted. */
   get setups(): number {
@@ -71,10 +83,11 @@ export class OverloadGuard {
    * the returned `done` is called (once, when its final answer has gone out).
    */
   admit(): { shed: Shed } | { shed: null; done: () => void } {
-    const { lagMs, maxSetups, retryAfterS } = this.settings;
-    const lag = lagMs > 0 ? this.lag() : 0;
+    const { lagMs, busyPercent, maxSetups, retryAfterS } = this.settings;
+    const load = lagMs > 0 || busyPercent > 0 ? this.load() : { lagMs: 0, busy: 0 };
     let why: string | null = null;
-    if (lagMs > 0 && lag > lagMs) why = `overloaded (event loop ${Math.round(lag)} ms behind)`;
+    if (lagMs > 0 && load.lagMs > lagMs) why = `overloaded (event loop ${Math.round(load.lagMs)} ms behind)`;
+    else if (busyPercent > 0 && load.busy * 100 > busyPercent) why = `overloaded (event loop ${Math.round(load.busy * 100)} % busy)`;
     else if (maxSetups > 0 && this.inFlight >= maxSetups) why = `overloaded (${this.inFlight} call setups in progress)`;
     if (why) {
       this.shedCount++;

@@ -1,7 +1,7 @@
 /**
- * Overload shedding at the SIP edge: past the event-loop delay or the in-flight setup bound, a
+ * Overload shedding at the SIP edge: past the event-loop delay, its utilisation or the in-flight setup bound, a
  * new INVITE gets 503 with Retry-After at once, before any routing or database work; the calls
- * already up keep working (their BYE is never shed). The lag source is injected.
+ * already up keep working (their BYE is never shed). The loop's load is injected.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +18,7 @@ const SIPP_MEDIA = 43210;
 describe('OverloadGuard', () => {
   it('sheds while the loop lags past the bound, and admits again once it catches up', () => {
     let lag = 10;
-    const guard = new OverloadGuard({ lagMs: 50, maxSetups: 0, retryAfterS: 7 }, () => lag);
+    const guard = new OverloadGuard({ lagMs: 50, busyPercent: 0, maxSetups: 0, retryAfterS: 7 }, () => ({ lagMs: lag, busy: 1 }));
     const first = guard.admit();
     assert.equal(first.shed, null);
     lag = 51;
@@ -32,8 +32,18 @@ describe('OverloadGuard', () => {
     assert.equal(guard.shed, 1);
   });
 
+  it('sheds while the loop is busier than the bound, even with its timers on time', () => {
+    let busy = 0.5;
+    const guard = new OverloadGuard({ lagMs: 50, busyPercent: 90, maxSetups: 0, retryAfterS: 5 }, () => ({ lagMs: 2, busy }));
+    assert.equal(guard.admit().shed, null);
+    busy = 0.97;
+    assert.match(guard.admit().shed!.reason, /^overloaded \(event loop 97 % busy\)$/);
+    busy = 0.9;
+    assert.equal(guard.admit().shed, null);
+  });
+
   it('bounds the setups in flight; a finished setup frees its slot once, however often it reports', () => {
-    const guard = new OverloadGuard({ lagMs: 0, maxSetups: 2, retryAfterS: 5 }, () => 1e9);
+    const guard = new OverloadGuard({ lagMs: 0, busyPercent: 0, maxSetups: 2, retryAfterS: 5 }, () => ({ lagMs: 1e9, busy: 1 }));
     const a = guard.admit();
     const b = guard.admit();
     assert.ok(!a.shed && !b.shed);
@@ -47,8 +57,8 @@ describe('OverloadGuard', () => {
     assert.ok(guard.admit().shed, 'the slot a repeated done() would have freed is not there');
   });
 
-  it('with both bounds at 0 it never sheds', () => {
-    const guard = new OverloadGuard({ lagMs: 0, maxSetups: 0, retryAfterS: 5 }, () => 1e9);
+  it('with every bound at 0 it never sheds', () => {
+    const guard = new OverloadGuard({ lagMs: 0, busyPercent: 0, maxSetups: 0, retryAfterS: 5 }, () => ({ lagMs: 1e9, busy: 1 }));
     for (let i = 0; i < 1000; i++) assert.equal(guard.admit().shed, null);
   });
 });
@@ -62,8 +72,8 @@ describe('SIP edge under overload (injected lag)', () => {
   before(async () => {
     ts = await startTestServer('sqlite', {
       sip: true,
-      overrides: { sipLag: () => lag },
-      config: (c) => { fastSip(c); c.sip.overload.lagMs = 40; c.media.rtpPortMin = 43300; c.media.rtpPortMax = 43320; c.media.timeoutMs = 10_000; },
+      overrides: { sipLoad: () => ({ lagMs: lag, busy: 0.1 }) },
+      config: (c) => { fastSip(c); c.sip.overload.lagMs = 40; c.sip.overload.busyPercent = 90; c.media.rtpPortMin = 43300; c.media.rtpPortMax = 43320; c.media.timeoutMs = 10_000; },
     });
     sipPort = ts.server.sipEdge!.sip.listening().udpPort;
   });
