@@ -136,9 +136,11 @@ async function main(): Promise<void> {
       peak = Math.max(peak, rssMb());
       peakLive = Math.max(peakLive, server.sipCalls?.liveCount ?? 0);
     }, 200);
+    const shedBeforeConc = server.sipEdge!.overload.shed;
     const oursConc = await uac(`127.0.0.1:${udpPort}`, service, rate, CONCURRENT, HOLD_MS);
     clearInterval(sampler);
     report(`${CONCURRENT} dialogs held ${HOLD_MS / 1000} s (${rate} CPS)`, baseConc, oursConc);
+    rows.push(`  shed with 503 + Retry-After: ${server.sipEdge!.overload.shed - shedBeforeConc} of ${oursConc.failed} failed calls`);
     rows.push(`  peak live bridged calls ${peakLive}; RSS ${idle.toFixed(0)} → ${peak.toFixed(0)} MB, ${((peak - idle) * 1024 / Math.max(1, peakLive)).toFixed(1)} kB per call (two dialogs)`);
     console.log(rows.join('\n'));
   } finally {

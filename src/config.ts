@@ -190,7 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       digestNonceTtlMs: Math.max(1, int(env.SIP_DIGEST_NONCE_TTL_S, 60, 'SIP_DIGEST_NONCE_TTL_S')) * 1000,
       overload: {
         lagMs: int(env.SIP_OVERLOAD_LAG_MS, 40, 'SIP_OVERLOAD_LAG_MS'),
-        busyPercent: Math.min(100, int(env.SIP_OVERLOAD_BUSY_PERCENT, 90, 'SIP_OVERLOAD_BUSY_PERCENT')),
+        busyPercent: Math.min(100, int(env.SIP_OVERLOAD_BUSY_PERCENT, 95, 'SIP_OVERLOAD_BUSY_PERCENT')),
         maxSetups: int(env.SIP_OVERLOAD_MAX_SETUPS, 500, 'SIP_OVERLOAD_MAX_SETUPS'),
         retryAfterS: Math.max(1, int(env.SIP_OVERLOAD_RETRY_AFTER_S, 5, 'SIP_OVERLOAD_RETRY_AFTER_S')),
       },

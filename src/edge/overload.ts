@@ -31,30 +31,35 @@ export type LoadSource = () => LoopLoad;
 const WINDOW_MS = 250;
 
 /**
- * The event loop's mean delay and its utilisation, per quarter second, each the smaller of the
- * last two windows. A mean and not a maximum, and two windows in a row: one GC pause, a moment
- * off the CPU on a shared machine or the start-up's compiling is not overload; a loop that stays
- * late, or stays busy, is. Both are needed: a loop saturated by many small UDP callbacks still
- * runs its timers nearly on time (libuv reads a few datagrams per turn), so its delay stays low
- * while the kernel's socket buffer fills; only its utilisation shows it.
+ * The event loop's mean delay and its utilisation per quarter second: the delay as the smaller
+ * of the last two windows, the utilisation as the smallest of the last four. A mean and not a
+ * maximum, and windows in a row: one GC pause, a moment off the CPU on a shared machine or the
+ * start-up's compiling is not overload; a loop that stays late, or stays busy for a second, is.
+ * Both are needed: a loop saturated by many small UDP callbacks still runs its timers nearly on
+ * time (libuv reads a few datagrams per turn), so its delay stays low while the kernel's socket
+ * buffer fills; only its utilisation shows it. Utilisation is wall-clock time in callbacks, so on
+ * a machine shared with other busy processes it also counts time this one waited for a CPU; the
+ * longer run keeps short contention from shedding calls.
  */
 export function loopLoad(): { load: LoadSource; stop(): void } {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   let last = performance.eventLoopUtilization();
-  let previous: LoopLoad = { lagMs: 0, busy: 0 };
-  let current: LoopLoad = previous;
+  const lags = [0, 0];
+  const busy = [0, 0, 0, 0];
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
-    previous = current;
     // The histogram holds the delay beyond the sampling interval itself.
-    current = { lagMs: h.count ? Math.max(0, h.mean / 1e6) : 0, busy: performance.eventLoopUtilization(now, last).utilization };
+    lags.shift();
+    lags.push(h.count ? Math.max(0, h.mean / 1e6) : 0);
+    busy.shift();
+    busy.push(performance.eventLoopUtilization(now, last).utilization);
     last = now;
     h.reset();
   }, WINDOW_MS);
   timer.unref();
   return {
-    load: () => ({ lagMs: Math.min(previous.lagMs, current.lagMs), busy: Math.min(previous.busy, current.busy) }),
+    load: () => ({ lagMs: Math.min(...lags), busy: Math.min(...busy) }),
     stop() {
       clearInterval(timer);
       h.disable();
