@@ -191,6 +191,21 @@ const HISTORY_PAGE = { default: 100, max: 1000 } as const;
 
 const TENANT_CACHE_MAX = 10_000;
 
+/** The row as `updateLive` leaves it. */
+function applyUpdate(call: Call, u: CallStatusUpdate): Call {
+  return {
+    ...call,
+    status: u.status,
+    ...(u.answeredAt !== undefined && { answeredAt: u.answeredAt }),
+    ...(u.endedAt !== undefined && { endedAt: u.endedAt }),
+    ...(u.durationSeconds !== undefined && { durationSeconds: u.durationSeconds }),
+    ...(u.cost !== undefined && { cost: u.cost }),
+    ...(u.endReason !== undefined && { endReason: u.endReason }),
+    ...(u.handoff !== undefined && { handoff: u.handoff }),
+    ...(u.sipStatus !== undefined && { sipStatus: u.sipStatus }),
+  };
+}
+
 /**
  * Calls and their transcripts. The call runtime and the carrier webhooks drive state through this
  * service; every change is published, through the outbox, for the events stream.
@@ -321,7 +336,7 @@ export class CallService {
     if (isFinal(current.status)) return this.amendFinished(current, change);
     // An earlier live status after a later one changes nothing: the call stays where it got to.
     if (!statusesBefore(change.status).includes(current.status)) return this.withLiveDuration(current);
-    const call = await this.deps.uow.run((tx) => this.applyLive(tx, current, change));
+    const call = await this.deps.uow.run((tx) => this.applyLive(tx, current, change, false));
     if (isFinal(change.status)) this.tenantBySid.delete(callSid);
     return call;
   }
@@ -353,7 +368,7 @@ export class CallService {
             if (!current) results[i] = notFound('call');
             else if (isFinal(current.status)) finished.push(i);
             else if (!statusesBefore(change.status).includes(current.status)) results[i] = this.withLiveDuration(current);
-            else results[i] = await this.applyLive(tx, current, change);
+            else results[i] = await this.applyLive(tx, current, change, true);
           }
         });
       } catch {
@@ -376,8 +391,12 @@ export class CallService {
     if (change.cost !== undefined && !Number.isFinite(change.cost)) throw invalid('cost', 'cost must be a number');
   }
 
-  /** A live call moves forward: the row, and at the end the agent's totals, with their event. */
-  private async applyLive(tx: Tx, current: Call, change: StatusChange): Promise<Call> {
+  /**
+   * A live call moves forward: the row, and at the end the agent's totals, with their event.
+   * `readInTx`: `current` was read in this transaction, so the row after the update is known
+   * without reading it again.
+   */
+  private async applyLive(tx: Tx, current: Call, change: StatusChange, readInTx: boolean): Promise<Call> {
     const callSid = current.callSid;
     const scope: Scope = { tenantId: current.tenantId };
     const now = this.now();
@@ -401,8 +420,8 @@ export class CallService {
     // The repository writes only while the call is live, so the final transition (and the agent
     // totals) happen once even when the carrier callback and the relay session report the end together.
     const applied = await this.deps.calls.updateLive(tx, scope, callSid, update);
-    const after = (await this.deps.calls.get(scope, callSid, tx))!;
-    if (!applied) return after;
+    if (!applied) return (await this.deps.calls.get(scope, callSid, tx))!;
+    const after: Call = readInTx ? applyUpdate(current, update) : (await this.deps.calls.get(scope, callSid, tx))!;
     if (final) {
       if (current.agentId) await this.deps.agentTotals.addCallTotals(tx, scope, current.agentId, { calls: 1, seconds: update.durationSeconds ?? 0 });
       tx.emit(domainEvent(this.deps.clock, 'call.ended', scope.tenantId, {
