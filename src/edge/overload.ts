@@ -7,11 +7,12 @@
  * re-INVITE, ACK) of the calls already up are never shed.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import process from 'node:process';
 
 export interface OverloadSettings {
   /** Refuse while the event loop's recent delay is above this (ms); 0 = never for lag. */
   lagMs: number;
-  /** Refuse while the event loop has recently been busy more than this share of the time (percent); 0 = never for it. */
+  /** Refuse while this process has recently used more than this share of one core (percent); 0 = never for it. */
   busyPercent: number;
   /** Refuse while this many INVITE setups are in flight (received, no final answer yet); 0 = no bound. */
   maxSetups: number;
@@ -21,7 +22,7 @@ export interface OverloadSettings {
 
 export type Shed = { status: 503; reason: string; headers: Record<string, string> };
 
-/** The event loop's recent delay (ms) and how busy it was (0..1). */
+/** The event loop's recent delay (ms) and the CPU this process used, as a share of one core. */
 export interface LoopLoad {
   lagMs: number;
   busy: number;
@@ -31,30 +32,33 @@ export type LoadSource = () => LoopLoad;
 const WINDOW_MS = 250;
 
 /**
- * The event loop's mean delay and its utilisation per quarter second: the delay as the smaller
- * of the last two windows, the utilisation as the smallest of the last four. A mean and not a
- * maximum, and windows in a row: one GC pause, a moment off the CPU on a shared machine or the
- * start-up's compiling is not overload; a loop that stays late, or stays busy for a second, is.
- * Both are needed: a loop saturated by many small UDP callbacks still runs its timers nearly on
- * time (libuv reads a few datagrams per turn), so its delay stays low while the kernel's socket
- * buffer fills; only its utilisation shows it. Utilisation is wall-clock time in callbacks, so on
- * a machine shared with other busy processes it also counts time this one waited for a CPU; the
- * longer run keeps short contention from shedding calls.
+ * The event loop's mean delay and this process's CPU time per quarter second: the delay as the
+ * smaller of the last two windows, the CPU as the smallest of the last four. A mean and not a
+ * maximum, and windows in a row: one GC pause or the start-up's compiling is not overload; a
+ * loop that stays late, or a process that stays on a full core for a second, is. Both are
+ * needed: a loop saturated by many small UDP callbacks still runs its timers nearly on time
+ * (libuv reads a few datagrams per turn), so its delay stays low while the kernel's socket
+ * buffer fills; only its CPU shows it. CPU time and not the loop's utilisation, which is
+ * wall-clock time in callbacks: on a machine shared with other busy processes that also counts
+ * time spent waiting for a CPU, and shed calls at 100 CPS that the process could take.
  */
 export function loopLoad(): { load: LoadSource; stop(): void } {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
-  let last = performance.eventLoopUtilization();
+  let lastCpu = process.cpuUsage();
+  let lastAt = performance.now();
   const lags = [0, 0];
   const busy = [0, 0, 0, 0];
   const timer = setInterval(() => {
-    const now = performance.eventLoopUtilization();
-    // The histogram holds the delay beyond the sampling interval itself.
+    const cpu = process.cpuUsage(lastCpu);
+    const at = performance.now();
     lags.shift();
+    // The histogram holds the delay beyond the sampling interval itself.
     lags.push(h.count ? Math.max(0, h.mean / 1e6) : 0);
     busy.shift();
-    busy.push(performance.eventLoopUtilization(now, last).utilization);
-    last = now;
+    busy.push((cpu.user + cpu.system) / 1000 / Math.max(1, at - lastAt));
+    lastCpu = process.cpuUsage();
+    lastAt = at;
     h.reset();
   }, WINDOW_MS);
   timer.unref();
@@ -92,7 +96,7 @@ export class OverloadGuard {
     const load = lagMs > 0 || busyPercent > 0 ? this.load() : { lagMs: 0, busy: 0 };
     let why: string | null = null;
     if (lagMs > 0 && load.lagMs > lagMs) why = `overloaded (event loop ${Math.round(load.lagMs)} ms behind)`;
-    else if (busyPercent > 0 && load.busy * 100 > busyPercent) why = `overloaded (event loop ${Math.round(load.busy * 100)} % busy)`;
+    else if (busyPercent > 0 && load.busy * 100 > busyPercent) why = `overloaded (${Math.round(load.busy * 100)} % of a CPU core)`;
     else if (maxSetups > 0 && this.inFlight >= maxSetups) why = `overloaded (${this.inFlight} call setups in progress)`;
     if (why) {
       this.shedCount++;

@@ -1,5 +1,5 @@
 /**
- * Overload shedding at the SIP edge: past the event-loop delay, its utilisation or the in-flight setup bound, a
+ * Overload shedding at the SIP edge: past the event-loop delay, its CPU use or the in-flight setup bound, a
  * new INVITE gets 503 with Retry-After at once, before any routing or database work; the calls
  * already up keep working (their BYE is never shed). The loop's load is injected.
  */
@@ -32,12 +32,12 @@ describe('OverloadGuard', () => {
     assert.equal(guard.shed, 1);
   });
 
-  it('sheds while the loop is busier than the bound, even with its timers on time', () => {
+  it('sheds while the process uses more of a core than the bound, even with its timers on time', () => {
     let busy = 0.5;
     const guard = new OverloadGuard({ lagMs: 50, busyPercent: 90, maxSetups: 0, retryAfterS: 5 }, () => ({ lagMs: 2, busy }));
     assert.equal(guard.admit().shed, null);
     busy = 0.97;
-    assert.match(guard.admit().shed!.reason, /^overloaded \(event loop 97 % busy\)$/);
+    assert.match(guard.admit().shed!.reason, /^overloaded \(97 % of a CPU core\)$/);
     busy = 0.9;
     assert.equal(guard.admit().shed, null);
   });
