@@ -191,7 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       overload: {
         lagMs: int(env.SIP_OVERLOAD_LAG_MS, 40, 'SIP_OVERLOAD_LAG_MS'),
         busyPercent: Math.min(100, int(env.SIP_OVERLOAD_BUSY_PERCENT, 95, 'SIP_OVERLOAD_BUSY_PERCENT')),
-        maxSetups: int(env.SIP_OVERLOAD_MAX_SETUPS, 500, 'SIP_OVERLOAD_MAX_SETUPS'),
+        maxSetups: int(env.SIP_OVERLOAD_MAX_SETUPS, 200, 'SIP_OVERLOAD_MAX_SETUPS'),
         retryAfterS: Math.max(1, int(env.SIP_OVERLOAD_RETRY_AFTER_S, 5, 'SIP_OVERLOAD_RETRY_AFTER_S')),
       },
     },

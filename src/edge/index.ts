@@ -91,6 +91,7 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
       return invite.reject(status, undefined, { headers });
     }
     invite.once('final', admitted.done);
+    invite.once('ringing', admitted.done);
     const lineId = engine.registrationForContact(invite.request.uri.user);
     if (calls) calls.onInvite(invite, lineId);
     else invite.reject(480, undefined, { headers: { Reason: 'SIP;cause=480;text="calls are not handled on this instance"' } });

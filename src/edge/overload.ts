@@ -14,7 +14,7 @@ export interface OverloadSettings {
   lagMs: number;
   /** Refuse while this process has recently used more than this share of one core (percent); 0 = never for it. */
   busyPercent: number;
-  /** Refuse while this many INVITE setups are in flight (received, no final answer yet); 0 = no bound. */
+  /** Refuse while this many INVITE setups are in flight (received, neither ringing nor answered yet); 0 = no bound. */
   maxSetups: number;
   /** Seconds named in Retry-After. */
   retryAfterS: number;
@@ -77,7 +77,7 @@ export class OverloadGuard {
 
   constructor(private readonly settings: OverloadSettings, private readonly load: LoadSource) {}
 
-  /** Setups currently counted. */
+  /** Setups counted now: received, neither ringing nor answered yet. */
   get setups(): number {
     return this.inFlight;
   }
@@ -88,8 +88,9 @@ export class OverloadGuard {
   }
 
   /**
-   * Whether a new INVITE must be refused now, and how; if not, it is counted as in flight until
-   * the returned `done` is called (once, when its final answer has gone out).
+   * Whether a new INVITE must be refused now, and how; if not, it counts as a setup in flight
+   * until the returned `done` is called (once: when it rings, 180/183, or has its final answer).
+   * A call that rings waits on a person, not on this process, so it no longer counts.
    */
   admit(): { shed: Shed } | { shed: null; done: () => void } {
     const { lagMs, busyPercent, maxSetups, retryAfterS } = this.settings;

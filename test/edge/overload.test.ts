@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OverloadGuard } from '../../src/edge/overload.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { caller, scenarioDir } from '../interop/call-scenarios.js';
+import { caller, ringingCallee, scenarioDir } from '../interop/call-scenarios.js';
 import { fastSip } from '../interop/helpers.js';
 import { sipp, waitFor } from '../interop/peers.js';
 import { sendUdpRequest } from '../interop/sip-client.js';
@@ -122,6 +122,32 @@ describe('SIP edge under overload (injected lag)', () => {
       assert.equal(ts.server.sipEdge!.overload.setups, 0, 'every admitted setup was counted out');
     } finally {
       await up.stop();
+    }
+  });
+
+  it('a call ringing a person no longer counts as a setup in flight', async () => {
+    lag = 0;
+    const { key } = await ts.newTenant();
+    const res = await ts.request('POST', '/v1.0/agents', {
+      key, body: { username: 'ringing-person', password: 'secret-pass', name: 'Rae', addresses: [{ type: 'sip', target: `rae@127.0.0.1:${SIPP_PORT + 11}` }] },
+    });
+    await ts.request('PUT', `/v1.0/agents/${res.body.id}/status`, { key, body: { status: 'available' } });
+    const phone = sipp(files.write('ringing-phone.xml', ringingCallee()), { port: SIPP_PORT + 11, mediaPort: SIPP_MEDIA + 10 });
+    await new Promise((r) => setTimeout(r, 300));
+    const call = sipp(files.write('cancelling-caller.xml', caller({ cancelAfterMs: 1500 })), {
+      port: SIPP_PORT + 12, mediaPort: SIPP_MEDIA + 20, remote: `127.0.0.1:${sipPort}`, service: `direct.${res.body.direct_hash}`,
+    });
+    try {
+      await waitFor('the phone to ring', async () => {
+        const r = await ts.request('GET', `/v1.0/agents/${res.body.id}`, { key });
+        return r.body?.status === 'ringing';
+      }, 10_000, 50);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(ts.server.sipEdge!.overload.setups, 0, 'a ringing call is not counted against SIP_OVERLOAD_MAX_SETUPS');
+      assert.equal(await call.done, 0, call.output().slice(-2000));
+      assert.equal(await phone.done, 0, phone.output().slice(-2000));
+    } finally {
+      await Promise.all([call.stop(), phone.stop()]);
     }
   });
 });

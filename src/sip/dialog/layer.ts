@@ -76,12 +76,15 @@ export interface IncomingInviteEvents {
   cancel: undefined;
   /** The INVITE has its final answer (accepted, rejected or cancelled); emitted once. */
   final: undefined;
+  /** The first 180/183 went out; emitted at most once. */
+  ringing: undefined;
 }
 
 /** An INVITE outside any dialog, waiting for `accept()` or `reject()`. The stack has already sent 100. */
 export class IncomingInvite extends Emitter<IncomingInviteEvents> {
   private answered = false;
   private finalSent = false;
+  private rang = false;
 
   constructor(
     readonly request: SipRequest,
@@ -118,6 +121,10 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     if (status < 101 || status > 199) throw new RangeError(`not a provisional status: ${status}`);
     if (this.answered) return;
     this.ctx.respond(status, undefined, responseExtras(extras));
+    if (!this.rang) {
+      this.rang = true;
+      this.emit('ringing', undefined);
+    }
   }
 
   /** Answers 200 and returns the confirmed-to-be dialog (its `ack` event tells when the ACK came). */
