@@ -129,13 +129,13 @@ describe('SIP edge under overload (injected lag)', () => {
     lag = 0;
     const { key } = await ts.newTenant();
     const res = await ts.request('POST', '/v1.0/agents', {
-      key, body: { username: 'ringing-person', password: 'secret-pass', name: 'Rae', addresses: [{ type: 'sip', target: `rae@127.0.0.1:${SIPP_PORT + 11}` }] },
+      key, body: { username: 'ringing-person', password: 'secret-pass', name: 'Rae', addresses: [{ type: 'sip', target: `rae@127.0.0.1:${SIPP_PORT + 2}` }] },
     });
     await ts.request('PUT', `/v1.0/agents/${res.body.id}/status`, { key, body: { status: 'available' } });
-    const phone = sipp(files.write('ringing-phone.xml', ringingCallee()), { port: SIPP_PORT + 11, mediaPort: SIPP_MEDIA + 10 });
+    const phone = sipp(files.write('ringing-phone.xml', ringingCallee()), { port: SIPP_PORT + 2, mediaPort: SIPP_MEDIA + 4 });
     await new Promise((r) => setTimeout(r, 300));
     const call = sipp(files.write('cancelling-caller.xml', caller({ cancelAfterMs: 1500 })), {
-      port: SIPP_PORT + 12, mediaPort: SIPP_MEDIA + 20, remote: `127.0.0.1:${sipPort}`, service: `direct.${res.body.direct_hash}`,
+      port: SIPP_PORT + 4, mediaPort: SIPP_MEDIA + 8, remote: `127.0.0.1:${sipPort}`, service: `direct.${res.body.direct_hash}`,
     });
     try {
       await waitFor('the phone to ring', async () => {
