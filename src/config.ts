@@ -32,6 +32,10 @@ export interface Config {
     maxConnections: number;
     /** Ms an accepted TCP/TLS connection has to complete each message (the first counted from accept); 0 = none. */
     messageDeadlineMs: number;
+    /** How long the nonce of a digest challenge to a number's caller can be answered, ms. */
+    digestNonceTtlMs: number;
+    /** New INVITEs are refused with 503 + Retry-After past these (see src/edge/overload.ts). */
+    overload: { lagMs: number; busyPercent: number; maxSetups: number; retryAfterS: number };
   };
   /** RTP for calls Dialtone answers itself (handlers dialtone and relay). */
   media: {
@@ -232,6 +236,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sessionExpires: Math.max(90, int(env.SIP_SESSION_EXPIRES, 1800, 'SIP_SESSION_EXPIRES')),
       maxConnections: int(env.SIP_MAX_CONNECTIONS, 1024, 'SIP_MAX_CONNECTIONS'),
       messageDeadlineMs: int(env.SIP_MESSAGE_DEADLINE_MS, 10_000, 'SIP_MESSAGE_DEADLINE_MS'),
+      digestNonceTtlMs: Math.max(1, int(env.SIP_DIGEST_NONCE_TTL_S, 60, 'SIP_DIGEST_NONCE_TTL_S')) * 1000,
+      overload: {
+        lagMs: int(env.SIP_OVERLOAD_LAG_MS, 40, 'SIP_OVERLOAD_LAG_MS'),
+        busyPercent: Math.min(100, int(env.SIP_OVERLOAD_BUSY_PERCENT, 95, 'SIP_OVERLOAD_BUSY_PERCENT')),
+        maxSetups: int(env.SIP_OVERLOAD_MAX_SETUPS, 200, 'SIP_OVERLOAD_MAX_SETUPS'),
+        retryAfterS: Math.max(1, int(env.SIP_OVERLOAD_RETRY_AFTER_S, 5, 'SIP_OVERLOAD_RETRY_AFTER_S')),
+      },
     },
     media: rtpRange(env),
     calls: {

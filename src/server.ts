@@ -10,6 +10,7 @@ import { CallRuntime } from './calls/runtime.js';
 import { createSipEdge, type SipEdge } from './edge/index.js';
 import { SipCalls, type LiveKitPort } from './calls/sip/calls.js';
 import { TenantSources } from './calls/sip/trust.js';
+import { sharedNonces, TrunkDigestAuth } from './calls/sip/trunk-auth.js';
 import { liveKitPort } from './calls/sip/livekit-leg.js';
 import { startLiveKitSync, type LiveKit } from './livekit/index.js';
 import type { ListeningPorts } from './sip/index.js';
@@ -64,6 +65,8 @@ export interface ServerOverrides {
   brain?: Brain;
   /** Where `livekit` calls go (tests); by default the LiveKit settings decide. */
   livekit?: LiveKitPort;
+  /** The event loop's delay and utilisation the SIP edge sheds INVITEs by (tests); by default measured. */
+  sipLoad?: () => { lagMs: number; busy: number };
 }
 
 /**
@@ -132,8 +135,10 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         const edge = createSipEdge({
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
           ...(metrics ? { onRegisterOutcome: (o: string) => metrics.registerOutcome(o) } : {}),
+          ...(overrides.sipLoad ? { load: overrides.sipLoad } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
+            auth: new TrunkDigestAuth(services, sharedNonces(repos.platformSecrets, vault, config.sip.digestNonceTtlMs), config.sip.domain, config.sip.digestNonceTtlMs),
             ...(overrides.livekit ? { livekit: overrides.livekit } : livekit ? { livekit: liveKitPort(livekit) } : {}),
           })),
         });

@@ -191,6 +191,21 @@ const HISTORY_PAGE = { default: 100, max: 1000 } as const;
 
 const TENANT_CACHE_MAX = 10_000;
 
+/** The row as `updateLive` leaves it. */
+function applyUpdate(call: Call, u: CallStatusUpdate): Call {
+  return {
+    ...call,
+    status: u.status,
+    ...(u.answeredAt !== undefined && { answeredAt: u.answeredAt }),
+    ...(u.endedAt !== undefined && { endedAt: u.endedAt }),
+    ...(u.durationSeconds !== undefined && { durationSeconds: u.durationSeconds }),
+    ...(u.cost !== undefined && { cost: u.cost }),
+    ...(u.endReason !== undefined && { endReason: u.endReason }),
+    ...(u.handoff !== undefined && { handoff: u.handoff }),
+    ...(u.sipStatus !== undefined && { sipStatus: u.sipStatus }),
+  };
+}
+
 /**
  * Calls and their transcripts. The call runtime and the carrier webhooks drive state through this
  * service; every change is published, through the outbox, for the events stream.
@@ -316,18 +331,74 @@ export class CallService {
   }
 
   async updateStatus(callSid: string, change: StatusChange): Promise<Call> {
+    this.checkChange(change);
+    const current = await this.findBySid(callSid);
+    if (!current) throw notFound('call');
+    if (isFinal(current.status)) return this.amendFinished(current, change);
+    // An earlier live status after a later one changes nothing: the call stays where it got to.
+    if (!statusesBefore(change.status).includes(current.status)) return this.withLiveDuration(current);
+    const call = await this.deps.uow.run((tx) => this.applyLive(tx, current, change, false));
+    if (isFinal(change.status)) this.tenantBySid.delete(callSid);
+    return call;
+  }
+
+  /**
+   * Several status changes in one transaction, in order (the same call may appear twice), each
+   * with what `updateStatus` would give or throw for it. Callers on a hot path (the SIP edge)
+   * gather the changes of a few milliseconds here, so the writer commits once for all of them.
+   * If the transaction itself fails, each change is tried again on its own.
+   */
+  async updateStatuses(changes: { callSid: string; change: StatusChange }[]): Promise<(Call | Error)[]> {
+    const results: (Call | Error)[] = new Array(changes.length);
+    const live: number[] = [];
+    for (const [i, { change }] of changes.entries()) {
+      try {
+        this.checkChange(change);
+        live.push(i);
+      } catch (err) {
+        results[i] = err as Error;
+      }
+    }
+    const finished: number[] = [];
+    if (live.length) {
+      try {
+        await this.deps.uow.run(async (tx) => {
+          for (const i of live) {
+            const { callSid, change } = changes[i]!;
+            const current = await this.deps.calls.findBySid(callSid, tx);
+            if (!current) results[i] = notFound('call');
+            else if (isFinal(current.status)) finished.push(i);
+            else if (!statusesBefore(change.status).includes(current.status)) results[i] = this.withLiveDuration(current);
+            else results[i] = await this.applyLive(tx, current, change, true);
+          }
+        });
+      } catch {
+        finished.length = 0;
+        for (const i of live) results[i] = await this.updateStatus(changes[i]!.callSid, changes[i]!.change).catch((e: Error) => e);
+        return results;
+      }
+    }
+    // Amending a finished call is its own (rare) transaction.
+    for (const i of finished) results[i] = await this.updateStatus(changes[i]!.callSid, changes[i]!.change).catch((e: Error) => e);
+    for (const [i, { callSid, change }] of changes.entries()) if (isFinal(change.status) && !(results[i] instanceof Error)) this.tenantBySid.delete(callSid);
+    return results;
+  }
+
+  private checkChange(change: StatusChange): void {
     requireOneOf('status', change.status, CALL_STATUSES);
     if (change.durationSeconds !== undefined && !(Number.isFinite(change.durationSeconds) && change.durationSeconds >= 0)) {
       throw invalid('duration', 'duration must be a non-negative number of seconds');
     }
     if (change.cost !== undefined && !Number.isFinite(change.cost)) throw invalid('cost', 'cost must be a number');
-    const current = await this.findBySid(callSid);
-    if (!current) throw notFound('call');
-    if (isFinal(current.status)) return this.amendFinished(current, change);
+  }
 
-    // An earlier live status after a later one changes nothing: the call stays where it got to.
-    if (!statusesBefore(change.status).includes(current.status)) return this.withLiveDuration(current);
-
+  /**
+   * A live call moves forward: the row, and at the end the agent's totals, with their event.
+   * `readInTx`: `current` was read in this transaction, so the row after the update is known
+   * without reading it again.
+   */
+  private async applyLive(tx: Tx, current: Call, change: StatusChange, readInTx: boolean): Promise<Call> {
+    const callSid = current.callSid;
     const scope: Scope = { tenantId: current.tenantId };
     const now = this.now();
     const final = isFinal(change.status);
@@ -349,22 +420,18 @@ export class CallService {
 
     // The repository writes only while the call is live, so the final transition (and the agent
     // totals) happen once even when the carrier callback and the relay session report the end together.
-    const call = await this.deps.uow.run(async (tx) => {
-      const applied = await this.deps.calls.updateLive(tx, scope, callSid, update);
-      const after = (await this.deps.calls.get(scope, callSid, tx))!;
-      if (!applied) return after;
-      if (final) {
-        if (current.agentId) await this.deps.agentTotals.addCallTotals(tx, scope, current.agentId, { calls: 1, seconds: update.durationSeconds ?? 0 });
-        tx.emit(domainEvent(this.deps.clock, 'call.ended', scope.tenantId, {
-          agent_id: after.agentId, status: after.status, duration: after.durationSeconds, end_reason: after.endReason, cost: after.cost,
-        }, callSid));
-      } else {
-        tx.emit(domainEvent(this.deps.clock, 'call.updated', scope.tenantId, { agent_id: after.agentId, status: after.status }, callSid));
-      }
-      return after;
-    });
-    if (final) this.tenantBySid.delete(callSid);
-    return call;
+    const applied = await this.deps.calls.updateLive(tx, scope, callSid, update);
+    if (!applied) return (await this.deps.calls.get(scope, callSid, tx))!;
+    const after: Call = readInTx ? applyUpdate(current, update) : (await this.deps.calls.get(scope, callSid, tx))!;
+    if (final) {
+      if (current.agentId) await this.deps.agentTotals.addCallTotals(tx, scope, current.agentId, { calls: 1, seconds: update.durationSeconds ?? 0 });
+      tx.emit(domainEvent(this.deps.clock, 'call.ended', scope.tenantId, {
+        agent_id: after.agentId, status: after.status, duration: after.durationSeconds, end_reason: after.endReason, cost: after.cost,
+      }, callSid));
+    } else {
+      tx.emit(domainEvent(this.deps.clock, 'call.updated', scope.tenantId, { agent_id: after.agentId, status: after.status }, callSid));
+    }
+    return after;
   }
 
   /** See `CallRepository.acceptSequence`: false means the callback was seen already and must not apply. */

@@ -11,6 +11,7 @@ import { createSipStack, DialogLayer, type IncomingInvite, type ListeningPorts, 
 import { RegistrationEngine, type RegisterOutcome } from '../registration/engine.js';
 import type { LeaseFactory } from '../registration/lease.js';
 import type { RegistrationStore } from '../registration/store.js';
+import { loopLoad, OverloadGuard, type LoadSource } from './overload.js';
 import { answerOutOfDialog } from './requests.js';
 
 export type { RegistrationStore } from '../registration/store.js';
@@ -27,6 +28,7 @@ export interface SipEdge {
   sip: SipStack & SipStackInternals;
   dialogs: DialogLayer;
   engine: RegistrationEngine;
+  overload: OverloadGuard;
   start(): Promise<ListeningPorts>;
   /** Ends the calls, de-registers (if configured, bounded in time) and closes the sockets. */
   stop(): Promise<void>;
@@ -43,6 +45,8 @@ export interface SipEdgeDeps {
   calls?: (dialogs: DialogLayer, sip: SipStack) => InviteSink;
   /** Each REGISTER's outcome (metrics). */
   onRegisterOutcome?: (outcome: RegisterOutcome) => void;
+  /** The event loop's delay and utilisation for overload shedding (tests inject them); default: measured. */
+  load?: LoadSource;
 }
 
 export function createSipEdge(deps: SipEdgeDeps): SipEdge {
@@ -75,7 +79,22 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
   });
   const dialogs = new DialogLayer({ stack: sip, logger: log.child({ layer: 'dialog' }), sessionTimer: { expires: config.sip.sessionExpires, minSE: 90 } });
   const calls = deps.calls?.(dialogs, sip);
+  const measured = deps.load ? undefined : loopLoad();
+  let lastShedLog = 0;
+  const overload = new OverloadGuard(config.sip.overload, deps.load ?? measured!.load);
   dialogs.onInvite((invite) => {
+    const admitted = overload.admit();
+    if (admitted.shed) {
+      const { status, reason, headers } = admitted.shed;
+      // One line per burst, not one per INVITE: logging each would add to the overload.
+      if (Date.now() - lastShedLog > 5000) {
+        lastShedLog = Date.now();
+        log.warn({ reason, shedSoFar: overload.shed }, 'shedding new INVITEs with 503');
+      }
+      return invite.reject(status, undefined, { headers });
+    }
+    invite.once('final', admitted.done);
+    invite.once('ringing', admitted.done);
     const lineId = engine.registrationForContact(invite.request.uri.user);
     if (calls) calls.onInvite(invite, lineId);
     else invite.reject(480, undefined, { headers: { Reason: 'SIP;cause=480;text="calls are not handled on this instance"' } });
@@ -87,6 +106,7 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
     sip,
     dialogs,
     engine,
+    overload,
     async start() {
       const ports = await sip.start();
       started = true;
@@ -99,6 +119,7 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
       await calls?.closeAll();
       await engine.close();
       await sip.stop();
+      measured?.stop();
     },
   };
 }

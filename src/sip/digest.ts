@@ -1,6 +1,7 @@
 /**
  * HTTP Digest authentication as used by SIP (RFC 2617, RFC 7616 algorithms, RFC 3261 §22).
- * Client side only: parse a challenge, compute the credentials.
+ * Client side here (parse a challenge, compute the credentials); the server side, which issues
+ * challenges and checks what comes back, is digest-server.ts on the same computation.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { SipParseError } from './errors.js';
@@ -23,7 +24,7 @@ export interface DigestChallenge {
   params: Map<string, string>;
 }
 
-const ALGORITHMS: Record<string, DigestAlgorithm> = {
+export const ALGORITHMS: Record<string, DigestAlgorithm> = {
   md5: 'MD5',
   'md5-sess': 'MD5-sess',
   'sha-256': 'SHA-256',
@@ -31,7 +32,7 @@ const ALGORITHMS: Record<string, DigestAlgorithm> = {
 };
 
 /** Parses `Digest k=v, k="v", ...` auth-params. */
-function parseAuthParams(text: string): Map<string, string> {
+export function parseAuthParams(text: string): Map<string, string> {
   const params = new Map<string, string>();
   for (const part of splitTopLevel(text)) {
     if (part === '') continue;

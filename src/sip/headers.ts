@@ -39,14 +39,28 @@ const KNOWN_NAMES = [
 const CANONICAL = new Map(KNOWN_NAMES.map((n) => [n.toLowerCase(), n]));
 
 /** Expands compact forms and fixes the case of known names; unknown names are kept as written. */
+// Every header access asks for these, with the same few dozen names: remember them (bounded, as
+// names in received messages are the sender's choice).
+const NAME_CACHE_MAX = 2048;
+const canonicalNames = new Map<string, string>();
+const headerKeys = new Map<string, string>();
+
 export function canonicalName(name: string): string {
+  const hit = canonicalNames.get(name);
+  if (hit !== undefined) return hit;
   const lower = name.trim().toLowerCase();
-  return COMPACT_FORMS[lower] ?? CANONICAL.get(lower) ?? name.trim();
+  const out = (Object.hasOwn(COMPACT_FORMS, lower) ? COMPACT_FORMS[lower] : undefined) ?? CANONICAL.get(lower) ?? name.trim();
+  if (canonicalNames.size < NAME_CACHE_MAX) canonicalNames.set(name, out);
+  return out;
 }
 
 /** Lookup key for a header name: compact and long forms map to the same key. */
 export function headerKey(name: string): string {
-  return canonicalName(name).toLowerCase();
+  const hit = headerKeys.get(name);
+  if (hit !== undefined) return hit;
+  const key = canonicalName(name).toLowerCase();
+  if (headerKeys.size < NAME_CACHE_MAX) headerKeys.set(name, key);
+  return key;
 }
 
 /**

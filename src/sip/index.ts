@@ -42,3 +42,5 @@ export type { SipLogger } from './logger.js';
 export type { ListeningPorts } from './transport/layer.js';
 export { ALLOW, Dialog, DialogLayer, IncomingDialogRequest, IncomingInvite, IncomingRefer, Referral } from './dialog/index.js';
 export type { DialogEndReason, DialogLayerOptions, InviteOptions, InviteOutcome, MessageExtras, OutgoingInvite, SessionTimerConfig } from './dialog/index.js';
+export { digestMatches, NonceIssuer, parseDigestAnswer } from './digest-server.js';
+export type { DigestAnswer, NonceState } from './digest-server.js';

@@ -106,6 +106,40 @@ for (const db of testDbs()) {
       assert.equal(agent.totalMinutes, 1.5);
     });
 
+    test('updateStatuses applies a batch in order in one go; each bad change fails alone', async () => {
+      const { scope, agentId } = await tenantWithAgent();
+      const a = await calls.open(scope, inbound(agentId));
+      const b = await calls.open(scope, inbound(agentId));
+      const out = await calls.updateStatuses([
+        { callSid: a.callSid, change: { status: 'in-progress' } },
+        { callSid: 'CAnope', change: { status: 'completed' } },
+        { callSid: b.callSid, change: { status: 'exploded' as never } },
+        { callSid: a.callSid, change: { status: 'completed', endReason: 'caller hung up', sipStatus: 200 } },
+        { callSid: b.callSid, change: { status: 'busy', endReason: 'callee busy', sipStatus: 486 } },
+        // Already final earlier in this batch: a late change leaves the ending as it was.
+        { callSid: a.callSid, change: { status: 'failed', endReason: 'late' } },
+      ]);
+      assert.ok(isKind('not_found')(out[1]));
+      assert.ok(isKind('invalid', 'status')(out[2]));
+      const [answered, , , ended, busy, late] = out as Awaited<ReturnType<CallService['get']>>[];
+      assert.equal(answered!.status, 'in-progress');
+      assert.equal(ended!.status, 'completed');
+      assert.equal(ended!.sipStatus, 200);
+      assert.ok(ended!.answeredAt);
+      assert.equal(busy!.status, 'busy');
+      assert.equal(late!.status, 'completed');
+      assert.equal(late!.endReason, 'caller hung up');
+      const stored = await calls.get(scope, a.callSid);
+      assert.equal(stored.status, 'completed');
+      assert.equal(stored.endReason, 'caller hung up');
+      assert.equal((await calls.get(scope, b.callSid)).status, 'busy');
+      // Counted once each, with their events, as one by one.
+      const agent = await s.server.services.agents.get(scope, agentId);
+      assert.equal(agent.totalCalls, 2);
+      assert.equal(events.filter(ofType('call.ended')).filter((e) => e.callSid === a.callSid).length, 1);
+      assert.ok(events.some((e) => e.type === 'call.updated' && e.callSid === a.callSid && e.data.status === 'in-progress'));
+    });
+
     test('the carrier\'s late final callback fills in billed duration and price after the relay ended the call', async () => {
       const { scope, agentId } = await tenantWithAgent();
       const call = await calls.open(scope, inbound(agentId, { status: 'in-progress' }));

@@ -89,6 +89,9 @@ export async function startTestServer(db: TestDb, opts: TestServerOptions = {}):
   config.sip.host = '127.0.0.1';
   config.sip.publicHost = '127.0.0.1';
   config.sip.allowPrivateTargets = true;
+  // Tests are not load: a busy CI machine must not get INVITEs shed by event-loop lag or
+  // utilisation (the overload tests inject their own and set the bounds).
+  config.sip.overload = { ...config.sip.overload, lagMs: 0, busyPercent: 0 };
   config.logLevel = process.env.DIALTONE_TEST_LOG ?? 'silent';
   opts.config?.(config);
   const server = await createServer(config, { logger: pino({ level: config.logLevel }), ...opts.overrides });

@@ -93,6 +93,10 @@ export interface CalleeOptions {
   expectHold?: boolean;
   /** After the answer, ask for a transfer to this URI with REFER and expect 202, NOTIFY 100, NOTIFY 200, then BYE. */
   referTo?: string;
+  /** How long to wait for the other side's BYE, ms (default 30 s). */
+  byeTimeoutMs?: number;
+  /** Before the BYE, a session refresh carried through from the caller: UPDATE (no body), then a re-INVITE with an offer. */
+  expectRefreshes?: boolean;
 }
 
 /** A phone (or LiveKit's SIP side) that answers. */
@@ -122,8 +126,14 @@ export function answeringCallee(o: CalleeOptions): string {
     ]]>
   </send>
   <recv response="200"/>` : `
-  <recv request="BYE" timeout="30000"/>
+  <recv request="BYE" timeout="${o.byeTimeoutMs ?? 30000}"/>
   ${reply('200 OK', { tag: false })}`;
+  const refreshes = o.expectRefreshes ? `
+  <recv request="UPDATE" timeout="60000"/>
+  ${reply('200 OK', { tag: false })}
+  <recv request="INVITE" timeout="60000">${checksIn('body', { reoffer: 'm=audio [0-9]+' })}</recv>
+  ${reply('200 OK', { tag: false, headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort)) })}
+  <recv request="ACK"/>` : '';
   return scenario('dialtone test callee', `${challenge}
   ${reply('180 Ringing')}
   <pause milliseconds="${o.answerAfterMs ?? 0}"/>
@@ -136,7 +146,7 @@ export function answeringCallee(o: CalleeOptions): string {
   </nop>` : ''}${o.expectHold ? `
   <recv request="INVITE" timeout="30000">${checksIn('body', { held: 'a=sendonly' })}</recv>
   ${reply('200 OK', { tag: false, headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort), 'recvonly') })}
-  <recv request="ACK"/>` : ''}${o.referTo ? refer(o.referTo) : hangup}
+  <recv request="ACK"/>` : ''}${refreshes}${o.referTo ? refer(o.referTo) : hangup}
   <label id="end"/>`);
 }
 
@@ -234,6 +244,8 @@ export interface CallerOptions {
   pcap?: string;
   /** Wait this long after the answer before playing. */
   playAfterMs?: number;
+  /** The first INVITE must be challenged with 407; it is sent again with these digest credentials (SIPp's [authentication]). */
+  auth?: { username: string; password: string };
 }
 
 const inviteHeaders = `
@@ -243,13 +255,13 @@ const inviteHeaders = `
 
 /** A caller with a PCMA offer that plays g711a.pcap once answered. */
 export function caller(o: CallerOptions = {}): string {
-  const invite = `
+  const inviteWith = (cseq: number, extra: string) => `
   <send retrans="500">
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]${inviteHeaders}
-      CSeq: 1 INVITE
-      Contact: <sip:caller@[local_ip]:[local_port]>
+      CSeq: ${cseq} INVITE
+      Contact: <sip:caller@[local_ip]:[local_port]>${extra}
       Max-Forwards: 70
       Content-Type: application/sdp
       Content-Length: [len]
@@ -257,6 +269,21 @@ ${callerSdp(1, 'sendrecv', o.sdpMediaPort === undefined ? undefined : String(o.s
     ]]>
   </send>
   <recv response="100" optional="true"/>`;
+  // With credentials: INVITE, 407, ACK, INVITE with Proxy-Authorization (CSeq 2).
+  const answered = o.auth ? 2 : 1;
+  const invite = o.auth ? `${inviteWith(1, '')}
+  <recv response="407" auth="true">${checksIn('msg', { challenged: 'Proxy-Authenticate: Digest realm=' })}</recv>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]${inviteHeaders}
+      [last_To:]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>${inviteWith(2, `
+      [authentication username=${o.auth.username} password=${o.auth.password}]`)}` : inviteWith(1, '');
   if (o.cancelAfterMs !== undefined) {
     return scenario('dialtone cancelling caller', `${invite}
   <recv response="180"/>
@@ -358,7 +385,7 @@ ${callerSdp(2, 'sendonly')}
       From: "Test Caller" <sip:+15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       [last_To:]
       Call-ID: [call_id]
-      CSeq: 1 ACK
+      CSeq: ${answered} ACK
       Max-Forwards: 70
       Content-Length: 0
     ]]>

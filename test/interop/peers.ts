@@ -212,12 +212,14 @@ export interface SippOptions {
   remote?: string;
   /** The Request-URI user a UAC calls ([service]). */
   service?: string;
+  /** SIPp gives up (and fails) after this long, seconds (default 60). */
+  timeoutS?: number;
 }
 
 /** Runs one call of a SIPp scenario file (any path) as a UAC (with `remote`) or a UAS; SIPP_TRACE=1 keeps message logs. */
 export function sipp(scenarioPath: string, o: SippOptions): SippRun {
   return runSipp(['-sf', scenarioPath, '-i', '127.0.0.1', '-p', String(o.port), '-mp', String(o.mediaPort),
-    '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error', ...(process.env.SIPP_TRACE ? ['-trace_msg'] : []),
+    '-m', '1', '-nostdin', '-timeout', `${o.timeoutS ?? 60}s`, '-timeout_error', ...(process.env.SIPP_TRACE ? ['-trace_msg'] : []),
     ...(o.service ? ['-s', o.service] : []), ...(o.remote ? [o.remote] : [])]);
 }
 

@@ -17,7 +17,9 @@ import { createLine, fastSip } from './helpers.js';
 import { Kamailio, rtpSink, sipp, waitFor, type SippRun } from './peers.js';
 import { sendUdpRequest } from './sip-client.js';
 
-const BASE = 15460;
+// Each test uses ports from BASE + its offset; SIP_CALLS_TEST_BASE moves them (run one test at a
+// time in a port range of your own with --test-name-pattern).
+const BASE = Number(process.env.SIP_CALLS_TEST_BASE ?? 15460);
 
 async function exitOk(run: SippRun, who: string): Promise<void> {
   const code = await run.done;
@@ -215,7 +217,7 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
     assert.equal(options.at(-1)!.status, 200, 'still answering');
   });
 
-  it('takes calls to a tenant number only from its trunks: an unknown source gets 403, no call, no outbound leg', async () => {
+  it('takes calls to a tenant number only from its trunks: an unknown source is challenged (407), no call, no outbound leg', async () => {
     const p = BASE + 600;
     const trunkSocket = createSocket('udp4');
     let trunkGot = 0;
@@ -232,8 +234,10 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
       await ts.server.services.numbers.create(scope, { e164: '+15550177001', agentId: agent.id });
 
       const stranger = await sendUdpRequest(sipPort, 'INVITE', `sip:+15550177001@127.0.0.1:${sipPort}`, { sdp: true, bindAddress: '127.0.0.2' });
-      assert.equal(stranger.at(-1)!.status, 403);
-      assert.match(stranger.at(-1)!.text, /^Reason: .*only from its trunks and registrars/m);
+      // Without credentials of one of the tenant's trunks it gets a challenge, never a handler.
+      assert.equal(stranger.at(-1)!.status, 407);
+      assert.match(stranger.at(-1)!.text, /^Proxy-Authenticate: Digest realm="sip\.localhost", nonce="[^"]+", algorithm=MD5, qop="auth"\r?$/m);
+      assert.match(stranger.at(-1)!.text, /^Reason: .*credentials of one of this number's trunks/m);
       // The direct URI is open to anyone, but a stranger's call never rings a tel address through the trunk.
       const direct = await sendUdpRequest(sipPort, 'INVITE', `sip:direct.${agent.direct_hash}@127.0.0.1:${sipPort}`, { sdp: true, bindAddress: '127.0.0.2' });
       assert.equal(direct.at(-1)!.status, 480);
@@ -245,7 +249,7 @@ describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, 
 
       // The trunk's own caller id belongs to the tenant too, but has no agent.
       const callerId = `sip:+15550177000@127.0.0.1:${sipPort}`;
-      assert.equal((await sendUdpRequest(sipPort, 'INVITE', callerId, { sdp: true, bindAddress: '127.0.0.2' })).at(-1)!.status, 403);
+      assert.equal((await sendUdpRequest(sipPort, 'INVITE', callerId, { sdp: true, bindAddress: '127.0.0.2' })).at(-1)!.status, 407);
       const own = await sendUdpRequest(sipPort, 'INVITE', callerId, { sdp: true });
       assert.equal(own.at(-1)!.status, 480);
       assert.match(own.at(-1)!.text, /no agent answers \+15550177000/);

@@ -28,6 +28,9 @@ describe('header names', () => {
   });
 
   it('canonicalises known names and keeps unknown ones', () => {
+    // Names that are properties of every object are header names like any other.
+    assert.equal(canonicalName('constructor'), 'constructor');
+    assert.equal(headerKey('__proto__'), '__proto__');
     assert.equal(canonicalName('call-id'), 'Call-ID');
     assert.equal(canonicalName('CSEQ'), 'CSeq');
     assert.equal(canonicalName('www-authenticate'), 'WWW-Authenticate');

@@ -19,11 +19,13 @@ import type { CallRuntime } from '../runtime.js';
 import { inviteProblem, nextMaxForwards } from './checks.js';
 import { bodyOf, unansweredStatus } from './outcomes.js';
 import { LiveSipCall } from './live-call.js';
+import { CallRecords } from './records.js';
 import { peopleLegs } from './people.js';
 import type { LiveKitPort } from './livekit-leg.js';
 import { Ringing, type Leg, type RingOutcome } from './ringing.js';
 import { TrunkDialer } from './outbound.js';
 import { InboundRouter, type RoutedCall } from './routing.js';
+import type { NumberAuth } from './trunk-auth.js';
 import type { TrustedSources } from './trust.js';
 
 
@@ -34,6 +36,8 @@ export interface SipCallsDeps {
   config: Config;
   runtime: CallRuntime;
   trust: TrustedSources;
+  /** Digest authentication of calls to tenants' numbers from other addresses; without it they get 403. */
+  auth?: NumberAuth;
   logger: Logger;
   livekit?: LiveKitPort;
 }
@@ -55,10 +59,13 @@ export class SipCalls implements InviteSink {
   private closing = false;
   /** Calls this instance places through tenants' trunks. */
   readonly outbound: TrunkDialer;
+  /** Answered and ended: written in batches, off the path of other calls' answers. */
+  private readonly records: CallRecords;
 
   constructor(private readonly dialogs: DialogLayer, private readonly sip: SipStack, private readonly deps: SipCallsDeps) {
-    this.router = new InboundRouter(deps.services, deps.trust);
-    this.outbound = new TrunkDialer(dialogs, deps);
+    this.router = new InboundRouter(deps.services, deps.trust, deps.auth ?? null);
+    this.records = new CallRecords(deps.services.calls);
+    this.outbound = new TrunkDialer(dialogs, { ...deps, records: this.records });
   }
 
   get liveCount(): number {
@@ -83,11 +90,12 @@ export class SipCalls implements InviteSink {
     this.closing = true;
     await Promise.allSettled([...this.live.values(), ...[...this.voice.values()].map((v) => v.conversation)].map((c) => c.end('instance shutting down')));
     await Promise.allSettled([...this.pending, this.outbound.closeAll()]);
+    await this.records.flush();
   }
 
-  private reject(invite: IncomingInvite, status: number, reason: string): void {
+  private reject(invite: IncomingInvite, status: number, reason: string, headers: Record<string, string> = {}): void {
     this.deps.logger.info({ callId: invite.request.callId, status, reason }, 'inbound SIP call refused');
-    invite.reject(status, undefined, { headers: reasonHeader(status, reason) });
+    invite.reject(status, undefined, { headers: { ...headers, ...reasonHeader(status, reason) } });
   }
 
   private async take(invite: IncomingInvite, lineId: string | null): Promise<void> {
@@ -99,8 +107,9 @@ export class SipCalls implements InviteSink {
     const decision = await this.router.route({
       requestUser: req.uri.user, requestHost: req.uri.host, toUser: req.to.uri.user, fromUser: req.from.uri.user,
       sourceAddress: invite.source.address, lineId,
+      ...(req.headers.get('Proxy-Authorization') !== undefined ? { credentials: req.headers.get('Proxy-Authorization')! } : {}),
     });
-    if (decision.kind === 'reject') return this.reject(invite, decision.status, decision.reason);
+    if (decision.kind === 'reject') return this.reject(invite, decision.status, decision.reason, decision.headers);
     const routed = decision.call;
     // Recorded before the answer goes out, so whoever sees the refusal finds it in the history.
     const refuse = async (status: number, reason: string, callStatus: 'busy' | 'failed'): Promise<void> => {
@@ -126,7 +135,7 @@ export class SipCalls implements InviteSink {
       throw err;
     }
     const finish = (status: CallStatus, reason: string, sipStatus: number) =>
-      this.deps.services.calls.updateStatus(callSid, { status, endReason: reason, sipStatus });
+      this.records.update(callSid, { status, endReason: reason, sipStatus });
 
     if (routed.handler === 'dialtone' || routed.handler === 'relay') return this.answerOurselves(invite, routed, callSid);
 
@@ -180,10 +189,10 @@ export class SipCalls implements InviteSink {
       if (person) await this.setPresence(routed.scope, routed.agent, 'available');
       return void (await finish('canceled', 'caller cancelled', 487));
     }
-    await this.deps.services.calls.updateStatus(callSid, { status: 'in-progress' });
+    this.answered(callSid);
     if (person) await this.setPresence(routed.scope, routed.agent, 'busy');
     const call = new LiveSipCall({ callSid, scope: routed.scope, agentId: routed.agent.id }, caller, callee, {
-      services: this.deps.services, dialogs: this.dialogs, logger: this.deps.logger,
+      services: this.deps.services, dialogs: this.dialogs, records: this.records, logger: this.deps.logger,
       onEnded: () => {
         this.live.delete(callSid);
         this.ourCallIds.delete(callee.callId);
@@ -195,10 +204,16 @@ export class SipCalls implements InviteSink {
     const unregister = this.deps.runtime.sessions.register(callSid, call);
   }
 
+  /** Recorded in the next batch; the end of the call, queued after it, cannot overtake it. */
+  private answered(callSid: string): void {
+    this.records.update(callSid, { status: 'in-progress' })
+      .catch((err: Error) => this.deps.logger.warn({ callSid, err: err.message }, 'could not record the answer of a SIP call'));
+  }
+
   /** The native voice runtime answers: our SDP, our RTP, the agent's greeting. */
   private async answerOurselves(invite: IncomingInvite, routed: RoutedCall, callSid: string): Promise<void> {
     const finish = (status: CallStatus, reason: string, sipStatus: number) =>
-      this.deps.services.calls.updateStatus(callSid, { status, endReason: reason, sipStatus });
+      this.records.update(callSid, { status, endReason: reason, sipStatus });
     if (invite.cancelled) return void (await finish('canceled', 'caller cancelled', 487));
     const answered = await answerWithVoice(invite, { callSid, scope: routed.scope, agent: routed.agent }, {
       services: this.deps.services, config: this.deps.config, runtime: this.deps.runtime, pacer: this.pacer, publicHost: this.sip.publicHost, logger: this.deps.logger,
@@ -209,7 +224,7 @@ export class SipCalls implements InviteSink {
       return;
     }
     const call = answered.call;
-    await this.deps.services.calls.updateStatus(callSid, { status: 'in-progress' });
+    this.answered(callSid);
     const unregister = this.deps.runtime.sessions.register(callSid, call.conversation);
     this.voice.set(callSid, call);
     void call.recorded.finally(() => {

@@ -9,6 +9,7 @@ import type { Scope } from '../../domain/principal.js';
 import type { Services } from '../../domain/services.js';
 import type { Dialog, DialogLayer, IncomingRefer } from '../../sip/index.js';
 import type { LiveCallControl } from '../sessions.js';
+import type { CallRecords } from './records.js';
 import { Bridge, type BridgeEnd } from './bridge.js';
 import { bodyOf } from './outcomes.js';
 import { inviteOptions, type Leg } from './ringing.js';
@@ -18,6 +19,7 @@ import { calledNumber } from './routing.js';
 export interface LiveSipCallDeps {
   services: Services;
   dialogs: DialogLayer;
+  records: CallRecords;
   logger: Logger;
   /** Called once the call is over and recorded (presence, bookkeeping). */
   onEnded?: () => void;
@@ -123,7 +125,7 @@ export class LiveSipCall implements LiveCallControl {
 
   private async record(end: BridgeEnd): Promise<void> {
     try {
-      await this.deps.services.calls.updateStatus(this.info.callSid, {
+      await this.deps.records.update(this.info.callSid, {
         status: 'completed', endReason: endReasonOf(end, this.localReason), sipStatus: 200,
         ...(this.handoff ? { handoff: this.handoff } : {}),
       });

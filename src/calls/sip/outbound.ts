@@ -18,6 +18,7 @@ import type { LiveKitPort } from './livekit-leg.js';
 import { LiveSipCall } from './live-call.js';
 import { bodyOf, unansweredStatus } from './outcomes.js';
 import { inviteOptions, type Leg } from './ringing.js';
+import type { CallRecords } from './records.js';
 import { TrunkPacer, trunkLeg } from './trunk-legs.js';
 
 export interface TrunkCallRequest {
@@ -34,6 +35,7 @@ export interface TrunkDialerDeps {
   runtime: CallRuntime;
   logger: Logger;
   livekit?: LiveKitPort;
+  records: CallRecords;
 }
 
 
@@ -124,7 +126,7 @@ export class TrunkDialer {
     callee.sendAck(seq, bodyOf(agentOut.response));
     await this.deps.services.calls.updateStatus(call.callSid, { status: 'in-progress' });
     const live = new LiveSipCall({ callSid: call.callSid, scope, agentId: call.agentId }, callee, agentOut.dialog, {
-      services: this.deps.services, dialogs: this.dialogs, logger: this.deps.logger,
+      services: this.deps.services, dialogs: this.dialogs, records: this.deps.records, logger: this.deps.logger,
       onEnded: () => {
         this.live.delete(call.callSid);
         unregister();

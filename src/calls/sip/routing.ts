@@ -10,6 +10,7 @@ import { DEFAULT_CALL_HANDLER, type CallHandler } from '../../domain/call-handle
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Services } from '../../domain/services.js';
+import type { NumberAuth } from './trunk-auth.js';
 import type { TrustedSources } from './trust.js';
 
 /** The facts of an INVITE the pipeline looks at. */
@@ -22,6 +23,8 @@ export interface InviteFacts {
   sourceAddress: string;
   /** The registration whose Contact the Request-URI names (from the registration engine). */
   lineId: string | null;
+  /** The INVITE's Proxy-Authorization, if any. */
+  credentials?: string;
 }
 
 export interface RoutedCall {
@@ -39,9 +42,10 @@ export interface RoutedCall {
 
 export type RouteDecision =
   | { kind: 'accept'; call: RoutedCall }
-  | { kind: 'reject'; status: number; reason: string };
+  | { kind: 'reject'; status: number; reason: string; headers?: Record<string, string> };
 
-const reject = (status: number, reason: string): RouteDecision => ({ kind: 'reject', status, reason });
+const reject = (status: number, reason: string, headers?: Record<string, string>): RouteDecision =>
+  (headers ? { kind: 'reject', status, reason, headers } : { kind: 'reject', status, reason });
 
 const DIRECT_USER = /^direct\.([0-9a-f]{12})$/i;
 
@@ -54,10 +58,19 @@ export function calledNumber(user: string | undefined): string | null {
   return parsed?.isPossible() ? parsed.number : null;
 }
 
-type Target = { scope: Scope; agentId: string | null; lineId: string | null; lineHandler: CallHandler | null; phoneNumber: string | null; trusted: boolean };
+type Target = { scope: Scope; agentId: string | null; agent?: Agent; lineId: string | null; lineHandler: CallHandler | null; phoneNumber: string | null; trusted: boolean };
+
+const TENANT_STATUS_TTL_MS = 1000;
 
 export class InboundRouter {
-  constructor(private readonly services: Services, private readonly trust: TrustedSources) {}
+  private readonly tenantStatus = new Map<string, { at: number; suspended: boolean }>();
+
+  constructor(
+    private readonly services: Services,
+    private readonly trust: TrustedSources,
+    private readonly auth: NumberAuth | null = null,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async route(facts: InviteFacts): Promise<RouteDecision> {
     const target = await this.identify(facts);
@@ -67,7 +80,7 @@ export class InboundRouter {
     }
     let agent: Agent;
     try {
-      agent = await this.services.agents.get(target.scope, target.agentId);
+      agent = target.agent ?? await this.services.agents.get(target.scope, target.agentId);
     } catch (err) {
       if (err instanceof DomainError && err.kind === 'not_found') return reject(404, 'the agent of this address no longer exists');
       throw err;
@@ -102,7 +115,7 @@ export class InboundRouter {
     if (direct) {
       const agent = await this.services.agents.findByDirectHash(direct[1]!.toLowerCase());
       if (!agent) return reject(404, 'no agent has this direct address');
-      return { scope: { tenantId: agent.tenantId }, agentId: agent.id, lineId: null, lineHandler: null, phoneNumber: null, trusted: false };
+      return { scope: { tenantId: agent.tenantId }, agentId: agent.id, agent, lineId: null, lineHandler: null, phoneNumber: null, trusted: false };
     }
     const e164 = calledNumber(facts.requestUser) ?? calledNumber(facts.toUser);
     const number = e164 ? await this.services.numbers.findByE164(e164) : null;
@@ -110,26 +123,50 @@ export class InboundRouter {
       // A trunk's caller id is the tenant's too, but no agent is pinned to it.
       const tenantId = e164 ? await this.services.trunks.tenantOfNumber(e164) : null;
       if (!tenantId) return reject(404, 'no line, agent or number here');
-      if (!(await this.trust.isTrusted({ tenantId }, facts.sourceAddress))) {
-        return reject(403, 'calls to this number are taken only from its trunks and registrars');
-      }
+      const refused = await this.admit({ tenantId }, facts);
+      if (refused) return refused;
       return reject(480, `no agent answers ${e164}: add it as a phone number with an agent`);
     }
     const scope = { tenantId: number.tenantId };
     // A number is reachable only through the tenant's own carriers: anything else is refused before any handler runs.
-    if (!(await this.trust.isTrusted(scope, facts.sourceAddress))) {
-      return reject(403, 'calls to this number are taken only from its trunks and registrars');
-    }
+    const refused = await this.admit(scope, facts);
+    if (refused) return refused;
     if (!number.inboundEnabled) return reject(480, `number ${number.e164} does not take inbound calls`);
     return { scope, agentId: number.agentId, lineId: null, lineHandler: null, phoneNumber: number.e164, trusted: true };
   }
 
+  /**
+   * A call to a tenant's number: from the source address of one of its trunks or registrars, or
+   * with the digest credentials of one of its trunks; null when admitted.
+   */
+  private async admit(scope: Scope, facts: InviteFacts): Promise<RouteDecision | null> {
+    if (await this.trust.isTrusted(scope, facts.sourceAddress)) return null;
+    if (!this.auth) return reject(403, 'calls to this number are taken only from its trunks and registrars');
+    const outcome = await this.auth.check(scope, facts.credentials, facts.requestUser);
+    if (outcome.kind === 'authenticated') return null;
+    if (outcome.kind === 'challenge') return reject(407, 'authenticate with the credentials of one of this number\'s trunks', outcome.headers);
+    return reject(403, outcome.reason);
+  }
+
   /** Step 2: the agent may take calls now. */
   private async checkAgent(scope: Scope, agent: Agent): Promise<RouteDecision | null> {
-    const tenant = await this.services.tenants.get(scope.tenantId);
-    if (tenant.status === 'suspended') return reject(403, 'account suspended');
+    if (await this.suspended(scope.tenantId)) return reject(403, 'account suspended');
     if (agent.deployStatus !== 'active') return reject(480, `agent ${agent.id} is inactive`);
     return null;
+  }
+
+  /**
+   * A tenant's suspension, read at most once a second per tenant: every INVITE needs it and it
+   * rarely changes, so a suspension takes up to a second to stop new calls.
+   */
+  private async suspended(tenantId: string): Promise<boolean> {
+    const now = this.now();
+    const hit = this.tenantStatus.get(tenantId);
+    if (hit && now - hit.at < TENANT_STATUS_TTL_MS) return hit.suspended;
+    const suspended = (await this.services.tenants.get(tenantId)).status === 'suspended';
+    if (this.tenantStatus.size >= 10_000) this.tenantStatus.clear();
+    this.tenantStatus.set(tenantId, { at: now, suspended });
+    return suspended;
   }
 
   /** Step 3 (no line): the agent's own handler; a person with addresses otherwise rings them. */

@@ -74,11 +74,17 @@ export interface OutgoingInvite {
 export interface IncomingInviteEvents {
   /** The caller cancelled; 487 has been sent. */
   cancel: undefined;
+  /** The INVITE has its final answer (accepted, rejected or cancelled); emitted once. */
+  final: undefined;
+  /** The first 180/183 went out; emitted at most once. */
+  ringing: undefined;
 }
 
 /** An INVITE outside any dialog, waiting for `accept()` or `reject()`. The stack has already sent 100. */
 export class IncomingInvite extends Emitter<IncomingInviteEvents> {
   private answered = false;
+  private finalSent = false;
+  private rang = false;
 
   constructor(
     readonly request: SipRequest,
@@ -86,7 +92,16 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     private readonly layer: DialogLayer,
   ) {
     super();
-    ctx.onCancelled(() => this.emit('cancel', undefined));
+    ctx.onCancelled(() => {
+      this.emit('cancel', undefined);
+      this.settle();
+    });
+  }
+
+  private settle(): void {
+    if (this.finalSent) return;
+    this.finalSent = true;
+    this.emit('final', undefined);
   }
 
   get cancelled(): boolean {
@@ -106,13 +121,21 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     if (status < 101 || status > 199) throw new RangeError(`not a provisional status: ${status}`);
     if (this.answered) return;
     this.ctx.respond(status, undefined, responseExtras(extras));
+    if (!this.rang) {
+      this.rang = true;
+      this.emit('ringing', undefined);
+    }
   }
 
   /** Answers 200 and returns the confirmed-to-be dialog (its `ack` event tells when the ACK came). */
   accept(extras: MessageExtras = {}): Dialog {
     if (this.answered || this.ctx.cancelled) throw new Error('INVITE already answered');
     this.answered = true;
-    return this.layer.acceptInvite(this.request, this.ctx, extras);
+    try {
+      return this.layer.acceptInvite(this.request, this.ctx, extras);
+    } finally {
+      this.settle();
+    }
   }
 
   reject(status = 486, reason?: string, extras: MessageExtras = {}): void {
@@ -120,6 +143,7 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     if (this.answered || this.ctx.cancelled) return;
     this.answered = true;
     this.ctx.respond(status, reason, responseExtras(extras));
+    this.settle();
   }
 }
 

@@ -17,6 +17,8 @@ function isKeepAlive(buf: Buffer): boolean {
   return true;
 }
 
+const RECV_BUFFER_BYTES = 4 * 2 ** 20;
+
 export class UdpTransport {
   private socket: Socket | undefined;
   port = 0;
@@ -42,6 +44,13 @@ export class UdpTransport {
         // After binding, socket errors (e.g. ICMP-triggered) must never crash the process.
         socket.on('error', () => {});
         socket.on('message', (buf, rinfo) => this.receive(buf, rinfo.address, rinfo.port));
+        // A burst beyond what the loop reads at once waits in the kernel instead of being dropped
+        // there (each drop is a retransmission half a second later); the kernel caps the size.
+        try {
+          if (socket.getRecvBufferSize() < RECV_BUFFER_BYTES) socket.setRecvBufferSize(RECV_BUFFER_BYTES);
+        } catch {
+          // not allowed here: the system default stays
+        }
         this.port = socket.address().port;
         resolve(this.port);
       });
