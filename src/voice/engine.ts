@@ -10,6 +10,7 @@
  * (src/media/g711.ts, resample.ts).
  */
 import type { BrainEvent, BrainInput, TranscriptLine } from '../brain/index.js';
+import type { ReplySink } from '../conversation/conversation.js';
 import type { G711Law } from '../media/g711.js';
 
 import type { VoiceEngineKind } from '../domain/voice-engine.js';
@@ -40,6 +41,14 @@ export interface VoiceHost {
   readonly queuedToMs: number;
   /** The brain's view of the turn (prompt, agent data, the call's context as it is now, transcript). */
   brainInput(): BrainInput;
+  /**
+   * Runs the agent's brain for a reply (its text into `sink`, its actions once `sink.done()`
+   * settles; a failing brain is apologised for in the text). The engine stores the agent's line
+   * itself (`final`), as far as it was heard.
+   */
+  reply(sink: ReplySink): Promise<void>;
+  /** Stops the brain's reply in flight, if any (barge-in); nothing of it is stored. */
+  cutReply(): void;
   /** Someone is speaking (`transcript.partial`). */
   partial(text: string): void;
   /** A final transcript line; `interrupted` when the caller cut the agent off. */

@@ -223,6 +223,8 @@ export interface CallerOptions {
   expectReinvite?: boolean;
   /** A REFER must arrive first (a supervisor's transfer); it is refused with 603. */
   refuseRefer?: boolean;
+  /** After the audio, a REFER whose Refer-To matches this must arrive; it is accepted (202). */
+  acceptRefer?: string;
   /**
    * The RTP port our offer names (a test's own socket) instead of SIPp's media port; or SIPp's
    * `[media_port+N]`, which also becomes the source port of the pcap SIPp plays (SIPp does not
@@ -326,8 +328,11 @@ ${callerSdp(2, 'sendonly')}
   <recv request="INVITE" timeout="30000">${checksIn('body', { moved: 'm=audio [0-9]+' })}</recv>
   ${reply('200 OK', { tag: false, contact: 'caller', headers: ['Content-Type: application/sdp'], body: callerSdp(3, 'sendrecv') })}
   <recv request="ACK"/>` : '';
+  const accepted = o.acceptRefer !== undefined ? `
+  <recv request="REFER" timeout="30000">${checksIn('msg', { referTo: `Refer-To: ${o.acceptRefer}` })}</recv>
+  ${reply('202 Accepted', { tag: false, contact: 'caller' })}` : '';
   // After a request from the other side, [last_To:] is our own address: keep the peer's for the BYE.
-  const peerTo = o.expectReinvite && o.hangUpAfterMs !== undefined;
+  const peerTo = (o.expectReinvite || o.acceptRefer !== undefined) && o.hangUpAfterMs !== undefined;
   const ending = o.hangUpAfterMs !== undefined ? `
   <pause milliseconds="${o.hangUpAfterMs}"/>
   <send retrans="500">
@@ -369,7 +374,7 @@ ${o.playAudio === false ? '' : `${o.playAfterMs ? `
     <action>
       <exec play_pcap_audio="${o.pcap ?? PCAP}"/>
     </action>
-  </nop>`}${hold}${moved}${dtmf}${ending}`);
+  </nop>`}${hold}${moved}${dtmf}${accepted}${ending}`);
 }
 
 /** A temporary folder of scenario files; `remove()` deletes it. */

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BrainEvent, BrainInput, TranscriptLine } from '../../brain/index.js';
 import type { Config } from '../../config.js';
-import { AGENT_ENDED, APOLOGY, Conversation, type SpeechEdge } from '../../conversation/conversation.js';
+import { AGENT_ENDED, APOLOGY, Conversation, type ReplySink, type SpeechEdge } from '../../conversation/conversation.js';
 import type { Agent } from '../../domain/agents.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
@@ -45,6 +45,15 @@ export interface VoiceCallInfo {
   scope: Scope;
   agent: Agent;
   context?: Record<string, unknown>;
+}
+
+/**
+ * The DTMF menu of calls Dialtone answers: `0` hands the caller to the agent's `transfer_to`
+ * (a number or SIP URI in its context data) when it has one; every other key goes to the brain.
+ */
+export function transferTargetOf(agent: Pick<Agent, 'contextData'>): string | null {
+  const t = agent.contextData.transfer_to;
+  return typeof t === 'string' && t.trim() ? t.trim() : null;
 }
 
 /** Negotiates media and answers the INVITE; the call then runs until either side ends it. */
@@ -96,7 +105,10 @@ export class VoiceCall implements SpeechEdge, VoiceHost {
     rtp.on('audio', (frame) => this.engine.hear(frame));
     rtp.on('digit', ({ digit }) => {
       this.conversation.callerPressed(digit);
-      this.engine.digit(digit);
+      const target = digit === '0' ? transferTargetOf(agent) : null;
+      if (!target) return this.engine.digit(digit);
+      rtp.flush();
+      void this.conversation.transfer(target).catch((err: Error) => this.trouble(`transfer to ${target} failed: ${err.message}`));
     });
     rtp.on('timeout', () => {
       this.conversation.ending(`no media from the caller for ${Math.round(deps.config.media.timeoutMs / 1000)} s`);
@@ -150,6 +162,14 @@ export class VoiceCall implements SpeechEdge, VoiceHost {
 
   brainInput(): BrainInput {
     return this.conversation.brainInput(new AbortController().signal);
+  }
+
+  reply(sink: ReplySink): Promise<void> {
+    return this.conversation.respond(sink, undefined, { record: false });
+  }
+
+  cutReply(): void {
+    this.conversation.cutReply('');
   }
 
   partial(text: string): void {
