@@ -75,8 +75,8 @@ function digestResponse(c: { username: string; password: string; realm: string; 
 export interface CalleeOptions {
   /** How long to ring before answering, ms. */
   answerAfterMs?: number;
-  /** Port named in the answer's SDP, where the caller's RTP is expected. */
-  rtpPort: number;
+  /** Port named in the answer's SDP, where the caller's RTP is expected (`[media_port+N]` also becomes the source of the pcap played). */
+  rtpPort: number | string;
   requireHeaders?: Record<string, string>;
   /**
    * Challenge the first INVITE with 407 and require, on the second, the digest response these
@@ -87,8 +87,10 @@ export interface CalleeOptions {
   hangUpAfterMs?: number;
   /** The INVITE comes without SDP: our 200 carries the offer and the ACK must carry the answer. */
   lateOffer?: boolean;
-  /** Play g711a.pcap to the media address of the offer once the call is up. */
+  /** Play g711a.pcap (or `pcap`) to the media address of the offer once the call is up (after `playAfterMs`). */
   playAudio?: boolean;
+  pcap?: string;
+  playAfterMs?: number;
   /** A re-INVITE putting the call on hold (a=sendonly) must arrive; it is answered a=recvonly. */
   expectHold?: boolean;
   /** After the answer, ask for a transfer to this URI with REFER and expect 202, NOTIFY 100, NOTIFY 200, then BYE. */
@@ -128,10 +130,11 @@ export function answeringCallee(o: CalleeOptions): string {
   ${reply('180 Ringing')}
   <pause milliseconds="${o.answerAfterMs ?? 0}"/>
   ${reply('200 OK', { headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort)) })}
-  <recv request="ACK">${o.lateOffer ? checksIn('body', { answer: 'm=audio [0-9]+ RTP/AVP' }) : ''}</recv>${o.playAudio ? `
+  <recv request="ACK">${o.lateOffer ? checksIn('body', { answer: 'm=audio [0-9]+ RTP/AVP' }) : ''}</recv>${o.playAudio ? `${o.playAfterMs ? `
+  <pause milliseconds="${o.playAfterMs}"/>` : ''}
   <nop>
     <action>
-      <exec play_pcap_audio="${PCAP}"/>
+      <exec play_pcap_audio="${o.pcap ?? PCAP}"/>
     </action>
   </nop>` : ''}${o.expectHold ? `
   <recv request="INVITE" timeout="30000">${checksIn('body', { held: 'a=sendonly' })}</recv>

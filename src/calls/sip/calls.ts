@@ -58,7 +58,7 @@ export class SipCalls implements InviteSink {
 
   constructor(private readonly dialogs: DialogLayer, private readonly sip: SipStack, private readonly deps: SipCallsDeps) {
     this.router = new InboundRouter(deps.services, deps.trust);
-    this.outbound = new TrunkDialer(dialogs, deps);
+    this.outbound = new TrunkDialer(dialogs, deps, { pacer: this.pacer, publicHost: sip.publicHost });
   }
 
   get liveCount(): number {
