@@ -79,8 +79,8 @@ abstract class HttpStandIn {
 
 export class SttStandIn extends HttpStandIn {
   readonly uploads: Upload[] = [];
-  /** What each upload is transcribed as, in turn (the last one repeats). */
-  constructor(private texts: string[], private readonly speechRms = 500) {
+  /** What each upload is transcribed as, in turn (the last one repeats); tests may change it. */
+  constructor(public texts: string[], private readonly speechRms = 500) {
     super();
   }
 

@@ -174,7 +174,7 @@ describe('pipeline engine and the offline default on a line registered at Kamail
     const all = ear.packets.filter((p) => p.at >= tone[0]!.at && p.at <= tone.at(-1)!.at);
     const gaps = all.slice(1).map((p, i) => p.at - all[i]!.at);
     const mean = (all.at(-1)!.at - all[0]!.at) / (all.length - 1);
-    assert.ok(Math.abs(mean - 20) <= 1, `mean spacing ${mean.toFixed(2)} ms`);
+    assert.ok(Math.abs(mean - 20) <= 2, `mean spacing ${mean.toFixed(2)} ms`);
     assert.ok(Math.abs(percentile(gaps, 0.5) - 20) <= 2, `median spacing ${percentile(gaps, 0.5).toFixed(1)} ms`);
     assert.ok(all.slice(1).every((p, i) => ((p.timestamp - all[i]!.timestamp) >>> 0) === 160), 'RTP timestamps step 160');
     const firstOut = tone[0]!.at - up.at;
@@ -265,6 +265,45 @@ describe('pipeline engine and the offline default on a line registered at Kamail
     const turns = await turnsOf(c.call_sid);
     assert.ok(turns.some((x) => x.startsWith('agent: I\'m sorry')), turns.join(' | '));
     assert.ok(turns.includes('system: sent digits 42'), turns.join(' | '));
+    await released();
+  });
+
+  it('the agent ends the call after its goodbye is heard (BYE from our side); no media from the caller hangs up; the record says why', async () => {
+    await setAgent({ greeting: '' });
+    const texts = stt.texts;
+    stt.texts = ['Thank you, goodbye.'];
+    const spoken = tts.spoken.length;
+    try {
+      const { run, earPort } = call('pipe-goodbye.xml', { pcap: speech.pcap });
+      const ear = await rtpCapture(earPort);
+      try {
+        await exitOk(run, 'caller (gets BYE from the agent)');
+      } finally {
+        ear.close();
+      }
+      const byeAt = Number(process.hrtime.bigint()) / 1e6;
+      const pieces = tts.spoken.slice(spoken);
+      assert.deepEqual(pieces.map((p) => p.input), ['Thank you for calling.', 'Goodbye!']);
+      const goodbye = loud(ear.packets, 1000);
+      assert.ok(Math.abs(goodbye.length * 20 - pieces.length * 800) <= 80, `${goodbye.length * 20} ms of the goodbye heard before the BYE`);
+      assert.ok(goodbye.at(-1)!.at < byeAt);
+      const c = await endedCall();
+      assert.equal(c.end_reason, 'agent ended the call');
+      assert.deepEqual((await turnsOf(c.call_sid)).slice(-1), ['agent: Thank you for calling. Goodbye!']);
+    } finally {
+      stt.texts = texts;
+    }
+    await released();
+
+    const timeout = config.media.timeoutMs;
+    config.media.timeoutMs = 2000;
+    try {
+      const { run } = call('pipe-silent.xml', { playAudio: false });
+      await exitOk(run, 'caller (gets BYE when it sends no media)');
+    } finally {
+      config.media.timeoutMs = timeout;
+    }
+    assert.equal((await endedCall()).end_reason, 'no media from the caller for 2 s');
     await released();
   });
 
