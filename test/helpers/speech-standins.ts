@@ -152,6 +152,8 @@ function wavOf(pcm: Buffer, rate: number): Buffer {
 
 export class TtsStandIn extends HttpStandIn {
   readonly spoken: SpeechRequest[] = [];
+  /** Answer 200 with this body instead of audio (a misconfigured server). */
+  garbage: Buffer | null = null;
 
   constructor(public tone: ToneOptions) {
     super();
@@ -169,6 +171,10 @@ export class TtsStandIn extends HttpStandIn {
     }
     this.spoken.push({ model: b.model, voice: b.voice, input: b.input, format: b.response_format ?? 'mp3', at: now() });
     if (this.failed(res)) return;
+    if (this.garbage) {
+      res.writeHead(200, { 'content-type': 'audio/wav' }).end(this.garbage);
+      return;
+    }
     if (this.tone.delayMs) await new Promise((r) => setTimeout(r, this.tone.delayMs));
     const pcm = tonePcm(this.tone);
     if (b.response_format === 'pcm') res.writeHead(200, { 'content-type': 'audio/pcm' }).end(pcm);
