@@ -231,7 +231,7 @@ describe('pipeline engine and the offline default on a line registered at Kamail
     await released();
   });
 
-  it('a transcription error is apologised for (offline speech) and reported, the call goes on; supervisor dtmf reaches the caller as RFC 4733', async () => {
+  it('a transcription error is apologised for (offline speech) and reported, the call goes on; supervisor dtmf reaches the caller as RFC 4733, supervisor text is spoken and marked', async () => {
     await setAgent({ greeting: '' });
     const errors: string[] = [];
     const stop = ts.server.bus.subscribe((e) => { if (e.type === 'error') errors.push(e.data.message); });
@@ -247,6 +247,11 @@ describe('pipeline engine and the offline default on a line registered at Kamail
       const dtmf = await ts.request('POST', '/api/override/dtmf', { key, body: { call_sid: sid, digit: '42' } });
       assert.equal(dtmf.status, 200, dtmf.text);
       await waitFor('both digits at the caller', () => ear.packets.filter((p) => p.payloadType === 101).length >= 10, 5000, 20);
+      const said = Number(process.hrtime.bigint()) / 1e6;
+      const text = await ts.request('POST', '/api/override/text', { key, body: { call_sid: sid, text: 'A colleague is joining the call.' } });
+      assert.equal(text.status, 200, text.text);
+      assert.equal(tts.spoken.at(-1)!.input, 'A colleague is joining the call.', 'the supervisor\'s words are synthesised as given');
+      await waitFor('the supervisor\'s words to be heard', () => loud(ear.packets.filter((p) => p.at > said), 1000).length * 20 >= 780, 5000, 20);
       await exitOk(run, 'caller via Kamailio');
     } finally {
       stop();
@@ -265,6 +270,7 @@ describe('pipeline engine and the offline default on a line registered at Kamail
     const turns = await turnsOf(c.call_sid);
     assert.ok(turns.some((x) => x.startsWith('agent: I\'m sorry')), turns.join(' | '));
     assert.ok(turns.includes('system: sent digits 42'), turns.join(' | '));
+    assert.ok(turns.includes('supervisor: A colleague is joining the call.'), turns.join(' | '));
     await released();
   });
 

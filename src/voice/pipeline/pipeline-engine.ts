@@ -85,13 +85,20 @@ export class PipelineEngine implements VoiceEngine {
     if (ev?.type === 'start') this.bargeIn();
     else if (ev?.type === 'end' && ev.speechMs >= MIN_SPEECH_MS) {
       const pcm = ev.pcm;
-      this.turns = this.turns.then(() => this.turn(pcm));
+      this.next(() => this.turn(pcm));
     }
+  }
+
+  /** Queues a turn; one that fails (an action the call refused) is trouble, not the end of the queue. */
+  private next(work: () => Promise<void>): void {
+    this.turns = this.turns.then(work).catch((err: Error) => {
+      if (!this.closed) this.host.trouble(err.message);
+    });
   }
 
   digit(): void {
     // The conversation stored the key as the caller's line; the brain answers it like speech.
-    this.turns = this.turns.then(() => this.answer());
+    this.next(() => this.answer());
   }
 
   async say(text: string): Promise<void> {
