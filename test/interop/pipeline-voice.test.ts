@@ -274,6 +274,32 @@ describe('pipeline engine and the offline default on a line registered at Kamail
     await released();
   });
 
+  it('a synthesis error on the reply is apologised for (offline speech) and reported; the call goes on', async () => {
+    await setAgent({ greeting: '' });
+    const errors: string[] = [];
+    const stop = ts.server.bus.subscribe((e) => { if (e.type === 'error') errors.push(e.data.message); });
+    tts.failWith = 500;
+    const { run, earPort } = call('pipe-tts-fails.xml', { pcap: speech.pcap, hangUpAfterMs: 10_000 });
+    const ear = await rtpCapture(earPort);
+    try {
+      await exitOk(run, 'caller via Kamailio');
+    } finally {
+      stop();
+      ear.close();
+      tts.failWith = null;
+    }
+    assert.ok(errors.some((m) => /^text-to-speech failed: 500/.test(m)), errors.join(' | '));
+    const heard = loud(ear.packets, 300);
+    assert.ok(heard.length * 20 >= 2000, `${heard.length * 20} ms of apology heard`);
+    const c = await endedCall();
+    assert.equal(c.end_reason, 'caller hung up');
+    const turns = await turnsOf(c.call_sid);
+    assert.deepEqual(turns.slice(0, 1), [`caller: ${CALLER_TEXT}`]);
+    assert.ok(turns.some((x) => x.startsWith('agent: I\'m sorry')), turns.join(' | '));
+    assert.ok(!turns.some((x) => x.includes('offline assistant')), `the failed reply is not stored as said: ${turns.join(' | ')}`);
+    await released();
+  });
+
   it('the agent ends the call after its goodbye is heard (BYE from our side); no media from the caller hangs up; the record says why', async () => {
     await setAgent({ greeting: '' });
     const texts = stt.texts;
