@@ -2,8 +2,8 @@
  * The speech engine of a call Dialtone answers itself: what turns the caller's audio into the
  * agent's audio. The call (src/calls/sip/voice-call.ts) owns the RTP session and the
  * conversation; an engine sees only the small `VoiceHost` below, and the call sees only
- * `VoiceEngine`. A new engine (say an STT → brain → TTS pipeline, or one for outbound calls with
- * our own media) implements `VoiceEngine` and is added to `createEngine` in engines.ts.
+ * `VoiceEngine`. A new engine implements `VoiceEngine` and is added to `createEngine` in
+ * engines.ts; the same engines serve calls we answer and calls an agent places.
  *
  * Audio is G.711 in the call's law in both directions, 20 ms frames in, any length out: an engine
  * whose service speaks G.711 passes it through untouched, one that does not transcodes itself
