@@ -1,8 +1,7 @@
 /**
  * A SIP call answered (or, through a trunk, placed) by Dialtone itself (handlers `dialtone` and
- * `relay`): our own SDP answer,
- * one RTP session from the port range, and the call's conversation with our speech edge — the
- * agent's speech engine (see src/voice/engine.ts) hears the caller's RTP and speaks into the
+ * `relay`): our own SDP answer, one RTP session from the port range, and the call's conversation
+ * with our speech edge — the agent's speech engine (see src/voice/engine.ts) hears the caller's RTP and speaks into the
  * paced queue. RFC 4733 digits in (caller turns) and out (supervisor `dtmf`), supervisor `text`
  * spoken at once, REFER for transfers, a media timeout that hangs up.
  */
