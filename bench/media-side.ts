@@ -50,7 +50,7 @@ async function dialtone(o: Start): Promise<{ firstOut: number[] }> {
       get playedMs() { return rtp.framesSent * 20; },
       get queuedToMs() { return rtp.framesSent * 20 + rtp.queuedMs; },
       brainInput: () => ({ systemPrompt: 'Benchmark.', personality: '', greeting: '', contextData: {}, callContext: {}, model: null, transcript: [], signal: new AbortController().signal }),
-      partial: () => undefined, final: () => undefined, act: async () => undefined, trouble: () => undefined, dead: () => undefined,
+      reply: async () => undefined, cutReply: () => undefined, partial: () => undefined, final: () => undefined, act: async () => undefined, trouble: () => undefined, dead: () => undefined,
     };
     const engine = new RealtimeEngine(host, { baseUrl: o.baseUrl, apiKey: 'sk-bench', model: 'bench' },
       { model: 'bench', transcribeModel: '', vadThreshold: 0.5, vadSilenceMs: 400 }, pino({ level: 'silent' }));

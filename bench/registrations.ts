@@ -5,7 +5,7 @@
  * bindings, the REGISTER rate Kamailio received, and CPU share and RSS of the Dialtone process in
  * steady state (registrar max expiry 120 s, so every line refreshes each minute). The baseline is
  * SIPp registering N other users against the same Kamailio as fast as it can, in the same run.
- *   N=1000,10000 (default)   STEADY_S=60   REGISTER_RATE=200 (the engine's pacing; 0 = unpaced)
+ *   N=1000,10000 (default)   STEADY_S=60   REGISTER_RATE=200 (the engine's pacing; 0 = unpaced)   EXPIRES=120
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,8 @@ const SIZES = (process.env.N ?? '1000,10000').split(',').map(Number).filter((n) 
 const STEADY_S = Number(process.env.STEADY_S ?? 60);
 const PORT = Number(process.env.BENCH_SIP_PORT ?? 16060);
 const RATE = process.env.REGISTER_RATE ?? '200';
+/** What each line asks for and the registrar grants at most; lines refresh at about half of it. */
+const EXPIRES = Number(process.env.EXPIRES ?? 120);
 
 interface Result {
   n: number;
@@ -62,7 +64,7 @@ async function runOne(n: number): Promise<Result> {
     users[`b${i}`] = `pw-b${i}`;
   }
   // The users file is parsed into Kamailio's private memory, about 3.5 kB a user.
-  const kamailio = new Kamailio({ port: PORT, users, minExpires: 60, maxExpires: 120, shmMb: 512, pkgMb: Math.ceil((2 * n * 4) / 1024) + 8, children: 4 });
+  const kamailio = new Kamailio({ port: PORT, users, minExpires: 60, maxExpires: EXPIRES, shmMb: Math.max(512, Math.ceil(n / 100)), pkgMb: Math.ceil((2 * n * 4) / 1024) + 8, children: 4, startTimeoutMs: 15_000 + n * 2 });
   const dataDir = mkdtempSync(join(tmpdir(), 'dialtone-bench-registrations-'));
   let dialtone: DialtoneProcess | null = null;
   try {
@@ -76,7 +78,7 @@ async function runOne(n: number): Promise<Result> {
     const ids: string[] = [];
     await pool(Array.from({ length: n }, (_, i) => i), 20, async (i) => {
       const r = await api(d, 'POST', '/phone-endpoints', tenant, {
-        type: 'phone-registration', registrar: `sip:127.0.0.1:${PORT}`, username: `u${i}`, password: `pw-u${i}`, options: { expires: 120 },
+        type: 'phone-registration', registrar: `sip:127.0.0.1:${PORT}`, username: `u${i}`, password: `pw-u${i}`, options: { expires: EXPIRES },
       });
       ids.push(r.id);
     });

@@ -62,6 +62,12 @@ export interface Config {
     /** Server VAD: how loud (0–1) and how long a pause ends the caller's turn, ms. */
     vadThreshold: number;
     vadSilenceMs: number;
+    /** The `pipeline` engine's services; null when not configured (speech is then not understood / spoken offline). */
+    stt: SpeechService | null;
+    tts: (SpeechService & { format: 'wav' | 'pcm' }) | null;
+    /** The pipeline's energy VAD: RMS (16-bit scale) that starts speech, and the pause that ends a turn, ms. */
+    pipelineVadRms: number;
+    pipelineVadSilenceMs: number;
   };
   /** LiveKit SIP, the `livekit` call handler's destination; null when none of its settings is given. */
   livekit: LiveKitConfig | null;
@@ -155,18 +161,43 @@ function rtpRange(env: NodeJS.ProcessEnv): Config['media'] {
   return { rtpPortMin, rtpPortMax, timeoutMs: int(env.MEDIA_TIMEOUT_SECONDS, 30, 'MEDIA_TIMEOUT_SECONDS') * 1000 };
 }
 
+/** An OpenAI-compatible audio endpoint (`/v1/audio/transcriptions` or `/v1/audio/speech`). */
+export interface SpeechService {
+  baseUrl: string | null;
+  apiKey: string;
+  model: string;
+}
+
+/**
+ * STT_* / TTS_* name a service of their own (a whisper.cpp or speaches server needs no key);
+ * without them, an OPENAI_API_KEY serves both through OPENAI_BASE_URL.
+ */
+function speechService(env: NodeJS.ProcessEnv, prefix: 'STT' | 'TTS', defaultModel: string): SpeechService | null {
+  const baseUrl = env[`${prefix}_BASE_URL`] || null;
+  const apiKey = env[`${prefix}_API_KEY`] || (baseUrl ? null : env.OPENAI_API_KEY) || null;
+  if (!baseUrl && !apiKey) return null;
+  return { baseUrl: baseUrl ?? (env.OPENAI_BASE_URL || null), apiKey: apiKey ?? 'none', model: env[`${prefix}_MODEL`] || defaultModel };
+}
+
 function voiceSettings(env: NodeJS.ProcessEnv): Config['voice'] {
   const engine = env.VOICE_ENGINE || 'offline';
   if (!(VOICE_ENGINES as readonly string[]).includes(engine)) throw new Error(`VOICE_ENGINE must be one of ${VOICE_ENGINES.join(', ')}, got "${engine}"`);
   if (engine === 'realtime' && !env.OPENAI_API_KEY) throw new Error('VOICE_ENGINE=realtime needs OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI)');
   const threshold = env.REALTIME_VAD_THRESHOLD ? Number(env.REALTIME_VAD_THRESHOLD) : 0.5;
   if (!(threshold > 0 && threshold < 1)) throw new Error(`REALTIME_VAD_THRESHOLD must be between 0 and 1, got "${env.REALTIME_VAD_THRESHOLD}"`);
+  const tts = speechService(env, 'TTS', 'gpt-4o-mini-tts');
+  const format = env.TTS_FORMAT || 'wav';
+  if (format !== 'wav' && format !== 'pcm') throw new Error(`TTS_FORMAT must be wav or pcm, got "${format}"`);
   return {
     engine: engine as VoiceEngineKind,
     realtimeModel: env.OPENAI_REALTIME_MODEL || 'gpt-realtime',
     transcribeModel: env.OPENAI_TRANSCRIBE_MODEL ?? 'gpt-4o-mini-transcribe',
     vadThreshold: threshold,
     vadSilenceMs: int(env.REALTIME_VAD_SILENCE_MS, 500, 'REALTIME_VAD_SILENCE_MS'),
+    stt: speechService(env, 'STT', 'whisper-1'),
+    tts: tts ? { ...tts, format } : null,
+    pipelineVadRms: int(env.PIPELINE_VAD_RMS, 500, 'PIPELINE_VAD_RMS'),
+    pipelineVadSilenceMs: int(env.PIPELINE_VAD_SILENCE_MS, 600, 'PIPELINE_VAD_SILENCE_MS'),
   };
 }
 

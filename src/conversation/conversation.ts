@@ -30,8 +30,8 @@ export interface SpeechEdge {
 /** Where a reply's text goes as the brain produces it. */
 export interface ReplySink {
   token(text: string): void;
-  /** The reply is complete (not called when it was cut short). */
-  done(): void;
+  /** The reply is complete (not called when it was cut short); its actions wait for this to settle. */
+  done(): void | Promise<void>;
 }
 
 export interface ConversationDeps {
@@ -176,9 +176,10 @@ export class Conversation implements LiveCallControl {
   /**
    * Runs the brain for one reply, its text going to `sink` as it comes; when the brain fails the
    * caller hears an apology, the event stream gets `error`, and the call goes on. The reply's
-   * actions (end, transfer, digits) are carried out once it is complete.
+   * actions (end, transfer, digits) are carried out once it is complete. `record: false` leaves
+   * storing the agent's line to the speech edge, for an edge that knows how much was heard.
    */
-  async respond(sink: ReplySink, onFirstToken?: () => void): Promise<void> {
+  async respond(sink: ReplySink, onFirstToken?: () => void, opts: { record?: boolean } = {}): Promise<void> {
     const reply: Reply = { abort: new AbortController(), spoken: '' };
     this.reply = reply;
     const actions: BrainEvent[] = [];
@@ -206,8 +207,8 @@ export class Conversation implements LiveCallControl {
     }
     if (reply.abort.signal.aborted || this.reply !== reply) return;
     this.reply = null;
-    sink.done();
-    if (reply.spoken) this.remember({ role: 'agent', text: reply.spoken });
+    await sink.done();
+    if (reply.spoken && opts.record !== false) this.remember({ role: 'agent', text: reply.spoken });
     for (const action of actions) await this.act(action);
   }
 

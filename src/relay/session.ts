@@ -126,7 +126,7 @@ export class RelaySession implements SpeechEdge {
     conv.cutReply();
     conv.remember({ role: 'caller', text: msg.voicePrompt });
     void conv.respond(
-      { token: (text) => this.send(outgoing.text(text, false)), done: () => this.send(outgoing.text('', true)) },
+      { token: (text) => this.send(outgoing.text(text, false)), done: () => { this.send(outgoing.text('', true)); } },
       () => {
         if (this.promptAt === null) return;
         this.deps.runtime.observeFirstToken(Number(process.hrtime.bigint() - this.promptAt) / 1e6);

@@ -2,14 +2,15 @@
  * The speech engine of a call Dialtone answers itself: what turns the caller's audio into the
  * agent's audio. The call (src/calls/sip/voice-call.ts) owns the RTP session and the
  * conversation; an engine sees only the small `VoiceHost` below, and the call sees only
- * `VoiceEngine`. A new engine (say an STT → brain → TTS pipeline, or one for outbound calls with
- * our own media) implements `VoiceEngine` and is added to `createEngine` in engines.ts.
+ * `VoiceEngine`. A new engine implements `VoiceEngine` and is added to `createEngine` in
+ * engines.ts; the same engines serve calls we answer and calls an agent places.
  *
  * Audio is G.711 in the call's law in both directions, 20 ms frames in, any length out: an engine
  * whose service speaks G.711 passes it through untouched, one that does not transcodes itself
  * (src/media/g711.ts, resample.ts).
  */
 import type { BrainEvent, BrainInput, TranscriptLine } from '../brain/index.js';
+import type { ReplySink } from '../conversation/conversation.js';
 import type { G711Law } from '../media/g711.js';
 
 import type { VoiceEngineKind } from '../domain/voice-engine.js';
@@ -40,6 +41,14 @@ export interface VoiceHost {
   readonly queuedToMs: number;
   /** The brain's view of the turn (prompt, agent data, the call's context as it is now, transcript). */
   brainInput(): BrainInput;
+  /**
+   * Runs the agent's brain for a reply (its text into `sink`, its actions once `sink.done()`
+   * settles; a failing brain is apologised for in the text). The engine stores the agent's line
+   * itself (`final`), as far as it was heard.
+   */
+  reply(sink: ReplySink): Promise<void>;
+  /** Stops the brain's reply in flight, if any (barge-in); nothing of it is stored. */
+  cutReply(): void;
   /** Someone is speaking (`transcript.partial`). */
   partial(text: string): void;
   /** A final transcript line; `interrupted` when the caller cut the agent off. */

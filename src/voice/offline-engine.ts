@@ -18,6 +18,7 @@ export async function playOffline(host: VoiceHost, text: string): Promise<void> 
 export class OfflineEngine implements VoiceEngine {
   readonly kind = 'offline' as const;
   private closed = false;
+  private turns: Promise<void> = Promise.resolve();
 
   constructor(private readonly host: VoiceHost, private readonly agentName: string) {}
 
@@ -33,7 +34,17 @@ export class OfflineEngine implements VoiceEngine {
   }
 
   digit(): void {
-    // The conversation records the key; this engine has no menu of its own.
+    // The conversation stored the key as the caller's line; the brain answers it, spoken offline.
+    this.turns = this.turns.then(() => this.answer()).catch(() => undefined);
+  }
+
+  private async answer(): Promise<void> {
+    let text = '';
+    await this.host.reply({ token: (t) => { text += t; }, done: async () => {
+      if (this.closed || !text.trim()) return;
+      await this.say(text);
+      this.host.final({ role: 'agent', text: text.trim() });
+    } });
   }
 
   async say(text: string): Promise<void> {

@@ -75,8 +75,8 @@ function digestResponse(c: { username: string; password: string; realm: string; 
 export interface CalleeOptions {
   /** How long to ring before answering, ms. */
   answerAfterMs?: number;
-  /** Port named in the answer's SDP, where the caller's RTP is expected. */
-  rtpPort: number;
+  /** Port named in the answer's SDP, where the caller's RTP is expected (`[media_port+N]` also becomes the source of the pcap played). */
+  rtpPort: number | string;
   requireHeaders?: Record<string, string>;
   /**
    * Challenge the first INVITE with 407 and require, on the second, the digest response these
@@ -87,8 +87,10 @@ export interface CalleeOptions {
   hangUpAfterMs?: number;
   /** The INVITE comes without SDP: our 200 carries the offer and the ACK must carry the answer. */
   lateOffer?: boolean;
-  /** Play g711a.pcap to the media address of the offer once the call is up. */
+  /** Play g711a.pcap (or `pcap`) to the media address of the offer once the call is up (after `playAfterMs`). */
   playAudio?: boolean;
+  pcap?: string;
+  playAfterMs?: number;
   /** A re-INVITE putting the call on hold (a=sendonly) must arrive; it is answered a=recvonly. */
   expectHold?: boolean;
   /** After the answer, ask for a transfer to this URI with REFER and expect 202, NOTIFY 100, NOTIFY 200, then BYE. */
@@ -138,10 +140,11 @@ export function answeringCallee(o: CalleeOptions): string {
   ${reply('180 Ringing')}
   <pause milliseconds="${o.answerAfterMs ?? 0}"/>
   ${reply('200 OK', { headers: ['Content-Type: application/sdp'], body: sdp(String(o.rtpPort)) })}
-  <recv request="ACK">${o.lateOffer ? checksIn('body', { answer: 'm=audio [0-9]+ RTP/AVP' }) : ''}</recv>${o.playAudio ? `
+  <recv request="ACK">${o.lateOffer ? checksIn('body', { answer: 'm=audio [0-9]+ RTP/AVP' }) : ''}</recv>${o.playAudio ? `${o.playAfterMs ? `
+  <pause milliseconds="${o.playAfterMs}"/>` : ''}
   <nop>
     <action>
-      <exec play_pcap_audio="${PCAP}"/>
+      <exec play_pcap_audio="${o.pcap ?? PCAP}"/>
     </action>
   </nop>` : ''}${o.expectHold ? `
   <recv request="INVITE" timeout="30000">${checksIn('body', { held: 'a=sendonly' })}</recv>
@@ -233,6 +236,8 @@ export interface CallerOptions {
   expectReinvite?: boolean;
   /** A REFER must arrive first (a supervisor's transfer); it is refused with 603. */
   refuseRefer?: boolean;
+  /** After the audio, a REFER whose Refer-To matches this must arrive; it is accepted (202). */
+  acceptRefer?: string;
   /**
    * The RTP port our offer names (a test's own socket) instead of SIPp's media port; or SIPp's
    * `[media_port+N]`, which also becomes the source port of the pcap SIPp plays (SIPp does not
@@ -353,8 +358,11 @@ ${callerSdp(2, 'sendonly')}
   <recv request="INVITE" timeout="30000">${checksIn('body', { moved: 'm=audio [0-9]+' })}</recv>
   ${reply('200 OK', { tag: false, contact: 'caller', headers: ['Content-Type: application/sdp'], body: callerSdp(3, 'sendrecv') })}
   <recv request="ACK"/>` : '';
+  const accepted = o.acceptRefer !== undefined ? `
+  <recv request="REFER" timeout="30000">${checksIn('msg', { referTo: `Refer-To: ${o.acceptRefer}` })}</recv>
+  ${reply('202 Accepted', { tag: false, contact: 'caller' })}` : '';
   // After a request from the other side, [last_To:] is our own address: keep the peer's for the BYE.
-  const peerTo = o.expectReinvite && o.hangUpAfterMs !== undefined;
+  const peerTo = (o.expectReinvite || o.acceptRefer !== undefined) && o.hangUpAfterMs !== undefined;
   const ending = o.hangUpAfterMs !== undefined ? `
   <pause milliseconds="${o.hangUpAfterMs}"/>
   <send retrans="500">
@@ -396,7 +404,7 @@ ${o.playAudio === false ? '' : `${o.playAfterMs ? `
     <action>
       <exec play_pcap_audio="${o.pcap ?? PCAP}"/>
     </action>
-  </nop>`}${hold}${moved}${dtmf}${ending}`);
+  </nop>`}${hold}${moved}${dtmf}${accepted}${ending}`);
 }
 
 /** A temporary folder of scenario files; `remove()` deletes it. */

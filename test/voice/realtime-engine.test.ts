@@ -57,6 +57,8 @@ async function harness(standIn: RealtimeStandIn, opts: { greeting?: string; voic
     get playedMs() { return rtp.framesSent * 20; },
     get queuedToMs() { return rtp.framesSent * 20 + rtp.queuedMs; },
     brainInput: () => ({ systemPrompt: 'You book tables at Luigi\'s.', personality: '', greeting: '', contextData: { city: 'Turin' }, callContext: { order: 'A-17' }, model: null, transcript: [], signal: new AbortController().signal }),
+    reply: async () => undefined,
+    cutReply: () => undefined,
     partial: (t) => { h.partials.push(t); },
     final: (line, interrupted = false) => { h.finals.push({ line, interrupted }); },
     act: async (a) => { h.actions.push(a); },

@@ -65,7 +65,7 @@ export class SipCalls implements InviteSink {
   constructor(private readonly dialogs: DialogLayer, private readonly sip: SipStack, private readonly deps: SipCallsDeps) {
     this.router = new InboundRouter(deps.services, deps.trust, deps.auth ?? null);
     this.records = new CallRecords(deps.services.calls);
-    this.outbound = new TrunkDialer(dialogs, { ...deps, records: this.records });
+    this.outbound = new TrunkDialer(dialogs, { ...deps, records: this.records }, { pacer: this.pacer, publicHost: sip.publicHost });
   }
 
   get liveCount(): number {

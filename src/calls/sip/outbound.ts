@@ -3,6 +3,8 @@
  * callee is called first with a late offer (no SDP): once it answers, its offer goes to the
  * agent's handler (LiveKit SIP), whose answer goes back in our ACK. That way the agent joins
  * only when someone picked up, and media flows between the callee and the agent directly.
+ * An agent whose handler is Dialtone's own (`dialtone`, `relay`) runs here instead: the callee's
+ * offer is answered with our RTP session, and the agent's speech engine speaks first.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -15,7 +17,9 @@ import { requireE164, requireObject } from '../../domain/validate.js';
 import type { Dialog, DialogLayer } from '../../sip/index.js';
 import type { CallRuntime } from '../runtime.js';
 import type { LiveKitPort } from './livekit-leg.js';
+import type { Pacer } from '../../media/pacer.js';
 import { LiveSipCall } from './live-call.js';
+import { openMedia, VoiceCall } from './voice-call.js';
 import { bodyOf, unansweredStatus } from './outcomes.js';
 import { inviteOptions, type Leg } from './ringing.js';
 import type { CallRecords } from './records.js';
@@ -42,9 +46,11 @@ export interface TrunkDialerDeps {
 export class TrunkDialer {
   private readonly pacer: TrunkPacer;
   private readonly live = new Map<string, LiveSipCall>();
+  private readonly voice = new Map<string, VoiceCall>();
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(private readonly dialogs: DialogLayer, private readonly deps: TrunkDialerDeps) {
+  /** `media`: what calls whose agent runs here need (the shared pacer, the address our SDP names). */
+  constructor(private readonly dialogs: DialogLayer, private readonly deps: TrunkDialerDeps, private readonly media?: { pacer: Pacer; publicHost: string }) {
     this.pacer = new TrunkPacer(deps.config.calls.trunkCps);
   }
 
@@ -59,10 +65,11 @@ export class TrunkDialer {
     const trunk = await this.deps.services.trunks.get(scope, req.trunkId);
     if (agent.deployStatus !== 'active') throw conflict(`agent ${agent.id} is inactive; activate it before it places calls`, 'assistant_id');
     const handler: CallHandler = agent.handler ?? DEFAULT_CALL_HANDLER;
+    const here = (handler === 'dialtone' || handler === 'relay') && this.media !== undefined;
     const problem = handler === 'sip' ? 'an agent with the sip handler is a person; ring them with an inbound call'
       : handler === 'livekit' ? handlerProblem(handler, this.deps.config)
-      : `calls placed through a trunk are bridged to LiveKit for now; the ${handler} handler answers inbound calls only`;
-    if (problem || !this.deps.livekit) throw new DomainError('unavailable', problem ?? handlerProblem('livekit', { livekit: null })!);
+      : here ? null : `the ${handler} handler cannot place calls on this server`;
+    if (problem || (!here && !this.deps.livekit)) throw new DomainError('unavailable', problem ?? handlerProblem('livekit', { livekit: null })!);
     if (!(await this.pacer.take(trunk.id))) {
       throw new DomainError('limit', `trunk ${trunk.id} is at its calls-per-second limit (${this.deps.config.calls.trunkCps}/s) with calls queued; try again shortly`);
     }
@@ -80,7 +87,7 @@ export class TrunkDialer {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.allSettled([...this.live.values()].map((c) => c.end('instance shutting down')));
+    await Promise.allSettled([...this.live.values(), ...[...this.voice.values()].map((v) => v.conversation)].map((c) => c.end('instance shutting down')));
     await Promise.allSettled([...this.pending]);
   }
 
@@ -114,6 +121,7 @@ export class TrunkDialer {
       await this.end(call.callSid, 'failed', reason, sipStatus);
     };
     if (offer.body === undefined) return giveUp('the callee answered without an SDP offer', 488);
+    if (call.handler === 'dialtone' || call.handler === 'relay') return this.runHere(scope, call, callee, seq, offer.body.toString('utf8'), giveUp);
 
     const agentLeg = await this.deps.livekit!.legFor({ agentId: call.agentId!, tenantId: scope.tenantId, lineId: null, callSid: call.callSid });
     if (!agentLeg) return giveUp(handlerProblem('livekit', { livekit: null })!, 503);
@@ -134,6 +142,24 @@ export class TrunkDialer {
     });
     this.live.set(call.callSid, live);
     const unregister = this.deps.runtime.sessions.register(call.callSid, live);
+  }
+
+  /** The agent runs here: our answer in the ACK, our RTP session, the agent's greeting first. */
+  private async runHere(scope: Scope, call: Call, callee: Dialog, seq: number, offer: string, giveUp: (reason: string, sipStatus: number) => Promise<void>): Promise<void> {
+    const agent = await this.deps.services.agents.get(scope, call.agentId!);
+    const deps = { ...this.deps, ...this.media! };
+    const media = await openMedia(offer, deps);
+    if (!media.ok) return giveUp(media.reason, media.status);
+    callee.sendAck(seq, { body: media.answer, contentType: 'application/sdp' });
+    await this.deps.services.calls.updateStatus(call.callSid, { status: 'in-progress' });
+    const voice = new VoiceCall({ callSid: call.callSid, scope, agent, context: call.context, peer: 'callee' }, callee, media.rtp, media.law, media.answer, deps);
+    const unregister = this.deps.runtime.sessions.register(call.callSid, voice.conversation);
+    this.voice.set(call.callSid, voice);
+    void voice.recorded.finally(() => {
+      unregister();
+      this.voice.delete(call.callSid);
+    });
+    await voice.start();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * A SIP call answered by Dialtone itself (handlers `dialtone` and `relay`): our own SDP answer,
- * one RTP session from the port range, and the call's conversation with our speech edge — the
- * agent's speech engine (see src/voice/engine.ts) hears the caller's RTP and speaks into the
+ * A SIP call answered (or, through a trunk, placed) by Dialtone itself (handlers `dialtone` and
+ * `relay`): our own SDP answer, one RTP session from the port range, and the call's conversation
+ * with our speech edge — the agent's speech engine (see src/voice/engine.ts) hears the caller's RTP and speaks into the
  * paced queue. RFC 4733 digits in (caller turns) and out (supervisor `dtmf`), supervisor `text`
  * spoken at once, REFER for transfers, a media timeout that hangs up.
  */
@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BrainEvent, BrainInput, TranscriptLine } from '../../brain/index.js';
 import type { Config } from '../../config.js';
-import { AGENT_ENDED, APOLOGY, Conversation, type SpeechEdge } from '../../conversation/conversation.js';
+import { AGENT_ENDED, APOLOGY, Conversation, type ReplySink, type SpeechEdge } from '../../conversation/conversation.js';
 import type { Agent } from '../../domain/agents.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/principal.js';
@@ -45,13 +45,29 @@ export interface VoiceCallInfo {
   scope: Scope;
   agent: Agent;
   context?: Record<string, unknown>;
+  /** Who the other side is, for the record (`callee` on calls the agent places). */
+  peer?: 'caller' | 'callee';
 }
 
-/** Negotiates media and answers the INVITE; the call then runs until either side ends it. */
-export async function answerWithVoice(invite: IncomingInvite, info: VoiceCallInfo, deps: VoiceCallDeps): Promise<VoiceAnswer> {
+/**
+ * The DTMF menu of calls Dialtone answers: `0` hands the caller to the agent's `transfer_to`
+ * (a number or SIP URI in its context data) when it has one; every other key goes to the brain.
+ */
+export function transferTargetOf(agent: Pick<Agent, 'contextData'>): string | null {
+  const t = agent.contextData.transfer_to;
+  return typeof t === 'string' && t.trim() ? t.trim() : null;
+}
+
+/** Our side of a call's media: the RTP session from the range and the SDP answer that names it. */
+export type VoiceMedia =
+  | { ok: true; rtp: RtpSession; law: G711Law; answer: string }
+  | { ok: false; status: number; reason: string };
+
+/** Answers an SDP offer (an inbound INVITE's, or a callee's in its 200 to our late-offer INVITE). */
+export async function openMedia(offer: string, deps: VoiceCallDeps): Promise<VoiceMedia> {
   const m = deps.config.media;
   const { rtp: socket, rtcp } = await bindPairInRange(m.rtpPortMin, m.rtpPortMax, deps.config.sip.host === '::' ? '0.0.0.0' : deps.config.sip.host);
-  const negotiated = answerOffer(invite.request.body.toString('utf8'), { address: deps.publicHost, port: socket.address().port });
+  const negotiated = answerOffer(offer, { address: deps.publicHost, port: socket.address().port });
   if (!negotiated.ok) {
     socket.close();
     rtcp.close();
@@ -62,14 +78,21 @@ export async function answerWithVoice(invite: IncomingInvite, info: VoiceCallInf
     remote: { address: negotiated.remote.address, port: negotiated.remote.port }, mediaTimeoutMs: m.timeoutMs,
     rtcp: { socket: rtcp, cname: `dialtone-${randomBytes(4).toString('hex')}@${deps.publicHost}` },
   });
+  return { ok: true, rtp, law: negotiated.codec.law, answer: negotiated.answer };
+}
+
+/** Negotiates media and answers the INVITE; the call then runs until either side ends it. */
+export async function answerWithVoice(invite: IncomingInvite, info: VoiceCallInfo, deps: VoiceCallDeps): Promise<VoiceAnswer> {
+  const media = await openMedia(invite.request.body.toString('utf8'), deps);
+  if (!media.ok) return media;
   let dialog: Dialog;
   try {
-    dialog = invite.accept({ body: negotiated.answer, contentType: 'application/sdp' });
+    dialog = invite.accept({ body: media.answer, contentType: 'application/sdp' });
   } catch {
-    rtp.close();
+    media.rtp.close();
     return { ok: false, status: 487, reason: 'caller cancelled' };
   }
-  return { ok: true, call: new VoiceCall(info, dialog, rtp, negotiated.codec.law, negotiated.answer, deps) };
+  return { ok: true, call: new VoiceCall(info, dialog, media.rtp, media.law, media.answer, deps) };
 }
 
 export class VoiceCall implements SpeechEdge, VoiceHost {
@@ -96,10 +119,13 @@ export class VoiceCall implements SpeechEdge, VoiceHost {
     rtp.on('audio', (frame) => this.engine.hear(frame));
     rtp.on('digit', ({ digit }) => {
       this.conversation.callerPressed(digit);
-      this.engine.digit(digit);
+      const target = digit === '0' ? transferTargetOf(agent) : null;
+      if (!target) return this.engine.digit(digit);
+      rtp.flush();
+      void this.conversation.transfer(target).catch((err: Error) => this.trouble(`transfer to ${target} failed: ${err.message}`));
     });
     rtp.on('timeout', () => {
-      this.conversation.ending(`no media from the caller for ${Math.round(deps.config.media.timeoutMs / 1000)} s`);
+      this.conversation.ending(`no media from the ${info.peer ?? 'caller'} for ${Math.round(deps.config.media.timeoutMs / 1000)} s`);
       void dialog.bye();
     });
     // A re-INVITE (hold, a moved address): keep our answer, follow their media.
@@ -112,7 +138,7 @@ export class VoiceCall implements SpeechEdge, VoiceHost {
       dialog.on('terminated', (why) => {
         this.engine.close();
         rtp.close();
-        const reason = this.conversation.endReason ?? (why === 'remote-bye' ? 'caller hung up' : why === 'session-expired' ? 'session timer expired' : 'ended');
+        const reason = this.conversation.endReason ?? (why === 'remote-bye' ? `${info.peer ?? 'caller'} hung up` : why === 'session-expired' ? 'session timer expired' : 'ended');
         void this.conversation.close()
           .then(() => deps.services.calls.updateStatus(info.callSid, { status: 'completed', endReason: reason, sipStatus: 200 }))
           .catch((err: Error) => deps.logger.warn({ callSid: info.callSid, err: err.message }, 'could not record the end of a voice call'))
@@ -150,6 +176,14 @@ export class VoiceCall implements SpeechEdge, VoiceHost {
 
   brainInput(): BrainInput {
     return this.conversation.brainInput(new AbortController().signal);
+  }
+
+  reply(sink: ReplySink): Promise<void> {
+    return this.conversation.respond(sink, undefined, { record: false });
+  }
+
+  cutReply(): void {
+    this.conversation.cutReply('');
   }
 
   partial(text: string): void {
