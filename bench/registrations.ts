@@ -64,7 +64,7 @@ async function runOne(n: number): Promise<Result> {
     users[`b${i}`] = `pw-b${i}`;
   }
   // The users file is parsed into Kamailio's private memory, about 3.5 kB a user.
-  const kamailio = new Kamailio({ port: PORT, users, minExpires: 60, maxExpires: EXPIRES, shmMb: Math.max(512, Math.ceil(n / 100)), pkgMb: Math.ceil((2 * n * 4) / 1024) + 8, children: 4, startTimeoutMs: 15_000 + n * 2 });
+  const kamailio = new Kamailio({ port: PORT, users, minExpires: 60, maxExpires: EXPIRES, shmMb: Math.max(512, Math.ceil(n / 100)), pkgMb: Math.ceil((2 * n * 4) / 1024) + 8, children: 4 });
   const dataDir = mkdtempSync(join(tmpdir(), 'dialtone-bench-registrations-'));
   let dialtone: DialtoneProcess | null = null;
   try {

@@ -52,8 +52,6 @@ export interface KamailioOptions {
   /** Private memory per process in MB: the users file is parsed into it (about 3.5 kB a user). */
   pkgMb?: number;
   children?: number;
-  /** How long start-up may take (a users file of 100,000 entries is parsed for a minute or more). */
-  startTimeoutMs?: number;
   /** Also listen for TLS on this port with this certificate and key (PEM file paths). */
   tls?: { port: number; certFile: string; keyFile: string };
   /** Act as a PBX: INVITEs for registered users reach their bindings. */
@@ -116,7 +114,7 @@ export class Kamailio {
     await waitFor('kamailio to answer kamcmd', async () => {
       if (!this.proc) throw new Error(`kamailio exited: ${this.log.slice(-2000)}`);
       return (await run('kamcmd', ['-s', this.ctl, 'core.version'])).code === 0;
-    }, this.opts.startTimeoutMs ?? 15_000, 100);
+    }, 15_000, 100);
   }
 
   async stop(): Promise<void> {
