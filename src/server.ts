@@ -21,6 +21,10 @@ import { Metrics } from './ops/metrics.js';
 import { activityLog } from './ops/activity-log.js';
 import { serveMetrics } from './ops/metrics-listener.js';
 import type { Server as HttpServer } from 'node:http';
+import { LocalLink, RedisLink, type ClusterLink } from './cluster/link.js';
+import { serveCallControl } from './cluster/call-control.js';
+import { shareKeyCacheDrops } from './cluster/key-cache.js';
+import { AuthCache } from './domain/keys.js';
 
 /** /readyz waits this long for the database before calling it unreachable. */
 const READY_DEADLINE_MS = 2_000;
@@ -37,6 +41,8 @@ export interface Server {
   services: Services;
   store: OpenedDb;
   bus: EventBus;
+  /** The other instances sharing this database and Redis; a LocalLink without REDIS_URL. */
+  cluster: ClusterLink;
   logger: Logger;
   /** The SIP stack and the registration engine on it; null until `startSip()` (an HTTP-only server has none). */
   sipEdge: SipEdge | null;
@@ -76,19 +82,23 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   await migrate(store.db);
   const { key } = loadMasterKey(config.masterKey, config.dataDir);
   const vault = new Vault(key);
-  const bus: EventBus = config.redisUrl ? new RedisBus(config.redisUrl) : new InProcessBus();
+  const bus: EventBus = config.redisUrl ? new RedisBus(config.redisUrl, `${config.redisPrefix}events`) : new InProcessBus();
+  const cluster: ClusterLink = config.redisUrl ? new RedisLink(config.redisUrl, config.instanceId, config.redisPrefix) : new LocalLink(config.instanceId);
+  const authCache = new AuthCache();
+  shareKeyCacheDrops(cluster, authCache);
   const handle = { db: store.db, kind: store.kind };
   const uow = new OutboxTransactor(handle, bus, logger);
   await uow.replay(0);
   const stopReplaying = uow.startReplaying(config.outboxReplayMs);
   const repos = createRepositories(handle);
   const services = createServices({
-    vault, config, logger, uow, repos,
+    vault, config, logger, uow, repos, authCache,
     clock: overrides.clock ?? systemClock,
     ids: overrides.ids ?? randomIds,
   });
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
+  serveCallControl(cluster, runtime.sessions);
   uow.onCommitted(activityLog(logger));
   const metrics = config.metrics.token || config.metrics.listen ? new Metrics({
     linesByState: () => repos.opsCounts.linesByState(),
@@ -104,7 +114,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     database: await withDeadline(repos.opsCounts.ping(), READY_DEADLINE_MS).then(() => 'ok', (err: Error & { code?: string }) => `unreachable (${err.code ?? err.message})`),
     sip: sipListening ? 'ok' : sipStarting ? 'not listening yet' : 'not started (HTTP-only server)',
   });
-  const app = await buildApp({ config, services, events: bus, logger, runtime, sipCalls: () => server.sipCalls, metrics, readiness });
+  const app = await buildApp({ config, services, events: bus, logger, runtime, cluster, sipCalls: () => server.sipCalls, metrics, readiness });
   let metricsServer: HttpServer | null = null;
   const livekit = config.livekit
     ? startLiveKitSync(config.livekit, {
@@ -115,7 +125,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
 
   let closed = false;
   const server: Server = {
-    config, app, services, store, bus, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
+    config, app, services, store, bus, cluster, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
     async listen() {
       if (metrics && config.metrics.listen) metricsServer = await serveMetrics(metrics, config.metrics.listen, config.metrics.token);
       await app.listen({ port: config.port, host: config.host });
@@ -158,6 +168,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       if (metricsServer) await new Promise((r) => metricsServer!.close(r));
       await stopReplaying();
       await bus.close();
+      await cluster.close();
       await store.db.destroy();
     },
   };

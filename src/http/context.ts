@@ -11,6 +11,7 @@ import type { CallRuntime } from '../calls/runtime.js';
 import type { SipCalls } from '../calls/sip/calls.js';
 import type { Principal } from '../domain/principal.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { ClusterLink } from '../cluster/link.js';
 
 export interface AppOptions {
   config: Config;
@@ -22,6 +23,8 @@ export interface AppOptions {
   runtime?: CallRuntime;
   /** The SIP call layer once the SIP edge runs (null before, and on HTTP-only servers). */
   sipCalls?: () => SipCalls | null;
+  /** The other instances of the cluster (a LocalLink without Redis). */
+  cluster?: ClusterLink;
   /** Present when METRICS_TOKEN or METRICS_LISTEN is set. */
   metrics?: Metrics | null;
   /** What /readyz reports: each part `ok`, or what is wrong with it. */

@@ -1,0 +1,118 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createPgDatabase, startTestServer, type TestServer } from '../helpers/server.js';
+import { eventually, newCallSid, postTwilio, ringAgent, twilioAccount, type TwilioAccount } from '../helpers/twilio.js';
+
+const REDIS_URL = process.env.DIALTONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Deletes every Redis key under the prefix (rate-limit counters); channels leave nothing behind. */
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const r = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length) await r.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally { r.disconnect(); }
+}
+
+describe('two instances on one PostgreSQL database and Redis', () => {
+  const prefix = `dialtone-test-${randomBytes(4).toString('hex')}:`;
+  const masterKey = randomBytes(32).toString('base64');
+  let pg: Awaited<ReturnType<typeof createPgDatabase>>;
+  let a: TestServer;
+  let b: TestServer;
+  let acct: TwilioAccount;
+  before(async () => {
+    pg = await createPgDatabase();
+    const cluster = (id: string) => (c: TestServer['config']) => {
+      c.redisUrl = REDIS_URL;
+      c.redisPrefix = prefix;
+      c.instanceId = id;
+      c.masterKey = masterKey;
+      c.clusterAskTimeoutMs = 1_000;
+    };
+    // One after the other: both would run the migrations on the same database.
+    a = await startTestServer('postgres', { databaseUrl: pg.url, config: cluster('a') });
+    b = await startTestServer('postgres', { databaseUrl: pg.url, config: cluster('b') });
+    acct = await twilioAccount(a);
+  });
+  after(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await pg?.drop();
+    await dropRedisPrefix(prefix);
+  });
+
+  const postTo = (s: TestServer, path: string, body: unknown) => s.request('POST', path, { key: acct.key, body });
+
+  test('supervisor text, DTMF and end sent to the other instance reach the call held here', async () => {
+    const { callSid, client } = await ringAgent(a, acct);
+    assert.ok(a.server.runtime.sessions.get(callSid), 'the session lives on a');
+    assert.equal(b.server.runtime.sessions.get(callSid), undefined, 'and not on b');
+
+    const text = await postTo(b, '/api/override/text', { call_sid: callSid, text: 'Relayed through b.' });
+    assert.equal(text.status, 200, text.text);
+    await client.waitFor((f) => f.type === 'text' && f.token === 'Relayed through b.');
+    const dtmf = await postTo(b, '/api/override/dtmf', { call_sid: callSid, digit: '42#' });
+    assert.equal(dtmf.status, 200, dtmf.text);
+    const d = await client.waitFor((f) => f.type === 'sendDigits');
+    assert.equal(client.received[d].digits, '42#');
+
+    // Context goes through the shared table and the bus: the session on a follows it.
+    const ctx = await b.request('PUT', `/api/calls/${callSid}/context`, { key: acct.key, body: { context: { order: 'A-17' } } });
+    assert.equal(ctx.status, 200, ctx.text);
+    const call = await eventually(() => a.server.services.calls.findBySid(callSid), (c) => (c?.context as Record<string, unknown>)?.order === 'A-17');
+    assert.equal((call?.context as Record<string, unknown>).order, 'A-17');
+
+    const end = await postTo(b, '/api/override/end', { call_sid: callSid });
+    assert.equal(end.status, 200, end.text);
+    await client.waitFor((f) => f.type === 'end');
+    await client.close();
+    const ended = await eventually(() => b.server.services.calls.findBySid(callSid), (c) => c?.status === 'completed');
+    assert.equal(ended?.endReason, 'ended by supervisor');
+    const again = await postTo(b, '/api/override/text', { call_sid: callSid, text: 'anyone?' });
+    assert.equal(again.status, 404);
+  });
+
+  test('a live call no instance holds is 404 on either, without waiting out the timeout', async () => {
+    // Ringing: the call row is live, but no relay socket was opened anywhere.
+    const ringing = newCallSid();
+    await postTwilio(a, '/twilio/voice', { AccountSid: acct.accountSid, CallSid: ringing, From: '+15550003333', To: acct.number }, acct.authToken);
+    const started = Date.now();
+    const r = await postTo(b, '/api/override/end', { call_sid: ringing });
+    assert.equal(r.status, 404, r.text);
+    assert.ok(Date.now() - started < 900, `answered in ${Date.now() - started} ms: every instance declined`);
+    assert.equal((await postTo(b, '/api/override/text', { call_sid: newCallSid(), text: 'hi' })).status, 404);
+  });
+
+  test("another tenant's live call is 404 through the other instance and nothing reaches its caller", async () => {
+    const other = await twilioAccount(a);
+    const { callSid, client } = await ringAgent(a, other);
+    const r = await postTo(b, '/api/override/text', { call_sid: callSid, text: 'not yours' });
+    assert.equal(r.status, 404);
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(client.received.length, 0);
+    await client.close();
+  });
+
+  test('a key deleted on one instance is refused on the other within 1 s', async () => {
+    const t = await a.newTenant();
+    const scope = { tenantId: t.id };
+    const { key, token } = await a.server.services.keys.mintAccessKey(scope, { name: 'doomed', detail: 'deleted on a' });
+    // b has resolved the key, so it sits in b's cache.
+    assert.equal((await b.request('GET', '/api/calls/active', { key: token })).status, 200);
+    await a.server.services.keys.deleteAccessKey(scope, key.id);
+    const deleted = Date.now();
+    let status = 200;
+    while (Date.now() - deleted < 1_000) {
+      status = (await b.request('GET', '/api/calls/active', { key: token })).status;
+      if (status === 401) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(status, 401, 'b still accepted the deleted key after 1 s');
+  });
+});
