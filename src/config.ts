@@ -16,6 +16,8 @@ export interface Config {
   instanceId: string;
   /** Cluster mode (with REDIS_URL): how long a question to the other instances waits for the one holding a call, ms. */
   clusterAskTimeoutMs: number;
+  /** Cluster mode: an instance that has not renewed its row for this long is gone and its live calls are ended, ms. */
+  instanceLeaseMs: number;
   /** How often, in ms, events a failed publish left in the outbox are published again; 0 = only at start. */
   outboxReplayMs: number;
   adminApiKey: string | null;
@@ -227,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: env.REDIS_PREFIX ?? 'dialtone:',
     instanceId: env.INSTANCE_ID || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     clusterAskTimeoutMs: Math.max(1, int(env.CLUSTER_ASK_TIMEOUT_MS, 2_000, 'CLUSTER_ASK_TIMEOUT_MS')),
+    instanceLeaseMs: Math.max(200, int(env.INSTANCE_LEASE_MS, 15_000, 'INSTANCE_LEASE_MS')),
     adminApiKey: env.ADMIN_API_KEY || null,
     masterKey: env.MASTER_KEY || null,
     publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),

@@ -24,6 +24,7 @@ import type { Server as HttpServer } from 'node:http';
 import { LocalLink, RedisLink, type ClusterLink } from './cluster/link.js';
 import { serveCallControl } from './cluster/call-control.js';
 import { shareKeyCacheDrops } from './cluster/key-cache.js';
+import { startMembership, type Membership } from './cluster/membership.js';
 import { AuthCache } from './domain/keys.js';
 
 /** /readyz waits this long for the database before calling it unreachable. */
@@ -43,6 +44,8 @@ export interface Server {
   bus: EventBus;
   /** The other instances sharing this database and Redis; a LocalLink without REDIS_URL. */
   cluster: ClusterLink;
+  /** The instance lease and the sweep of dead instances' calls; null without REDIS_URL. */
+  membership: Membership | null;
   logger: Logger;
   /** The SIP stack and the registration engine on it; null until `startSip()` (an HTTP-only server has none). */
   sipEdge: SipEdge | null;
@@ -99,6 +102,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
   serveCallControl(cluster, runtime.sessions);
+  // Only in cluster mode: a lone instance has nobody to end its calls for, and nobody to tell.
+  const membership = config.redisUrl ? await startMembership({
+    registry: repos.instances, instanceId: config.instanceId, leaseMs: config.instanceLeaseMs,
+    endOrphanedCalls: (reason, now) => services.calls.endOrphaned(reason, now), logger: logger.child({ component: 'cluster' }),
+  }) : null;
   uow.onCommitted(activityLog(logger));
   const metrics = config.metrics.token || config.metrics.listen ? new Metrics({
     linesByState: () => repos.opsCounts.linesByState(),
@@ -125,7 +133,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
 
   let closed = false;
   const server: Server = {
-    config, app, services, store, bus, cluster, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
+    config, app, services, store, bus, cluster, membership, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
     async listen() {
       if (metrics && config.metrics.listen) metricsServer = await serveMetrics(metrics, config.metrics.listen, config.metrics.token);
       await app.listen({ port: config.port, host: config.host });
@@ -163,6 +171,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await server.sipEdge?.stop();
       // Relay sessions record why their calls ended while the database is still open.
       await runtime.closeAll();
+      await membership?.stop();
       await livekit?.stop();
       await app.close();
       if (metricsServer) await new Promise((r) => metricsServer!.close(r));

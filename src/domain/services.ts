@@ -77,7 +77,7 @@ export function createServices(deps: ServiceDeps): Services {
     registrations: repos.registrations, numberEndpoints: repos.phoneNumbers, numbers: repos.phoneNumbers, numberService: numbers,
     vault, uow, clock, ids, config,
   });
-  const calls = new CallService({ calls: repos.calls, limits: repos.tenants, agentTotals: repos.agents, uow, clock, ids });
+  const calls = new CallService({ calls: repos.calls, limits: repos.tenants, agentTotals: repos.agents, uow, clock, ids, instanceId: config.instanceId });
   return {
     deps,
     tenants,

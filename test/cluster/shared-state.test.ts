@@ -3,8 +3,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createPgDatabase, startTestServer, type TestServer } from '../helpers/server.js';
-import { eventually, newCallSid, postTwilio, ringAgent, twilioAccount, type TwilioAccount } from '../helpers/twilio.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, newCallSid, postTwilio, RelayClient, ringAgent, twilioAccount, twimlAttrs, twimlParameters, type TwilioAccount } from '../helpers/twilio.js';
+import { DialtoneProcess, freePort } from '../helpers/dialtone-process.js';
 
+/** Short, so a dead instance's calls end within the test's patience. */
+const LEASE_MS = 1_000;
+/** SIP port of the spawned instance: inside this suite's assigned range (19200–19499). */
+const SPAWNED_SIP_PORT = 19480;
 const REDIS_URL = process.env.DIALTONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Deletes every Redis key under the prefix (rate-limit counters); channels leave nothing behind. */
@@ -35,6 +43,7 @@ describe('two instances on one PostgreSQL database and Redis', () => {
       c.instanceId = id;
       c.masterKey = masterKey;
       c.clusterAskTimeoutMs = 1_000;
+      c.instanceLeaseMs = LEASE_MS;
     };
     // One after the other: both would run the migrations on the same database.
     a = await startTestServer('postgres', { databaseUrl: pg.url, config: cluster('a') });
@@ -114,5 +123,51 @@ describe('two instances on one PostgreSQL database and Redis', () => {
       await new Promise((res) => setTimeout(res, 20));
     }
     assert.equal(status, 401, 'b still accepted the deleted key after 1 s');
+  });
+
+  test('kill -9 of the instance holding a relay call: the others end it as instance_lost within the lease', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dialtone-cluster-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const c = new DialtoneProcess({
+      DATABASE_URL: pg.url, REDIS_URL, REDIS_PREFIX: prefix, INSTANCE_ID: 'c', MASTER_KEY: masterKey,
+      ADMIN_API_KEY: `admin-${randomBytes(12).toString('hex')}`, HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: base,
+      SIP_HOST: '127.0.0.1', SIP_PUBLIC_HOST: '127.0.0.1', SIP_PORT: String(SPAWNED_SIP_PORT), RTP_PORT_MIN: '48900', RTP_PORT_MAX: '48999',
+      INSTANCE_LEASE_MS: String(LEASE_MS), DATA_DIR: dataDir, LOG_LEVEL: 'warn',
+    });
+    try {
+      await c.start();
+      // The webhook reaches a; the relay socket reaches c, which then holds the call.
+      const callSid = newCallSid();
+      const voice = await postTwilio(a, '/twilio/voice', { AccountSid: acct.accountSid, CallSid: callSid, From: '+15550001111', To: acct.number, CallStatus: 'ringing', Direction: 'inbound' }, acct.authToken);
+      assert.equal(voice.status, 200, voice.text);
+      const relayUrl = new URL(twimlAttrs(voice.text, 'ConversationRelay')!.url);
+      const onC = `ws://127.0.0.1:${port}${relayUrl.pathname}${relayUrl.search}`;
+      const client = await RelayClient.connect(onC, acct.authToken);
+      client.setup(callSid, { accountSid: acct.accountSid, from: '+15550001111', to: acct.number, customParameters: twimlParameters(voice.text) });
+      const row = () => a.server.store.db.selectFrom('calls').select(['owner_instance', 'status']).where('call_sid', '=', callSid).executeTakeFirst();
+      const held = await eventually(row, (r) => r?.owner_instance === 'c' && r.status === 'in-progress', 5_000);
+      assert.equal(held?.owner_instance, 'c', 'the call is recorded as held by c');
+      // c registers the session right after marking the call in progress.
+      await new Promise((r) => setTimeout(r, 100));
+
+      const text = await postTo(b, '/api/override/text', { call_sid: callSid, text: 'From b to c.' });
+      assert.equal(text.status, 200, text.text);
+      await client.waitFor((f) => f.type === 'text' && f.token === 'From b to c.');
+
+      await c.kill('SIGKILL');
+      const killed = Date.now();
+      const ended = await eventually(() => a.server.services.calls.findBySid(callSid), (x) => x?.status !== 'in-progress' && x?.status !== 'ringing', LEASE_MS * 3);
+      const took = Date.now() - killed;
+      assert.equal(ended?.endReason, 'instance_lost', `after ${took} ms the call is ${ended?.status}`);
+      assert.equal(ended?.status, 'completed', 'it had been answered');
+      assert.ok(took <= LEASE_MS * 1.5 + 500, `ended ${took} ms after the kill`);
+      const end = await postTo(a, '/api/override/end', { call_sid: callSid });
+      assert.equal(end.status, 404, 'nobody holds it any more');
+      await client.close();
+    } finally {
+      await c.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
