@@ -25,6 +25,7 @@ import { LocalLink, RedisLink, type ClusterLink } from './cluster/link.js';
 import { serveCallControl } from './cluster/call-control.js';
 import { shareKeyCacheDrops } from './cluster/key-cache.js';
 import { startMembership, type Membership } from './cluster/membership.js';
+import { LocalSlots, RedisSlots, type SocketSlots } from './cluster/socket-slots.js';
 import { AuthCache } from './domain/keys.js';
 
 /** /readyz waits this long for the database before calling it unreachable. */
@@ -122,7 +123,10 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     database: await withDeadline(repos.opsCounts.ping(), READY_DEADLINE_MS).then(() => 'ok', (err: Error & { code?: string }) => `unreachable (${err.code ?? err.message})`),
     sip: sipListening ? 'ok' : sipStarting ? 'not listening yet' : 'not started (HTTP-only server)',
   });
-  const app = await buildApp({ config, services, events: bus, logger, runtime, cluster, sipCalls: () => server.sipCalls, metrics, readiness });
+  const socketSlots: SocketSlots = config.redisUrl
+    ? new RedisSlots(config.redisUrl, config.redisPrefix, config.instanceLeaseMs, (err) => logger.warn({ err: err.message }, 'connection slots: Redis unreachable; counting on this instance only'))
+    : new LocalSlots();
+  const app = await buildApp({ config, services, events: bus, logger, runtime, cluster, socketSlots, sipCalls: () => server.sipCalls, metrics, readiness });
   let metricsServer: HttpServer | null = null;
   const livekit = config.livekit
     ? startLiveKitSync(config.livekit, {
@@ -174,6 +178,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await membership?.stop();
       await livekit?.stop();
       await app.close();
+      await socketSlots.close();
       if (metricsServer) await new Promise((r) => metricsServer!.close(r));
       await stopReplaying();
       await bus.close();

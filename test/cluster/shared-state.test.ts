@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
 import { createPgDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,8 @@ import { DialtoneProcess, freePort } from '../helpers/dialtone-process.js';
 
 /** Short, so a dead instance's calls end within the test's patience. */
 const LEASE_MS = 1_000;
+/** The default per-credential burst limit, which the instances must count together. */
+const PER_MINUTE = 50;
 /** SIP port of the spawned instance: inside this suite's assigned range (19200–19499). */
 const SPAWNED_SIP_PORT = 19480;
 const REDIS_URL = process.env.DIALTONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -44,6 +47,7 @@ describe('two instances on one PostgreSQL database and Redis', () => {
       c.masterKey = masterKey;
       c.clusterAskTimeoutMs = 1_000;
       c.instanceLeaseMs = LEASE_MS;
+      c.rateLimit = { perMinute: PER_MINUTE, perHour: 1_000_000 };
     };
     // One after the other: both would run the migrations on the same database.
     a = await startTestServer('postgres', { databaseUrl: pg.url, config: cluster('a') });
@@ -169,5 +173,38 @@ describe('two instances on one PostgreSQL database and Redis', () => {
       await c.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  test('the per-minute limit of a key is counted across instances', async () => {
+    const t = await a.newTenant();
+    const statuses: number[] = [];
+    for (let i = 0; i < PER_MINUTE; i++) statuses.push((await (i % 2 ? b : a).request('GET', '/api/calls/active', { key: t.key })).status);
+    assert.deepEqual([...new Set(statuses)], [200], 'the first 50, half on each, pass');
+    const onA = await a.request('GET', '/api/calls/active', { key: t.key });
+    const onB = await b.request('GET', '/api/calls/active', { key: t.key });
+    assert.equal(onA.status, 429);
+    assert.equal(onB.status, 429);
+    assert.match(onB.body.message, /50 requests per minute/);
+  });
+
+  test('the 10 event sockets of a key are counted across instances, and a closed one frees its place on the other', async () => {
+    const t = await a.newTenant();
+    const open = (s: TestServer) => new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`${s.url.replace(/^http/, 'ws')}/events/ws?token=${t.key}`);
+      ws.once('open', () => resolve(ws));
+      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode })));
+      ws.once('error', reject);
+    });
+    const status = (p: Promise<WebSocket>) => p.then((ws) => { ws.close(); return 101; }, (err: { status?: number }) => err.status ?? -1);
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < 10; i++) sockets.push(await open(i < 5 ? a : b));
+    assert.equal(await status(open(a)), 429, 'an eleventh on a');
+    assert.equal(await status(open(b)), 429, 'an eleventh on b');
+    const closed = new Promise((r) => sockets[0].once('close', r));
+    sockets[0].close();
+    await closed;
+    const again = await eventually(() => status(open(b)), (s) => s === 101, 2_000);
+    assert.equal(again, 101, 'the place a closed socket on a held is free on b');
+    for (const ws of sockets.slice(1)) ws.close();
   });
 });
