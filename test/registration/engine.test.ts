@@ -328,6 +328,7 @@ describe('registration engine: leases between instances', () => {
       async renew(ids: string[]) { return new Set(ids.filter((id) => held.has(id) && !othersHold.has(id))); },
       async release(ids: string[]) { released.push(...ids); },
       async unclaimed() { return [...store.regs.keys()].filter((id) => !held.has(id) && !othersHold.has(id)); },
+      async activeCount() { return store.regs.size; },
     };
     const { RegistrationEngine } = await import('../../src/registration/engine.js');
     const engine = new RegistrationEngine({ sip, store, clock, tuning: TUNING, random: () => 0.5, leases: { port: leases, ttlMs: 3_000 } });
@@ -360,6 +361,7 @@ describe('registration engine: a restart after a crash', () => {
       async renew(ids: string[]) { return new Set(ids.filter((id) => held.get(id) === owner)); },
       async release(ids: string[]) { for (const id of ids) if (held.get(id) === owner) held.delete(id); },
       async unclaimed() { return [...store.regs.keys()].filter((id) => !held.has(id)); },
+      async activeCount() { return store.regs.size; },
     });
     store.add('r1', { options: { transport: 'tcp' } });
     store.add('r2');
@@ -400,6 +402,7 @@ describe('registration engine: a restart after a crash', () => {
       async renew(ids: string[]) { return new Set(ids); },
       async release() {},
       async unclaimed() { return []; },
+      async activeCount() { return store.regs.size; },
     };
     const engine = new RegistrationEngine({ sip, store, clock, tuning: { ...TUNING, registersPerSecond: 10 }, random: () => 0.5, leases: { port: leases, ttlMs: 60_000 } });
     await engine.start();
