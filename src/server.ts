@@ -153,7 +153,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         bus.subscribe((e) => { if (e.type.startsWith('trunk.') || (e.type.startsWith('registration.') && e.type !== 'registration.state')) trust.invalidate(e.tenantId); });
         const edge = createSipEdge({
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
-          ...(membership ? { instances: () => Math.max(1, membership.live().length) } : {}),
+          // Read at each lease round, not from the membership's last round: a lapsed instance counts out at once.
+          ...(membership ? { instances: async () => Math.max(1, (await repos.instances.live(new Date().toISOString())).length) } : {}),
           ...(metrics ? { onRegisterOutcome: (o: string) => metrics.registerOutcome(o) } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),

@@ -40,7 +40,7 @@ export interface SipEdgeDeps {
   /** Without it this instance registers every active line itself (a single-instance setup). */
   leases?: LeaseFactory;
   /** Cluster mode: how many instances are live now, so this one registers only its fair share of the lines. */
-  instances?: () => number;
+  instances?: () => Promise<number>;
   /** Builds the call layer on the edge's dialogs; without it INVITEs get 480. */
   calls?: (dialogs: DialogLayer, sip: SipStack) => InviteSink;
   /** Each REGISTER's outcome (metrics). */

@@ -52,7 +52,7 @@ export interface RegistrationEngineOptions {
      * How many instances share the lines now (cluster mode); with it this one holds at most its
      * fair share, ceil(active lines / instances), and gives back what is above it.
      */
-    instances?: () => number;
+    instances?: () => Promise<number>;
   };
   /** Told how each REGISTER (refreshes and de-registrations too) ended, for metrics. */
   onOutcome?: (outcome: RegisterOutcome) => void;
@@ -177,7 +177,7 @@ export class RegistrationEngine {
     }
     await this.computeShare();
     const active = await this.opts.store.listActive();
-    for (const reg of active) this.track(this.arm(reg.id));
+    this.track(this.fill(active.map((r) => r.id)));
     this.log.info({ count: active.length }, 'registration engine resumed active registrations');
     if (this.opts.leases) this.scheduleLeaseRound();
   }
@@ -199,7 +199,7 @@ export class RegistrationEngine {
     const count = this.opts.leases?.instances;
     if (!count) return;
     const active = await this.opts.leases!.port.activeCount();
-    this.share = Math.ceil(active / Math.max(1, count()));
+    this.share = Math.ceil(active / Math.max(1, await count()));
   }
 
   private async leaseRound(port: LeasePort): Promise<void> {
@@ -221,9 +221,26 @@ export class RegistrationEngine {
       await Promise.all(extra.map((id) => this.retire(id)));
     }
     if (this.closed) return;
-    for (const id of await port.unclaimed()) {
-      if (this.lines.size + this.claiming >= this.share) break;
-      if (!this.lines.has(id)) this.track(this.arm(id));
+    await this.fill(await port.unclaimed());
+  }
+
+  /** Arms the lines among `ids` this instance may take, up to its share. */
+  private async fill(ids: string[]): Promise<void> {
+    const free = ids.filter((id) => !this.lines.has(id));
+    if (this.share === Number.POSITIVE_INFINITY) {
+      for (const id of free) this.track(this.arm(id));
+      return;
+    }
+    // Capped: the instances all see the same free lines. In a random order and in batches as
+    // large as the room left, they mostly claim different ones, and a claim lost to another
+    // instance frees its place for the next batch instead of holding it until the next round.
+    shuffle(free, this.random);
+    for (let i = 0; i < free.length && !this.closed;) {
+      const room = this.share - this.lines.size - this.claiming;
+      if (room <= 0) break;
+      const batch = free.slice(i, i + room);
+      i += batch.length;
+      await Promise.all(batch.map((id) => this.arm(id).catch((err: Error) => this.log.warn({ err: err.message }, 'registration engine task failed'))));
     }
   }
 
@@ -623,6 +640,13 @@ export class RegistrationEngine {
     } catch (err) {
       this.log.warn({ registration: line.id, err: (err as Error).message }, 'de-register failed');
     }
+  }
+}
+
+function shuffle<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
   }
 }
 
