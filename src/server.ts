@@ -153,8 +153,10 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         bus.subscribe((e) => { if (e.type.startsWith('trunk.') || (e.type.startsWith('registration.') && e.type !== 'registration.state')) trust.invalidate(e.tenantId); });
         const edge = createSipEdge({
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
-          // Read at each lease round, not from the membership's last round: a lapsed instance counts out at once.
-          ...(membership ? { instances: async () => Math.max(1, (await repos.instances.live(new Date().toISOString())).length) } : {}),
+          // Read at each lease round. A live instance renews every quarter lease, so one whose row
+          // runs out within half a lease has missed two renewals: counted out of the shares already,
+          // so the survivors have room for its lines when their registration leases lapse.
+          ...(membership ? { instances: async () => Math.max(1, (await repos.instances.live(new Date(Date.now() + config.instanceLeaseMs / 2).toISOString())).length) } : {}),
           ...(metrics ? { onRegisterOutcome: (o: string) => metrics.registerOutcome(o) } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
             services, config, runtime, trust, logger: logger.child({ component: 'calls' }),
