@@ -184,7 +184,7 @@ export class RegistrationEngine {
 
   /**
    * Renews our leases, drops lines another instance took over, and picks up active lines whose
-   * holder went away (its lease ran out) — every third of the lease time.
+   * holder went away (its lease ran out) — every third of the lease time (a quarter in cluster mode).
    */
   private scheduleLeaseRound(): void {
     const leases = this.opts.leases!;
@@ -192,7 +192,8 @@ export class RegistrationEngine {
       this.track(this.leaseRound(leases.port).finally(() => {
         if (!this.closed) this.scheduleLeaseRound();
       }));
-    }, Math.max(100, Math.floor(leases.ttlMs / 3)));
+      // In cluster mode a quarter: a dead instance's lines are picked up sooner after their leases lapse.
+    }, Math.max(100, Math.floor(leases.ttlMs / (leases.instances ? 4 : 3))));
   }
 
   private async computeShare(): Promise<void> {
