@@ -1,4 +1,5 @@
-import { networkInterfaces } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { VOICE_ENGINES, type VoiceEngineKind } from './domain/voice-engine.js';
 
@@ -9,6 +10,14 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   redisUrl: string | null;
+  /** Prefix of every Redis key and channel Dialtone uses, so clusters sharing one Redis stay apart. */
+  redisPrefix: string;
+  /** This process's name among the instances sharing a database and Redis (INSTANCE_ID; default host-pid-random). */
+  instanceId: string;
+  /** Cluster mode (with REDIS_URL): how long a question to the other instances waits for the one holding a call, ms. */
+  clusterAskTimeoutMs: number;
+  /** Cluster mode: an instance that has not renewed its row for this long is gone and its live calls are ended, ms. */
+  instanceLeaseMs: number;
   /** How often, in ms, events a failed publish left in the outbox are published again; 0 = only at start. */
   outboxReplayMs: number;
   adminApiKey: string | null;
@@ -252,6 +261,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(env.DATA_DIR || './data'),
     databaseUrl: env.DATABASE_URL || null,
     redisUrl: env.REDIS_URL || null,
+    redisPrefix: env.REDIS_PREFIX ?? 'dialtone:',
+    instanceId: env.INSTANCE_ID || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    clusterAskTimeoutMs: Math.max(1, int(env.CLUSTER_ASK_TIMEOUT_MS, 2_000, 'CLUSTER_ASK_TIMEOUT_MS')),
+    instanceLeaseMs: Math.max(200, int(env.INSTANCE_LEASE_MS, 15_000, 'INSTANCE_LEASE_MS')),
     adminApiKey: env.ADMIN_API_KEY || null,
     masterKey: env.MASTER_KEY || null,
     publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
@@ -312,7 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backoffMaxMs: int(env.REGISTER_BACKOFF_MAX_MS, 30 * 60_000, 'REGISTER_BACKOFF_MAX_MS'),
       deregisterOnShutdown: env.DEREGISTER_ON_SHUTDOWN !== '0',
       leaseMs: int(env.REGISTRATION_LEASE_MS, 60_000, 'REGISTRATION_LEASE_MS'),
-      instanceId: env.DIALTONE_INSTANCE_ID || null,
+      instanceId: env.DIALTONE_INSTANCE_ID || env.INSTANCE_ID || null,
     },
   };
 }

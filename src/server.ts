@@ -22,6 +22,12 @@ import { Metrics } from './ops/metrics.js';
 import { activityLog } from './ops/activity-log.js';
 import { serveMetrics } from './ops/metrics-listener.js';
 import type { Server as HttpServer } from 'node:http';
+import { LocalLink, RedisLink, type ClusterLink } from './cluster/link.js';
+import { serveCallControl } from './cluster/call-control.js';
+import { shareKeyCacheDrops } from './cluster/key-cache.js';
+import { startMembership, type Membership } from './cluster/membership.js';
+import { LocalSlots, RedisSlots, type SocketSlots } from './cluster/socket-slots.js';
+import { AuthCache } from './domain/keys.js';
 
 /** /readyz waits this long for the database before calling it unreachable. */
 const READY_DEADLINE_MS = 2_000;
@@ -38,6 +44,10 @@ export interface Server {
   services: Services;
   store: OpenedDb;
   bus: EventBus;
+  /** The other instances sharing this database and Redis; a LocalLink without REDIS_URL. */
+  cluster: ClusterLink;
+  /** The instance lease and the sweep of dead instances' calls; null without REDIS_URL. */
+  membership: Membership | null;
   logger: Logger;
   /** The SIP stack and the registration engine on it; null until `startSip()` (an HTTP-only server has none). */
   sipEdge: SipEdge | null;
@@ -79,19 +89,28 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   await migrate(store.db);
   const { key } = loadMasterKey(config.masterKey, config.dataDir);
   const vault = new Vault(key);
-  const bus: EventBus = config.redisUrl ? new RedisBus(config.redisUrl) : new InProcessBus();
+  const bus: EventBus = config.redisUrl ? new RedisBus(config.redisUrl, `${config.redisPrefix}events`) : new InProcessBus();
+  const cluster: ClusterLink = config.redisUrl ? new RedisLink(config.redisUrl, config.instanceId, config.redisPrefix) : new LocalLink(config.instanceId);
+  const authCache = new AuthCache();
+  shareKeyCacheDrops(cluster, authCache);
   const handle = { db: store.db, kind: store.kind };
   const uow = new OutboxTransactor(handle, bus, logger);
   await uow.replay(0);
   const stopReplaying = uow.startReplaying(config.outboxReplayMs);
   const repos = createRepositories(handle);
   const services = createServices({
-    vault, config, logger, uow, repos,
+    vault, config, logger, uow, repos, authCache,
     clock: overrides.clock ?? systemClock,
     ids: overrides.ids ?? randomIds,
   });
   const generatedAdminKey = await services.keys.ensureAdminKey(config.adminApiKey);
   const runtime = new CallRuntime(config, { brain: overrides.brain, bus });
+  serveCallControl(cluster, runtime.sessions);
+  // Only in cluster mode: a lone instance has nobody to end its calls for, and nobody to tell.
+  const membership = config.redisUrl ? await startMembership({
+    registry: repos.instances, instanceId: config.instanceId, leaseMs: config.instanceLeaseMs,
+    endOrphanedCalls: (reason, now) => services.calls.endOrphaned(reason, now), logger: logger.child({ component: 'cluster' }),
+  }) : null;
   uow.onCommitted(activityLog(logger));
   const metrics = config.metrics.token || config.metrics.listen ? new Metrics({
     linesByState: () => repos.opsCounts.linesByState(),
@@ -107,7 +126,10 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     database: await withDeadline(repos.opsCounts.ping(), READY_DEADLINE_MS).then(() => 'ok', (err: Error & { code?: string }) => `unreachable (${err.code ?? err.message})`),
     sip: sipListening ? 'ok' : sipStarting ? 'not listening yet' : 'not started (HTTP-only server)',
   });
-  const app = await buildApp({ config, services, events: bus, logger, runtime, sipCalls: () => server.sipCalls, metrics, readiness });
+  const socketSlots: SocketSlots = config.redisUrl
+    ? new RedisSlots(config.redisUrl, config.redisPrefix, config.instanceLeaseMs, (err) => logger.warn({ err: err.message }, 'connection slots: Redis unreachable; counting on this instance only'))
+    : new LocalSlots();
+  const app = await buildApp({ config, services, events: bus, logger, runtime, cluster, socketSlots, sipCalls: () => server.sipCalls, metrics, readiness });
   let metricsServer: HttpServer | null = null;
   const livekit = config.livekit
     ? startLiveKitSync(config.livekit, {
@@ -118,7 +140,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
 
   let closed = false;
   const server: Server = {
-    config, app, services, store, bus, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
+    config, app, services, store, bus, cluster, membership, logger, sipEdge: null, sipCalls: null, runtime, livekit, generatedAdminKey,
     async listen() {
       if (metrics && config.metrics.listen) metricsServer = await serveMetrics(metrics, config.metrics.listen, config.metrics.token);
       await app.listen({ port: config.port, host: config.host });
@@ -134,6 +156,10 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         bus.subscribe((e) => { if (e.type.startsWith('trunk.') || (e.type.startsWith('registration.') && e.type !== 'registration.state')) trust.invalidate(e.tenantId); });
         const edge = createSipEdge({
           config, registrations: services.registrations, bus, logger, leases: repos.registrationLeases,
+          // Read at each lease round. A live instance renews every quarter lease, so one whose row
+          // runs out within half a lease has missed two renewals: counted out of the shares already,
+          // so the survivors have room for its lines when their registration leases lapse.
+          ...(membership ? { instances: async () => Math.max(1, (await repos.instances.live(new Date(Date.now() + config.instanceLeaseMs / 2).toISOString())).length) } : {}),
           ...(metrics ? { onRegisterOutcome: (o: string) => metrics.registerOutcome(o) } : {}),
           ...(overrides.sipLoad ? { load: overrides.sipLoad } : {}),
           calls: (dialogs, sip) => (server.sipCalls = new SipCalls(dialogs, sip, {
@@ -158,11 +184,14 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       await server.sipEdge?.stop();
       // Relay sessions record why their calls ended while the database is still open.
       await runtime.closeAll();
+      await membership?.stop();
       await livekit?.stop();
       await app.close();
+      await socketSlots.close();
       if (metricsServer) await new Promise((r) => metricsServer!.close(r));
       await stopReplaying();
       await bus.close();
+      await cluster.close();
       await store.db.destroy();
     },
   };

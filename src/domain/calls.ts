@@ -125,6 +125,10 @@ export interface CallRepository {
   /** False when the call sid is taken already (sids are unique across tenants). */
   insert(tx: Tx, call: Call): Promise<boolean>;
   countLive(tx: Tx, scope: Scope): Promise<number>;
+  /** Records which instance holds the live call (cluster mode); a call that ended is left alone. */
+  setOwner(tx: Tx | undefined, callSid: string, owner: string): Promise<void>;
+  /** Live calls held by an instance other than `self` that has no unexpired row in `instances` at `now`. */
+  orphaned(self: string, now: string): Promise<string[]>;
   /** The one lookup without a tenant: carrier callbacks and the relay know only the sid. */
   findBySid(callSid: string, tx?: Tx): Promise<Call | null>;
   get(scope: Scope, callSid: string, tx?: Tx): Promise<Call | null>;
@@ -170,6 +174,8 @@ export interface CallServiceDeps {
   uow: UnitOfWork;
   clock: WallClock;
   ids: IdSource;
+  /** This instance's name, recorded as the holder of the calls it opens or relays. */
+  instanceId?: string;
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
@@ -290,6 +296,7 @@ export class CallService {
     await this.deps.uow.run(async (tx) => {
       await this.assertBelowCallLimit(tx, scope);
       await this.insert(tx, scope, call);
+      if (this.deps.instanceId) await this.deps.calls.setOwner(tx, call.callSid, this.deps.instanceId);
       tx.emit(domainEvent(this.deps.clock, 'call.started', scope.tenantId, {
         agent_id: call.agentId, direction: call.direction, from_number: call.fromNumber, to_number: call.toNumber, status: call.status,
         handler: call.handler,
@@ -442,7 +449,27 @@ export class CallService {
 
   /** A call has one relay session: false when one was opened for it already (a replayed handshake). */
   async claimRelaySession(callSid: string): Promise<boolean> {
-    return this.deps.calls.claimRelaySession(callSid, this.now());
+    const claimed = await this.deps.calls.claimRelaySession(callSid, this.now());
+    // The relay socket may reach another instance than the webhook that opened the call: the session's holds it.
+    if (claimed && this.deps.instanceId) await this.deps.calls.setOwner(undefined, callSid, this.deps.instanceId);
+    return claimed;
+  }
+
+  /**
+   * Ends the live calls whose instance is gone (its lease ran out): `completed` when answered,
+   * `failed` otherwise, with `reason`. Conditional like every end, so two survivors sweeping
+   * together end each call once. `now` is the leases' clock (wall time), not the call clock. Returns the sids this sweep ended.
+   */
+  async endOrphaned(reason: string, now: string): Promise<string[]> {
+    if (!this.deps.instanceId) return [];
+    const ended: string[] = [];
+    for (const sid of await this.deps.calls.orphaned(this.deps.instanceId, now)) {
+      const call = await this.findBySid(sid);
+      if (!call || !isLive(call.status)) continue;
+      const after = await this.updateStatus(sid, { status: call.answeredAt ? 'completed' : 'failed', endReason: reason });
+      if (after.endReason === reason) ended.push(sid);
+    }
+    return ended;
   }
 
   /**

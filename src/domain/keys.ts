@@ -59,7 +59,8 @@ export function hashToken(token: string): string {
 /**
  * How long a resolved key is trusted without reading `api_keys` again. Deleting a key through this
  * process takes effect at once (the entry is dropped); a deletion made by another instance is
- * honoured here within this window (docs/decisions.md). Expiry is still checked on every request.
+ * honoured here within this window (docs/decisions.md), or at once in cluster mode, where drops are
+ * announced over Redis. Expiry is still checked on every request.
  */
 const AUTH_CACHE_TTL_MS = 5_000;
 const AUTH_CACHE_MAX = 10_000;
@@ -70,6 +71,8 @@ const AUTH_CACHE_MAX = 10_000;
  * services' transactions, which must take effect at once. Only found keys are cached, so a key
  * minted on another instance works immediately.
  */
+export type CacheDrop = { keyId: string } | { tenantId: string };
+
 export class AuthCache {
   private readonly entries = new Map<string, { key: KeyCredential; until: number }>();
 
@@ -90,12 +93,24 @@ export class AuthCache {
     this.entries.set(digest, { key, until: performance.now() + this.ttlMs });
   }
 
+  /** Told of every drop made here, so other instances can drop the same entries (cluster mode). */
+  announce: (drop: CacheDrop) => void = () => undefined;
+
   dropKey(keyId: string): void {
-    for (const [digest, e] of this.entries) if (e.key.id === keyId) this.entries.delete(digest);
+    this.evict({ keyId });
+    this.announce({ keyId });
   }
 
   dropTenant(tenantId: string): void {
-    for (const [digest, e] of this.entries) if (e.key.tenantId === tenantId) this.entries.delete(digest);
+    this.evict({ tenantId });
+    this.announce({ tenantId });
+  }
+
+  /** Drops entries without announcing it: for a drop another instance announced. */
+  evict(drop: CacheDrop): void {
+    for (const [digest, e] of this.entries) {
+      if ('keyId' in drop ? e.key.id === drop.keyId : e.key.tenantId === drop.tenantId) this.entries.delete(digest);
+    }
   }
 }
 

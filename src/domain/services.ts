@@ -40,6 +40,8 @@ export interface ServiceDeps {
   ids: IdSource;
   config: Config;
   logger: Logger;
+  /** The process's key cache; given by the composition root when drops must reach other instances. */
+  authCache?: AuthCache;
 }
 
 /** Every domain service, built over the same deps; dialects and runtimes receive this. */
@@ -65,7 +67,7 @@ export function createServices(deps: ServiceDeps): Services {
   const tags = new TagService({ tags: repos.tags, uow, clock, ids });
   const known = new KnownTenants();
   const tenants = new TenantService({ tenants: repos.tenants, known, uow, clock, ids });
-  const keys = new KeyService({ keys: repos.apiKeys, authCache: new AuthCache(), clock, ids });
+  const keys = new KeyService({ keys: repos.apiKeys, authCache: deps.authCache ?? new AuthCache(), clock, ids });
   const agents = new AgentService({
     agents: repos.agents, limits: repos.tenants, numbers: repos.phoneNumbers, listeners: repos.registrations,
     tokens: repos.apiKeys, uow, clock, ids,
@@ -75,7 +77,7 @@ export function createServices(deps: ServiceDeps): Services {
     registrations: repos.registrations, numberEndpoints: repos.phoneNumbers, numbers: repos.phoneNumbers, numberService: numbers,
     vault, uow, clock, ids, config,
   });
-  const calls = new CallService({ calls: repos.calls, limits: repos.tenants, agentTotals: repos.agents, uow, clock, ids });
+  const calls = new CallService({ calls: repos.calls, limits: repos.tenants, agentTotals: repos.agents, uow, clock, ids, instanceId: config.instanceId });
   return {
     deps,
     tenants,

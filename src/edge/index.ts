@@ -41,6 +41,8 @@ export interface SipEdgeDeps {
   logger: Logger;
   /** Without it this instance registers every active line itself (a single-instance setup). */
   leases?: LeaseFactory;
+  /** Cluster mode: how many instances are live now, so this one registers only its fair share of the lines. */
+  instances?: () => Promise<number>;
   /** Builds the call layer on the edge's dialogs; without it INVITEs get 480. */
   calls?: (dialogs: DialogLayer, sip: SipStack) => InviteSink;
   /** Each REGISTER's outcome (metrics). */
@@ -67,7 +69,9 @@ export function createSipEdge(deps: SipEdgeDeps): SipEdge {
   });
   const r = config.registration;
   const owner = r.instanceId ?? (config.sip.port ? `${hostname()}:${config.sip.port}` : undefined);
-  const leasing = deps.leases && r.leaseMs > 0 ? { port: deps.leases(owner, r.leaseMs), ttlMs: r.leaseMs } : undefined;
+  const leasing = deps.leases && r.leaseMs > 0
+    ? { port: deps.leases(owner, r.leaseMs), ttlMs: r.leaseMs, ...(deps.instances ? { instances: deps.instances } : {}) }
+    : undefined;
   const engine = new RegistrationEngine({
     ...(leasing ? { leases: leasing } : {}),
     sip,

@@ -11,6 +11,8 @@ import type { CallRuntime } from '../calls/runtime.js';
 import type { SipCalls } from '../calls/sip/calls.js';
 import type { Principal } from '../domain/principal.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { ClusterLink } from '../cluster/link.js';
+import type { SocketSlots } from '../cluster/socket-slots.js';
 
 export interface AppOptions {
   config: Config;
@@ -22,6 +24,10 @@ export interface AppOptions {
   runtime?: CallRuntime;
   /** The SIP call layer once the SIP edge runs (null before, and on HTTP-only servers). */
   sipCalls?: () => SipCalls | null;
+  /** The other instances of the cluster (a LocalLink without Redis). */
+  cluster?: ClusterLink;
+  /** Connection slots per holder, shared through Redis in cluster mode (per process otherwise). */
+  socketSlots?: SocketSlots;
   /** Present when METRICS_TOKEN or METRICS_LISTEN is set. */
   metrics?: Metrics | null;
   /** What /readyz reports: each part `ok`, or what is wrong with it. */

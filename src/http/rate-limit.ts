@@ -70,7 +70,7 @@ export async function rateLimits(app: FastifyInstance, opts: AppOptions): Promis
   await app.register(rateLimit, {
     global: false,
     skipOnError: true,
-    nameSpace: 'dialtone:ratelimit:',
+    nameSpace: `${opts.config.redisPrefix}ratelimit:`,
     // The typings leave out the window and limit the plugin passes a store's `incr`.
     ...(redis ? { redis } : { store: boundedStoreClass(trackedKeys) as unknown as RateLimitPluginOptions['store'] }),
   });

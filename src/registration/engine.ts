@@ -6,6 +6,7 @@ import type { DomainEvent } from '../events/catalog.js';
  * reports each state change through the registration service.
  */
 import {
+  formatUri,
   parseNameAddrList,
   realClock,
   type Clock,
@@ -44,7 +45,15 @@ export interface RegistrationEngineOptions {
   /** Upper bound for de-registering everything on close(), ms. */
   shutdownBudgetMs?: number;
   /** Several instances on one database: register only the lines whose lease this one holds. */
-  leases?: { port: LeasePort; ttlMs: number };
+  leases?: {
+    port: LeasePort;
+    ttlMs: number;
+    /**
+     * How many instances share the lines now (cluster mode); with it this one holds at most its
+     * fair share, ceil(active lines / instances), and gives back what is above it.
+     */
+    instances?: () => Promise<number>;
+  };
   /** Told how each REGISTER (refreshes and de-registrations too) ended, for metrics. */
   onOutcome?: (outcome: RegisterOutcome) => void;
 }
@@ -144,6 +153,10 @@ export class RegistrationEngine {
   private closed = false;
   private registersSent = 0;
   private leaseTimer: unknown = null;
+  /** Lines this instance may hold (its fair share), as of the last lease round; Infinity without a cap. */
+  private share = Number.POSITIVE_INFINITY;
+  /** Claims in flight, counted against the share before they land. */
+  private claiming = 0;
   /** Names this run of the engine in every Call-ID it sends. */
   private readonly boot: string;
   /** Work started by events, so close() and tests can wait for it. */
@@ -162,15 +175,16 @@ export class RegistrationEngine {
     if (this.opts.subscribe) {
       this.unsubscribe = this.opts.subscribe((e) => this.onEvent(e));
     }
+    await this.computeShare();
     const active = await this.opts.store.listActive();
-    for (const reg of active) this.track(this.arm(reg.id));
+    this.track(this.fill(active.map((r) => r.id)));
     this.log.info({ count: active.length }, 'registration engine resumed active registrations');
     if (this.opts.leases) this.scheduleLeaseRound();
   }
 
   /**
    * Renews our leases, drops lines another instance took over, and picks up active lines whose
-   * holder went away (its lease ran out) — every third of the lease time.
+   * holder went away (its lease ran out) — every third of the lease time (a quarter in cluster mode).
    */
   private scheduleLeaseRound(): void {
     const leases = this.opts.leases!;
@@ -178,7 +192,15 @@ export class RegistrationEngine {
       this.track(this.leaseRound(leases.port).finally(() => {
         if (!this.closed) this.scheduleLeaseRound();
       }));
-    }, Math.max(100, Math.floor(leases.ttlMs / 3)));
+      // In cluster mode a quarter: a dead instance's lines are picked up sooner after their leases lapse.
+    }, Math.max(100, Math.floor(leases.ttlMs / (leases.instances ? 4 : 3))));
+  }
+
+  private async computeShare(): Promise<void> {
+    const count = this.opts.leases?.instances;
+    if (!count) return;
+    const active = await this.opts.leases!.port.activeCount();
+    this.share = Math.ceil(active / Math.max(1, await count()));
   }
 
   private async leaseRound(port: LeasePort): Promise<void> {
@@ -190,8 +212,36 @@ export class RegistrationEngine {
       this.halt(line);
     }
     if (this.closed) return;
-    for (const id of await port.unclaimed()) {
-      if (!this.lines.has(id)) this.track(this.arm(id));
+    await this.computeShare();
+    // More instances than when we took these: give back only what is above our share, the
+    // newest first, so a newcomer fills up from released lines and nobody churns the rest.
+    const excess = this.lines.size - this.share;
+    if (excess > 0) {
+      const extra = [...this.lines.keys()].slice(-excess);
+      this.log.info({ lines: extra.length, share: this.share }, 'giving back lines above this instance\'s share');
+      await Promise.all(extra.map((id) => this.retire(id)));
+    }
+    if (this.closed) return;
+    await this.fill(await port.unclaimed());
+  }
+
+  /** Arms the lines among `ids` this instance may take, up to its share. */
+  private async fill(ids: string[]): Promise<void> {
+    const free = ids.filter((id) => !this.lines.has(id));
+    if (this.share === Number.POSITIVE_INFINITY) {
+      for (const id of free) this.track(this.arm(id));
+      return;
+    }
+    // Capped: the instances all see the same free lines. In a random order and in batches as
+    // large as the room left, they mostly claim different ones, and a claim lost to another
+    // instance frees its place for the next batch instead of holding it until the next round.
+    shuffle(free, this.random);
+    for (let i = 0; i < free.length && !this.closed;) {
+      const room = this.share - this.lines.size - this.claiming;
+      if (room <= 0) break;
+      const batch = free.slice(i, i + room);
+      i += batch.length;
+      await Promise.all(batch.map((id) => this.arm(id).catch((err: Error) => this.log.warn({ err: err.message }, 'registration engine task failed'))));
     }
   }
 
@@ -300,7 +350,14 @@ export class RegistrationEngine {
     if (this.closed || !reg || reg.status !== 'active') return;
     const existing = this.lines.get(id);
     if (existing && existing.generation >= reg.generation) return;
-    if (this.opts.leases && !(await this.opts.leases.port.claim(id))) return; // another instance has it
+    if (this.opts.leases) {
+      // At our share: leave the line to an instance below its own (the lease round retries).
+      if (!existing && this.lines.size + this.claiming >= this.share) return;
+      this.claiming++;
+      let claimed: boolean;
+      try { claimed = await this.opts.leases.port.claim(id); } finally { this.claiming--; }
+      if (!claimed) return; // another instance has it
+    }
     // Read again: a concurrent event or lease round may have armed it while we waited.
     const current = this.lines.get(id);
     if (this.closed || (current && current.generation >= reg.generation)) return;
@@ -404,7 +461,8 @@ export class RegistrationEngine {
     }
   }
 
-  private send(line: Line, expires: number): Promise<RequestResult> {
+  /** `contact`: another binding of this line to remove (Expires 0) instead of our own. */
+  private send(line: Line, expires: number, contact?: string): Promise<RequestResult> {
     const aor = addressOfRecord(line.username, line.target.domain);
     line.cseq += 1;
     this.registersSent++;
@@ -417,7 +475,7 @@ export class RegistrationEngine {
         To: `<${aor}>`,
         'Call-ID': line.callId,
         CSeq: `${line.cseq} REGISTER`,
-        Contact: this.contact(line),
+        Contact: contact ?? this.contact(line),
         Expires: String(expires),
         Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY',
       },
@@ -495,9 +553,33 @@ export class RegistrationEngine {
         return;
       }
     }
+    await this.removeStaleBindings(line, result.response);
+    if (line.stopped) return;
     if (!(await this.report(line, { state: 'registered', error: null }))) return;
     const refreshS = Math.max(1, Math.min(granted / 2, granted - REFRESH_MARGIN_S));
     this.later(line, Math.round(refreshS * 1000), true);
+  }
+
+  /**
+   * The 200 lists every binding of the address of record (RFC 3261 §10.3). One with this line's
+   * Contact user but another host or port was left by an instance that held the line before and
+   * died without de-registering: it is removed (Expires 0 for that Contact, which a registrar
+   * honours under any Call-ID), so the line keeps exactly one binding of ours. Bindings with
+   * other users (a desk phone on the same account) are not ours and stay.
+   */
+  private async removeStaleBindings(line: Line, res: SipResponse): Promise<void> {
+    let items;
+    try { items = parseNameAddrList(res.headers.getAll('Contact')).items; } catch { return; }
+    const stale = items.filter((c) => c.uri.user === line.token
+      && !(c.uri.host === line.contactHost && (c.uri.port ?? 5060) === line.contactPort));
+    for (const c of stale) {
+      try {
+        const r = await this.send(line, 0, `<${formatUri(c.uri)}>`);
+        this.log.info({ registration: line.id, status: r.response.status }, 'removed a binding another instance left');
+      } catch (err) {
+        this.log.warn({ registration: line.id, err: (err as Error).message }, 'could not remove a stale binding');
+      }
+    }
   }
 
   private async failed(line: Line, error: string, minDelayMs = 0): Promise<void> {
@@ -559,6 +641,13 @@ export class RegistrationEngine {
     } catch (err) {
       this.log.warn({ registration: line.id, err: (err as Error).message }, 'de-register failed');
     }
+  }
+}
+
+function shuffle<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
   }
 }
 

@@ -16,6 +16,8 @@ export interface LeasePort {
    * ids, so a lease round at 10,000 lines does not load every registration row again.
    */
   unclaimed(): Promise<string[]>;
+  /** How many lines are active in all (held or not): what the instances share out. */
+  activeCount(): Promise<number>;
 }
 
 /** Builds the lease keeper for this instance: `owner` names it, a lease lasts `ttlMs`. */

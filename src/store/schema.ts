@@ -165,6 +165,7 @@ export interface CallTable {
   line_id: string | null; // the registration a SIP call came in on
   trunk_id: string | null; // the trunk a SIP call went out through
   sip_status: number | null; // the SIP status that ended a SIP call
+  owner_instance: string | null; // cluster mode: the instance holding the live call (migration 100)
   created_at: string;
   updated_at: string;
 }
@@ -219,6 +220,13 @@ export interface CallReplayGuardTable {
   relay_opened_at: string | null;
 }
 
+/** A live instance of the cluster; gone once `expires_at` passed without renewal (migration 100). */
+export interface InstanceTable {
+  id: string;
+  started_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   tenants: TenantTable;
   api_keys: ApiKeyTable;
@@ -237,4 +245,5 @@ export interface Database {
   call_agent_daily_totals: CallAgentDailyTotalTable;
   event_outbox: EventOutboxTable;
   platform_secrets: PlatformSecretTable;
+  instances: InstanceTable;
 }

@@ -68,19 +68,21 @@ export interface TestServer {
 export interface TestServerOptions {
   config?: (c: Config) => void;
   overrides?: ServerOverrides;
+  /** A PostgreSQL database another test server already uses (instances of one cluster); not dropped on close. */
+  databaseUrl?: string;
   /** Also start the SIP edge (sockets and registration engine); HTTP suites run without it. */
   sip?: boolean;
 }
 
 export async function startTestServer(db: TestDb, opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dialtone-test-'));
-  const pgDb = db === 'postgres' ? await createPgDatabase() : null;
+  const pgDb = db === 'postgres' && !opts.databaseUrl ? await createPgDatabase() : null;
   const adminKey = `admin-${randomBytes(12).toString('hex')}`;
   const config = loadConfig({});
   config.port = 0;
   config.host = '127.0.0.1';
   config.dataDir = dataDir;
-  config.databaseUrl = pgDb?.url ?? null;
+  config.databaseUrl = opts.databaseUrl ?? pgDb?.url ?? null;
   config.adminApiKey = adminKey;
   config.masterKey = randomBytes(32).toString('base64');
   config.rateLimit = { perHour: 1_000_000, perMinute: 1_000_000 };

@@ -25,7 +25,7 @@ for (const db of testDbs()) {
         id: randomBytes(8).toString('hex'), tenant_id: tenantId, call_sid: sid, agent_id: agentId,
         phone_number: null, direction: 'inbound', from_number: '+15559990000', to_number: '+15551230000', status, context: '{}',
         started_at: startedAt, answered_at: null, ended_at: startedAt, duration_seconds: seconds, cost: null, end_reason: null,
-        handoff: null, handler: null, line_id: null, trunk_id: null, sip_status: null, created_at: startedAt, updated_at: startedAt,
+        handoff: null, handler: null, line_id: null, trunk_id: null, sip_status: null, owner_instance: null, created_at: startedAt, updated_at: startedAt,
       } satisfies CallTable).execute();
       return sid;
     }

@@ -328,6 +328,7 @@ describe('registration engine: leases between instances', () => {
       async renew(ids: string[]) { return new Set(ids.filter((id) => held.has(id) && !othersHold.has(id))); },
       async release(ids: string[]) { released.push(...ids); },
       async unclaimed() { return [...store.regs.keys()].filter((id) => !held.has(id) && !othersHold.has(id)); },
+      async activeCount() { return store.regs.size; },
     };
     const { RegistrationEngine } = await import('../../src/registration/engine.js');
     const engine = new RegistrationEngine({ sip, store, clock, tuning: TUNING, random: () => 0.5, leases: { port: leases, ttlMs: 3_000 } });
@@ -349,6 +350,50 @@ describe('registration engine: leases between instances', () => {
   });
 });
 
+describe('registration engine: fair shares in a cluster', () => {
+  it('holds at most ceil(lines / instances), gives back only the excess when an instance joins, and then stays put', async () => {
+    const { clock, sip, store } = makeEngine();
+    const { RegistrationEngine } = await import('../../src/registration/engine.js');
+    const held = new Map<string, string>();
+    const leasesFor = (owner: string) => ({
+      owner,
+      async claim(id: string) { const h = held.get(id); if (h && h !== owner) return false; held.set(id, owner); return true; },
+      async renew(ids: string[]) { return new Set(ids.filter((id) => held.get(id) === owner)); },
+      async release(ids: string[]) { for (const id of ids) if (held.get(id) === owner) held.delete(id); },
+      async unclaimed() { return [...store.regs.keys()].filter((id) => !held.has(id)); },
+      async activeCount() { return store.regs.size; },
+    });
+    const count = (owner: string) => [...held.values()].filter((o) => o === owner).length;
+    for (let i = 0; i < 10; i++) store.add(`r${i}`);
+    let instances = 1;
+    const make = (owner: string) => new RegistrationEngine({
+      sip, store, clock, tuning: TUNING, random: Math.random, leases: { port: leasesFor(owner), ttlMs: 3_000, instances: async () => instances },
+    });
+    const a = make('a');
+    await a.start();
+    await a.settled();
+    assert.equal(count('a'), 10, 'alone, it holds every line');
+
+    instances = 2; // b has joined the cluster
+    await clock.advance(1_000);
+    await a.settled();
+    assert.equal(count('a'), 5, 'it gives back what is above ceil(10 / 2)');
+    assert.equal(sip.registers().filter((r) => r.headers.Expires === '0').length, 5, 'and de-registers those lines');
+    const b = make('b');
+    await b.start();
+    await b.settled();
+    assert.equal(count('b'), 5, 'the newcomer takes the lines given back');
+
+    const before = new Map(held);
+    const sent = sip.registers().length;
+    for (let i = 0; i < 3; i++) { await clock.advance(1_000); await a.settled(); await b.settled(); }
+    assert.deepEqual(held, before, 'no line moves once the shares are even');
+    assert.equal(sip.registers().length, sent, 'and nothing is re-registered');
+    await a.close();
+    await b.close();
+  });
+});
+
 describe('registration engine: a restart after a crash', () => {
   it('re-registers its own lines at once, not at their old refresh time, under a new Call-ID, and says registering first', async () => {
     const { clock, sip, store } = makeEngine();
@@ -360,6 +405,7 @@ describe('registration engine: a restart after a crash', () => {
       async renew(ids: string[]) { return new Set(ids.filter((id) => held.get(id) === owner)); },
       async release(ids: string[]) { for (const id of ids) if (held.get(id) === owner) held.delete(id); },
       async unclaimed() { return [...store.regs.keys()].filter((id) => !held.has(id)); },
+      async activeCount() { return store.regs.size; },
     });
     store.add('r1', { options: { transport: 'tcp' } });
     store.add('r2');
@@ -400,6 +446,7 @@ describe('registration engine: a restart after a crash', () => {
       async renew(ids: string[]) { return new Set(ids); },
       async release() {},
       async unclaimed() { return []; },
+      async activeCount() { return store.regs.size; },
     };
     const engine = new RegistrationEngine({ sip, store, clock, tuning: { ...TUNING, registersPerSecond: 10 }, random: () => 0.5, leases: { port: leases, ttlMs: 60_000 } });
     await engine.start();

@@ -71,10 +71,28 @@ export class SqlCallRepository implements CallRepository {
       line_id: call.lineId,
       trunk_id: call.trunkId,
       sip_status: call.sipStatus,
+      owner_instance: null,
       created_at: call.startedAt,
       updated_at: call.startedAt,
     }).onConflict((oc) => oc.column('call_sid').doNothing()).executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  async setOwner(tx: Tx | undefined, callSid: string, owner: string): Promise<void> {
+    await on(this.store, tx).updateTable('calls').set({ owner_instance: owner })
+      .where('call_sid', '=', callSid).where('status', 'in', LIVE_STATUSES).execute();
+  }
+
+  async orphaned(self: string, now: string): Promise<string[]> {
+    // Across tenants on purpose: a platform sweep, each call then ended in its own tenant's scope.
+    const rows = await this.store.db.selectFrom('calls').select('call_sid')
+      .where('status', 'in', LIVE_STATUSES)
+      .where('owner_instance', 'is not', null)
+      .where('owner_instance', '<>', self)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('instances').select('instances.id')
+        .whereRef('instances.id', '=', 'calls.owner_instance').where('instances.expires_at', '>', now))))
+      .execute();
+    return rows.map((r) => r.call_sid);
   }
 
   async countLive(tx: Tx, scope: Scope): Promise<number> {

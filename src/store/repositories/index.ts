@@ -13,6 +13,7 @@ import { SqlTagRepository } from './tags.js';
 import { SqlTenantRepository } from './tenants.js';
 import { SqlTrunkRepository } from './trunks.js';
 import { SqlOpsCounts } from './ops-counts.js';
+import { SqlInstances } from './instances.js';
 
 /** One repository per table (or aggregate), all on the same store. */
 export function createRepositories(store: StoreHandle) {
@@ -30,6 +31,7 @@ export function createRepositories(store: StoreHandle) {
     platformSecrets: new SqlPlatformSecretRepository(store),
     livekitAgents: new SqlLiveKitAgentSource(store),
     opsCounts: new SqlOpsCounts(store),
+    instances: new SqlInstances(store),
     /** Lease keepers for the registration engine, one per instance. */
     registrationLeases: (owner: string | undefined, ttlMs: number) => new SqlRegistrationLeases(store, ttlMs, undefined, owner),
   };

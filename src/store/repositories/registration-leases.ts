@@ -58,6 +58,12 @@ export class SqlRegistrationLeases implements LeasePort {
     return rows.map((r) => r.id);
   }
 
+  async activeCount(): Promise<number> {
+    const { n } = await this.store.db.selectFrom('registrations').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', 'active').executeTakeFirstOrThrow();
+    return Number(n);
+  }
+
   async release(ids: string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += CHUNK) {
       await this.store.db.updateTable('registrations').set({ lease_owner: null, lease_expires_at: null })

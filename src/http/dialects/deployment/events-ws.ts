@@ -8,6 +8,7 @@ import { SwitchingProtocols, UPGRADE_REQUIRED } from '../../websocket-docs.js';
 import { isStreamed, renderEvent } from './event-messages.js';
 import { logUpgrade } from '../../ops.js';
 import { holderOf, type Scope } from '../../../domain/principal.js';
+import { LocalSlots } from '../../../cluster/socket-slots.js';
 
 /** Per agent across all its logins (a new login is not 10 more), else per API key. */
 export const MAX_SOCKETS_PER_HOLDER = 10;
@@ -27,7 +28,8 @@ function tooMany(): Error {
 /** `WS /events/ws`: a tenant's live call and line events, optionally one call's only. */
 export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { services, events } = opts;
-  const openByHolder = new Map<string, number>();
+  // Shared through Redis in cluster mode, so the ten hold across instances.
+  const slots = opts.socketSlots ?? new LocalSlots();
   const scopes = new WeakMap<FastifyRequest, Scope>();
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -35,7 +37,7 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
   r.addHook('preHandler', async (req) => {
     const query = req.query as { tenant_id?: string };
     scopes.set(req, await services.tenants.scopeFor(req.principal!, query.tenant_id));
-    if ((openByHolder.get(holderOf(req.principal!)) ?? 0) >= MAX_SOCKETS_PER_HOLDER) throw tooMany();
+    if (await slots.taken(holderOf(req.principal!)) >= MAX_SOCKETS_PER_HOLDER) throw tooMany();
   });
 
   r.route({
@@ -47,18 +49,21 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
       description: 'Upgrade to a WebSocket; each message is one JSON event (see /asyncapi.json). A plain GET is answered 426.',
       response: { 101: SwitchingProtocols, 426: ErrorReply, ...errors },
     },
-    wsHandler: (socket: WebSocket, req) => {
+    wsHandler: async (socket: WebSocket, req) => {
       logUpgrade(req, opts.metrics);
       const holder = holderOf(req.principal!);
       const scope = scopes.get(req)!;
       const callSid = req.query.call_sid;
-      // Two upgrades may pass the pre-check together; the count taken here is the one that holds.
-      const open = openByHolder.get(holder) ?? 0;
-      if (open >= MAX_SOCKETS_PER_HOLDER) {
+      // A close while the slot is being taken must still give it back.
+      let closedEarly = false;
+      socket.once('close', () => { closedEarly = true; });
+      // Two upgrades may pass the pre-check together; the slot taken here is the one that holds.
+      const slot = await slots.take(holder, MAX_SOCKETS_PER_HOLDER);
+      if (!slot) {
         socket.close(1008, tooMany().message);
         return;
       }
-      openByHolder.set(holder, open + 1);
+      if (closedEarly) { slot.release(); return; }
 
       const unsubscribe = events.subscribe((e) => {
         if (e.tenantId !== scope.tenantId || !isStreamed(e)) return;
@@ -73,9 +78,7 @@ export async function eventsSocket(app: FastifyInstance, opts: AppOptions): Prom
       });
       socket.on('close', () => {
         unsubscribe();
-        const n = (openByHolder.get(holder) ?? 1) - 1;
-        if (n <= 0) openByHolder.delete(holder);
-        else openByHolder.set(holder, n);
+        slot.release();
       });
       socket.on('error', () => socket.terminate());
     },

@@ -8,6 +8,7 @@ import { isLive } from '../../../domain/calls.js';
 import { scopeOf } from '../../../domain/principal.js';
 import type { LiveCallControl } from '../../../calls/sessions.js';
 import { outboundRoutes } from './outbound.js';
+import { remoteCallControl } from '../../../cluster/call-control.js';
 
 const Sid = Type.String({ minLength: 1, maxLength: 64 });
 /** The reference implementation took `callSid` too; either names the call. */
@@ -38,8 +39,11 @@ export async function supervisorRoutes(app: FastifyInstance, opts: AppOptions): 
     const sid = body.call_sid ?? body.callSid;
     if (!sid) throw invalid('call_sid', 'call_sid is required');
     const call = await services.calls.get(scopeOf(req.principal!), sid);
-    const control = isLive(call.status) ? runtime?.sessions.get(sid) : undefined;
-    if (!control) throw notFound(`live call ${sid}`);
+    const missing = () => notFound(`live call ${sid}`);
+    if (!isLive(call.status)) throw missing();
+    // Not here: in cluster mode the instance holding the session answers (LocalLink finds none).
+    const control = runtime?.sessions.get(sid) ?? (opts.cluster ? remoteCallControl(opts.cluster, sid, opts.config.clusterAskTimeoutMs, missing) : undefined);
+    if (!control) throw missing();
     return { sid, control };
   }
 
