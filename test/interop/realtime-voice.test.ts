@@ -287,7 +287,7 @@ describe('realtime engine on a line registered at Kamailio (SIPp caller, espeak-
       const byeTool = run(files.write('rt-tool-bye.xml', caller({ sdpMediaPort: '[media_port+10]', playAudio: false })), {
         port: sip, mediaPort: sip + 20, remote: `127.0.0.1:${KAMAILIO_PORT}`, service: '4001',
       });
-      await waitFor('the Realtime session', () => standIn.open === 1 && standIn.sessions.length === before + 1, 10_000, 20);
+      await waitFor('the Realtime session', () => standIn.open === 1 && standIn.sessions.length === before + 1 && standIn.sessions.at(-1)!.sessionUpdates.length > 0, 10_000, 20);
       standIn.sessions.at(-1)!.reply({ tool: { name: 'end_call', arguments: '{}' } });
       await exitOk(byeTool, 'caller (gets BYE from the agent)');
       const byeAt = Number(process.hrtime.bigint()) / 1e6;
