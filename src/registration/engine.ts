@@ -177,9 +177,23 @@ export class RegistrationEngine {
     }
     await this.computeShare();
     const active = await this.opts.store.listActive();
+    await this.disownStale(active);
     this.track(this.fill(active.map((r) => r.id)));
     this.log.info({ count: active.length }, 'registration engine resumed active registrations');
     if (this.opts.leases) this.scheduleLeaseRound();
+  }
+
+  /**
+   * A `registered` left by an earlier process under our lease name (or by the only process there
+   * is) describes a binding nobody refreshes any more: it says `registering` before start() returns,
+   * so no reader takes it for live while the line waits for its turn to REGISTER.
+   */
+  private async disownStale(active: EngineRegistration[]): Promise<void> {
+    const stale = active.filter((r) => r.state === 'registered');
+    if (!stale.length) return;
+    const ours = this.opts.leases ? await this.opts.leases.port.renew(stale.map((r) => r.id)) : null;
+    await Promise.all(stale.filter((r) => !ours || ours.has(r.id))
+      .map((r) => this.opts.store.reportState(r.id, r.generation, { state: 'registering', error: null })));
   }
 
   /**
