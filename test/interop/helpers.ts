@@ -64,3 +64,15 @@ export async function createLine(ts: TestServer, key: string, body: Record<strin
   };
   return line;
 }
+
+/** An AI agent answering a line registered at `registrar` (handler `dialtone`), with the given speech engine. */
+export async function voiceAgentOnLine(ts: TestServer, key: string, o: { registrar: string; username: string; password: string; voice: string; engine: string }): Promise<{ agentId: string; line: Line }> {
+  const made = await ts.request('POST', '/api/agents', { key, body: { name: 'Luigi', type: 'inbound', system_prompt: 'You take table bookings for Luigi\'s.', voice: o.voice, voice_engine: o.engine } });
+  assert.equal(made.status, 201, made.text);
+  const line = await createLine(ts, key, { registrar: o.registrar, username: o.username, password: o.password, handler: 'dialtone' });
+  await line.activate();
+  await line.waitFor('registered', (r) => r.state === 'registered');
+  const listen = await ts.request('POST', `/agents/${made.body.id}/listen`, { key, body: { id: line.id } });
+  assert.equal(listen.status, 200, listen.text);
+  return { agentId: made.body.id, line };
+}

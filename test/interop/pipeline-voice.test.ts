@@ -19,7 +19,7 @@ import { NO_STT_NOTICE } from '../../src/voice/offline-engine.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SttStandIn, TtsStandIn } from '../helpers/speech-standins.js';
 import { caller, scenarioDir } from './call-scenarios.js';
-import { createLine, fastSip, type Line } from './helpers.js';
+import { fastSip, voiceAgentOnLine, type Line } from './helpers.js';
 import { Kamailio, rtpCapture, sipp, udpPortFree, waitFor, type CapturedRtp, type SippRun } from './peers.js';
 import { makeSpeech, soxStat, type Speech } from './speech.js';
 
@@ -87,14 +87,7 @@ describe('pipeline engine and the offline default on a line registered at Kamail
       },
     });
     key = (await ts.newTenant()).key;
-    const made = await ts.request('POST', '/api/agents', { key, body: { name: 'Luigi', type: 'inbound', system_prompt: 'You take table bookings for Luigi\'s.', voice: 'nova', voice_engine: 'pipeline' } });
-    assert.equal(made.status, 201, made.text);
-    agentId = made.body.id;
-    line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${KAMAILIO_PORT}`, username: '4501', password: 'pipe-line-pass', handler: 'dialtone' });
-    await line.activate();
-    await line.waitFor('registered', (r) => r.state === 'registered');
-    const listen = await ts.request('POST', `/agents/${agentId}/listen`, { key, body: { id: line.id } });
-    assert.equal(listen.status, 200, listen.text);
+    ({ agentId, line } = await voiceAgentOnLine(ts, key, { registrar: `sip:127.0.0.1:${KAMAILIO_PORT}`, username: '4501', password: 'pipe-line-pass', voice: 'nova', engine: 'pipeline' }));
   });
 
   after(async () => {

@@ -16,7 +16,7 @@ import { parseRtcp } from '../../src/media/rtcp.js';
 import { RealtimeStandIn } from '../helpers/realtime-standin.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { caller, scenarioDir } from './call-scenarios.js';
-import { createLine, fastSip, type Line } from './helpers.js';
+import { fastSip, voiceAgentOnLine, type Line } from './helpers.js';
 import { Kamailio, rtpCapture, sipp, waitFor, type CapturedRtp, type SippRun } from './peers.js';
 import { makeSpeech, soxStat, type Speech } from './speech.js';
 
@@ -77,14 +77,7 @@ describe('realtime engine on a line registered at Kamailio (SIPp caller, espeak-
       },
     });
     key = (await ts.newTenant()).key;
-    const made = await ts.request('POST', '/api/agents', { key, body: { name: 'Luigi', type: 'inbound', system_prompt: 'You take table bookings for Luigi\'s.', voice: 'marin', voice_engine: 'realtime' } });
-    assert.equal(made.status, 201, made.text);
-    agentId = made.body.id;
-    line = await createLine(ts, key, { registrar: `sip:127.0.0.1:${KAMAILIO_PORT}`, username: '4001', password: 'rt-line-pass', handler: 'dialtone' });
-    await line.activate();
-    await line.waitFor('registered', (r) => r.state === 'registered');
-    const listen = await ts.request('POST', `/agents/${agentId}/listen`, { key, body: { id: line.id } });
-    assert.equal(listen.status, 200, listen.text);
+    ({ agentId, line } = await voiceAgentOnLine(ts, key, { registrar: `sip:127.0.0.1:${KAMAILIO_PORT}`, username: '4001', password: 'rt-line-pass', voice: 'marin', engine: 'realtime' }));
   });
 
   after(async () => {
