@@ -4,7 +4,7 @@ import type { Vault } from '../vault/vault.js';
 import { CALL_HANDLERS, DEFAULT_CALL_HANDLER, handlerProblem, type CallHandler } from './call-handler.js';
 import type { WallClock, IdSource } from './ids.js';
 import type { Tx, UnitOfWork } from './unit-of-work.js';
-import { BatchedWrites } from './batched-writes.js';
+import { Batcher } from '../lib/batcher.js';
 import { DomainError, conflict, invalid, notFound } from './errors.js';
 import { domainEvent } from './events.js';
 import { compareKeysets, decodePageToken, keysetOf, keysetPage, pageSizeOf, type Keyset, type TokenPage } from './paging.js';
@@ -228,11 +228,18 @@ function endpointKey(e: PhoneEndpoint): Keyset {
  * (listActive, getForEngine, reportState, findListener) work across tenants.
  */
 export class RegistrationService {
-  /** The engine's state reports, many to a transaction (see batched-writes.ts). */
-  private readonly stateReports: BatchedWrites<{ id: string; generation: number; change: StateChange }, boolean>;
+  /**
+   * The engine's state reports arrive in bursts (thousands of lines at start-up): those of one
+   * event-loop turn share a transaction, each still judged by its own generation.
+   */
+  private readonly stateReports: Batcher<{ id: string; generation: number; change: StateChange }, boolean>;
 
   constructor(private readonly deps: RegistrationServiceDeps) {
-    this.stateReports = new BatchedWrites(deps.uow, (tx, r) => this.applyState(tx, r.id, r.generation, r.change));
+    this.stateReports = new Batcher((reports) => deps.uow.run(async (tx) => {
+      const applied: boolean[] = [];
+      for (const r of reports) applied.push(await this.applyState(tx, r.id, r.generation, r.change));
+      return applied;
+    }), { windowMs: 0, maxBatch: 500 });
   }
 
   private now(): string {

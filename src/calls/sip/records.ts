@@ -6,16 +6,10 @@
  * supervisor's `end`) still sees it in the table.
  */
 import type { Call, StatusChange } from '../../domain/calls.js';
+import { Batcher } from '../../lib/batcher.js';
 
 export interface StatusWriter {
   updateStatuses(changes: { callSid: string; change: StatusChange }[]): Promise<(Call | Error)[]>;
-}
-
-interface Queued {
-  callSid: string;
-  change: StatusChange;
-  resolve(call: Call): void;
-  reject(err: Error): void;
 }
 
 /** How long a change waits for others to join its transaction. */
@@ -23,43 +17,18 @@ export const BATCH_WINDOW_MS = 10;
 const MAX_BATCH = 200;
 
 export class CallRecords {
-  private queue: Queued[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly batches: Batcher<{ callSid: string; change: StatusChange }, Call>;
 
-  constructor(private readonly writer: StatusWriter, private readonly windowMs = BATCH_WINDOW_MS) {}
+  constructor(writer: StatusWriter, windowMs = BATCH_WINDOW_MS) {
+    this.batches = new Batcher((changes) => writer.updateStatuses(changes), { windowMs, maxBatch: MAX_BATCH });
+  }
 
   update(callSid: string, change: StatusChange): Promise<Call> {
-    return new Promise<Call>((resolve, reject) => {
-      this.queue.push({ callSid, change, resolve, reject });
-      if (this.queue.length >= MAX_BATCH) void this.flush();
-      else this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
-    });
+    return this.batches.submit({ callSid, change });
   }
 
   /** Writes what is queued now; resolves once it and every earlier batch are committed. */
   flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const batch = this.queue;
-    this.queue = [];
-    // Batches commit in the order they were cut, so a call's changes never overtake each other.
-    this.flushing = this.flushing.then(() => (batch.length ? this.write(batch) : undefined));
-    return this.flushing;
-  }
-
-  private async write(batch: Queued[]): Promise<void> {
-    let results: (Call | Error)[];
-    try {
-      results = await this.writer.updateStatuses(batch.map(({ callSid, change }) => ({ callSid, change })));
-    } catch (err) {
-      for (const q of batch) q.reject(err as Error);
-      return;
-    }
-    batch.forEach((q, i) => {
-      const r = results[i]!;
-      if (r instanceof Error) q.reject(r);
-      else q.resolve(r);
-    });
+    return this.batches.flush();
   }
 }
