@@ -1,7 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { createPgDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, newCallSid, postTwilio, RelayClient, ringAgent, twilioAccount, twimlAttrs, twimlParameters, type TwilioAccount } from '../helpers/twilio.js';
 import { DialtoneProcess, freePort } from '../helpers/dialtone-process.js';
+import { dropRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 
 /** Short, so a dead instance's calls end within the test's patience. */
 const LEASE_MS = 1_000;
@@ -16,21 +16,8 @@ const LEASE_MS = 1_000;
 const PER_MINUTE = 50;
 /** SIP port of the spawned instance: inside this suite's assigned range (19200–19499). */
 const SPAWNED_SIP_PORT = 19480;
-const REDIS_URL = process.env.DIALTONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Deletes every Redis key under the prefix (rate-limit counters); channels leave nothing behind. */
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length) await r.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally { r.disconnect(); }
-}
-
 describe('two instances on one PostgreSQL database and Redis', () => {
   const prefix = `dialtone-test-${randomBytes(4).toString('hex')}:`;
   const masterKey = randomBytes(32).toString('base64');

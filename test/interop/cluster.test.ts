@@ -11,14 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { createPgDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 import { DialtoneProcess, freePort, plainRequest } from '../helpers/dialtone-process.js';
 import { eventually, newCallSid, postTwilio, RelayClient, twilioAccount, twimlAttrs, twimlParameters, type TwilioAccount } from '../helpers/twilio.js';
 import { contactToken } from '../../src/registration/target.js';
 import { Kamailio, waitFor, type Binding } from './peers.js';
+import { dropRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 
-const REDIS_URL = process.env.DIALTONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** This suite's ports: SIP 19200–19499, RTP 48000–48999. */
 const KAMAILIO_PORT = 19200;
 const SIP_PORTS = [19201, 19202, 19203];
@@ -29,18 +28,6 @@ const LINES = 300;
 const USERS = Object.fromEntries(Array.from({ length: LINES }, (_, i) => [`u${String(i).padStart(3, '0')}`, `pw-${i}`]));
 
 interface Spawned { proc: DialtoneProcess; url: string; dataDir: string; adminKey: string }
-
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length) await r.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally { r.disconnect(); }
-}
 
 describe('a cluster of three instances behind one registrar', () => {
   const prefix = `dialtone-cluster-${randomBytes(4).toString('hex')}:`;

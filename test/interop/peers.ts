@@ -2,6 +2,7 @@
  * Starts and stops the real SIP peers of the interop tests (Kamailio, SIPp) in temporary run
  * directories, and reads Kamailio's location table with kamcmd.
  */
+import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket, type Socket } from 'node:dgram';
@@ -214,6 +215,12 @@ export interface SippOptions {
   service?: string;
   /** SIPp gives up (and fails) after this long, seconds (default 60). */
   timeoutS?: number;
+}
+
+/** Waits for a SIPp run to end and fails with the tail of its output unless it exited 0. */
+export async function exitOk(run: SippRun, who: string): Promise<void> {
+  const code = await run.done;
+  assert.equal(code, 0, `${who} scenario failed:\n${run.output().slice(-3000)}`);
 }
 
 /** Runs one call of a SIPp scenario file (any path) as a UAC (with `remote`) or a UAS; SIPP_TRACE=1 keeps message logs. */

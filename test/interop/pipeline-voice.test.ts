@@ -20,7 +20,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SttStandIn, TtsStandIn } from '../helpers/speech-standins.js';
 import { caller, scenarioDir } from './call-scenarios.js';
 import { fastSip, voiceAgentOnLine, type Line } from './helpers.js';
-import { Kamailio, rtpCapture, sipp, udpPortFree, waitFor, type CapturedRtp, type SippRun } from './peers.js';
+import { Kamailio, exitOk, rtpCapture, sipp, udpPortFree, waitFor, type CapturedRtp, type SippRun } from './peers.js';
 import { makeSpeech, soxStat, type Speech } from './speech.js';
 
 const KAMAILIO_PORT = 18500;
@@ -30,11 +30,6 @@ const TONE_HZ = 700;
 const SPEECH_RMS = 500;
 const CALLER_TEXT = 'I would like to book a table for two.';
 const REPLY = `I'm an offline assistant without a language model, so I can only repeat what I heard. You said: ${CALLER_TEXT}`;
-
-async function exitOk(run: SippRun, who: string): Promise<void> {
-  const code = await run.done;
-  assert.equal(code, 0, `${who} scenario failed:\n${run.output().slice(-3000)}`);
-}
 
 const rmsOf = (payload: Buffer) => {
   const pcm = decodeG711('PCMA', payload);

@@ -17,18 +17,13 @@ import { RealtimeStandIn } from '../helpers/realtime-standin.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { caller, scenarioDir } from './call-scenarios.js';
 import { fastSip, voiceAgentOnLine, type Line } from './helpers.js';
-import { Kamailio, rtpCapture, sipp, waitFor, type CapturedRtp, type SippRun } from './peers.js';
+import { Kamailio, exitOk, rtpCapture, sipp, waitFor, type CapturedRtp, type SippRun } from './peers.js';
 import { makeSpeech, soxStat, type Speech } from './speech.js';
 
 const KAMAILIO_PORT = 18100;
 const TONE_HZ = 1000;
 const TONE_MS = 2000;
 const SPEECH_RMS = 500;
-
-async function exitOk(run: SippRun, who: string): Promise<void> {
-  const code = await run.done;
-  assert.equal(code, 0, `${who} scenario failed:\n${run.output().slice(-3000)}`);
-}
 
 const rmsOf = (payload: Buffer) => {
   const pcm = decodeG711('PCMA', payload);

@@ -14,17 +14,12 @@ import { buildRtp, parseRtp } from '../../src/media/rtp.js';
 import { digitPayloads } from '../../src/media/telephone-event.js';
 import { answeringCallee, busyCallee, caller, ringingCallee, scenarioDir } from './call-scenarios.js';
 import { createLine, fastSip } from './helpers.js';
-import { Kamailio, rtpSink, sipp, waitFor, type SippRun } from './peers.js';
+import { Kamailio, exitOk, rtpSink, sipp, waitFor, type SippRun } from './peers.js';
 import { sendUdpRequest } from './sip-client.js';
 
 // Each test uses ports from BASE + its offset; SIP_CALLS_TEST_BASE moves them (run one test at a
 // time in a port range of your own with --test-name-pattern).
 const BASE = Number(process.env.SIP_CALLS_TEST_BASE ?? 15460);
-
-async function exitOk(run: SippRun, who: string): Promise<void> {
-  const code = await run.done;
-  assert.equal(code, 0, `${who} scenario failed:\n${run.output().slice(-3000)}`);
-}
 
 describe('SIP calls through Dialtone (SIPp, Kamailio)', { concurrency: false }, () => {
   let ts: TestServer;
