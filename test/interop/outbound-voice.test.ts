@@ -11,13 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config.js';
-import { decodeG711 } from '../../src/media/g711.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SttStandIn, TtsStandIn } from '../helpers/speech-standins.js';
 import { answeringCallee, scenarioDir } from './call-scenarios.js';
 import { fastSip } from './helpers.js';
 import { Kamailio, rtpCapture, sipp, udpPortFree, waitFor, type CapturedRtp, type SippRun } from './peers.js';
-import { makeSpeech, soxStat, type Speech } from './speech.js';
+import { makeSpeech, rmsOf, soxStat, type Speech } from './speech.js';
 
 const BASE = 18700;
 const CALLEE_SIP = BASE + 1;
@@ -32,10 +31,6 @@ const CALLEE = '+15550143001';
 const CALLEE_TEXT = 'Yes, this is Ada speaking.';
 const REPLY = `I'm an offline assistant without a language model, so I can only repeat what I heard. You said: ${CALLEE_TEXT}`;
 
-const rmsOf = (payload: Buffer) => {
-  const pcm = decodeG711('PCMA', payload);
-  return Math.sqrt(pcm.reduce((a, v) => a + v * v, 0) / pcm.length);
-};
 const tonePackets = (packets: CapturedRtp[]) => packets.filter((p) => p.payloadType === 8 && rmsOf(p.payload) > 1000);
 
 describe('outbound calls whose agent runs here (Kamailio carrier with 407, SIPp callee, STT/TTS stand-ins)', { concurrency: false }, () => {

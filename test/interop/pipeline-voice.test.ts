@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config.js';
-import { decodeG711 } from '../../src/media/g711.js';
 import { parseTelephoneEvent, digitOf } from '../../src/media/telephone-event.js';
 import type { VoiceCall } from '../../src/calls/sip/voice-call.js';
 import { NO_STT_NOTICE } from '../../src/voice/offline-engine.js';
@@ -21,7 +20,7 @@ import { SttStandIn, TtsStandIn } from '../helpers/speech-standins.js';
 import { caller, scenarioDir } from './call-scenarios.js';
 import { fastSip, voiceAgentOnLine, type Line } from './helpers.js';
 import { Kamailio, exitOk, rtpCapture, sipp, udpPortFree, waitFor, type CapturedRtp, type SippRun } from './peers.js';
-import { makeSpeech, soxStat, type Speech } from './speech.js';
+import { makeSpeech, percentile, rmsOf, soxStat, type Speech } from './speech.js';
 
 const KAMAILIO_PORT = 18500;
 const RTP_MIN = 46200;
@@ -31,16 +30,7 @@ const SPEECH_RMS = 500;
 const CALLER_TEXT = 'I would like to book a table for two.';
 const REPLY = `I'm an offline assistant without a language model, so I can only repeat what I heard. You said: ${CALLER_TEXT}`;
 
-const rmsOf = (payload: Buffer) => {
-  const pcm = decodeG711('PCMA', payload);
-  return Math.sqrt(pcm.reduce((a, v) => a + v * v, 0) / pcm.length);
-};
 const loud = (packets: CapturedRtp[], rms: number) => packets.filter((p) => p.payloadType === 8 && rmsOf(p.payload) > rms);
-
-function percentile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * q))]!;
-}
 
 describe('pipeline engine and the offline default on a line registered at Kamailio (SIPp caller, espeak-ng speech, STT/TTS stand-ins)', { concurrency: false }, () => {
   let ts: TestServer;

@@ -11,32 +11,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createSocket } from 'node:dgram';
-import { decodeG711 } from '../../src/media/g711.js';
 import { parseRtcp } from '../../src/media/rtcp.js';
 import { RealtimeStandIn } from '../helpers/realtime-standin.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { caller, scenarioDir } from './call-scenarios.js';
 import { fastSip, voiceAgentOnLine, type Line } from './helpers.js';
 import { Kamailio, exitOk, rtpCapture, sipp, waitFor, type CapturedRtp, type SippRun } from './peers.js';
-import { makeSpeech, soxStat, type Speech } from './speech.js';
+import { makeSpeech, percentile, rmsOf, soxStat, type Speech } from './speech.js';
 
 const KAMAILIO_PORT = 18100;
 const TONE_HZ = 1000;
 const TONE_MS = 2000;
 const SPEECH_RMS = 500;
 
-const rmsOf = (payload: Buffer) => {
-  const pcm = decodeG711('PCMA', payload);
-  return Math.sqrt(pcm.reduce((a, v) => a + v * v, 0) / pcm.length);
-};
 
 /** The tone packets among what the caller heard (louder than speech-level noise). */
 const tonePackets = (packets: CapturedRtp[]) => packets.filter((p) => p.payloadType === 8 && rmsOf(p.payload) > 1000);
-
-function percentile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * q))]!;
-}
 
 describe('realtime engine on a line registered at Kamailio (SIPp caller, espeak-ng speech, Realtime stand-in)', { concurrency: false }, () => {
   let ts: TestServer;

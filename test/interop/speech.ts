@@ -108,3 +108,15 @@ export function soxStat(dir: string, audio: Buffer, law: G711Law): SoxStat {
   const num = (label: string) => Number(new RegExp(`${label}:\\s+(-?[0-9.]+)`).exec(text)?.[1] ?? NaN);
   return { seconds: num('Length \\(seconds\\)'), rms: num('RMS\\s+amplitude') * 32768, frequency: num('Rough\\s+frequency') };
 }
+
+/** RMS of one PCMA packet's audio (the voice tests' calls are A-law). */
+export const rmsOf = (payload: Buffer): number => {
+  const pcm = decodeG711('PCMA', payload);
+  return Math.sqrt(pcm.reduce((a, v) => a + v * v, 0) / pcm.length);
+};
+
+/** The q-quantile (0..1) of `values`. */
+export function percentile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * q))]!;
+}
